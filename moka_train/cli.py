@@ -1,0 +1,105 @@
+"""`moka-train` command line: train | evaluate | infer | validate | show-sample.
+
+The ``scripts/*.py`` files call :func:`main` with their subcommand, so
+``deepspeed scripts/train.py --config X.yaml key=value`` and ``moka-train train --config X.yaml``
+run the same code. Heavy modules are imported inside the subcommands to keep ``--help`` fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from .config import ConfigError, dump_config, load_config
+
+
+def _add_config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="YAML recipe")
+    parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.max_steps=10")
+    # injected by the deepspeed launcher; the rank itself is read from the environment
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config, args.overrides)
+    sys.stdout.write(dump_config(cfg))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        return cmd_validate(args)
+    from .train.run import run
+
+    run(load_config(args.config, args.overrides))
+    return 0
+
+
+def cmd_show_sample(args: argparse.Namespace) -> int:
+    from .data.show import show_sample
+
+    show_sample(load_config(args.config, args.overrides), args.index, split=args.split)
+    return 0
+
+
+def cmd_infer(args: argparse.Namespace) -> int:
+    from .eval.generate import infer_main
+
+    return infer_main(args)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .eval.cli import evaluate_main
+
+    return evaluate_main(args.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="moka-train", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="print the fully resolved config as YAML")
+    _add_config_args(p)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("train", help="run the stages of a recipe")
+    _add_config_args(p)
+    p.add_argument("--dry-run", action="store_true", help="validate and print the config, then exit")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("show-sample", help="print one rendered sample coloured by label and modality")
+    _add_config_args(p)
+    p.add_argument("--index", type=int, default=0)
+    p.add_argument("--split", choices=["train", "eval"], default="train")
+    p.set_defaults(func=cmd_show_sample)
+
+    p = sub.add_parser("infer", help="generate answers with a trained export")
+    _add_config_args(p)
+    p.add_argument("--export", help="export directory written by training")
+    p.add_argument("--input", help="JSONL of samples to answer")
+    p.add_argument("--output", help="predictions JSONL")
+    p.set_defaults(func=cmd_infer)
+
+    p = sub.add_parser("evaluate", help="score predictions: evaluate score --benchmark B --predictions F")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None, command: str | None = None) -> int:
+    """Entry point; ``command`` lets ``scripts/train.py`` fix the subcommand."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if command is not None:
+        argv = [command] + argv
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except ConfigError as err:
+        sys.stderr.write(f"config error: {err}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,50 @@
+"""`train:` and `stages:` — optimisation, DeepSpeed, checkpointing and the stage list."""
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from .base import Section
+
+
+class OptimConfig(Section):
+    lr: float = Field(1e-4, gt=0)
+    projector_lr: float | None = None  # defaults to lr
+    weight_decay: float = Field(0.0, ge=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    warmup_ratio: float = Field(0.03, ge=0, le=1)
+    schedule: Literal["cosine", "constant"] = "cosine"
+    grad_clip: float = Field(1.0, ge=0)
+
+
+class StageConfig(Section):
+    name: str
+    kind: Literal["pretrain_projector", "moka_finetune"]
+    train_file: str | None = None  # overrides data.train_file for this stage
+    template: Literal["llama2", "llama3", "qwen2", "plain"] | None = None
+    modalities: tuple[str, ...] = ()  # pretrain_projector: whose projector trains
+    init_from: str | None = None  # name of an earlier stage whose export this one loads
+    epochs: float = Field(1.0, gt=0)
+    optim: OptimConfig = OptimConfig()
+
+
+class DeepSpeedConfig(Section):
+    zero_stage: Literal[0, 1, 2, 3] = 2
+    offload_optimizer: bool = False
+    offload_param: bool = False
+    precision: Literal["bf16", "fp16", "fp32"] = "bf16"
+    config_file: str | None = None  # a DeepSpeed JSON whose keys override the generated ones
+    extra: dict[str, Any] = {}
+
+
+class TrainConfig(Section):
+    seed: int = 42
+    micro_batch_size: int = Field(4, gt=0)
+    grad_accum: int = Field(1, gt=0)
+    max_steps: int | None = Field(None, gt=0)  # caps every stage (smoke tests, the demo)
+    log_every: int = Field(10, gt=0)
+    save_every: int = Field(500, gt=0)
+    keep_last: int = Field(2, gt=0)
+    max_nonfinite_in_row: int = Field(10, gt=0)
+    wandb_mode: Literal["offline", "online", "disabled"] = "offline"
+    deepspeed: DeepSpeedConfig = DeepSpeedConfig()

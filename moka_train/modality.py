@@ -1,0 +1,55 @@
+"""The one place where the modality-id encoding lives.
+
+``modality_ids`` is a ``LongTensor[B, T]`` that travels with every batch:
+``0`` ordinary text, ``1`` query text (the user's own instruction/question words, the keys
+of MokA's cross-attention), ``2..`` non-text modalities in config order, ``-1`` padding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PAD = -1
+TEXT = 0
+QUERY = 1
+FIRST_MEDIA = 2
+
+# The adapter index of a token: query text routes through the text adapter.
+TEXT_ADAPTER_INDEX = 0
+
+
+@dataclass(frozen=True)
+class ModalitySpec:
+    """A non-text modality as the data and the model see it.
+
+    ``index`` is its position among the non-text modalities (0-based, config order);
+    its id in ``modality_ids`` is ``FIRST_MEDIA + index``.
+    """
+
+    name: str
+    placeholder: str
+    num_tokens: int
+    index: int
+
+    @property
+    def id(self) -> int:
+        return FIRST_MEDIA + self.index
+
+
+def modality_id(index: int) -> int:
+    """Id in ``modality_ids`` of the ``index``-th non-text modality."""
+    return FIRST_MEDIA + index
+
+
+def adapter_index_of_id(mid: int) -> int:
+    """Adapter slot of a modality id: 0 for text and query text, 1.. for media."""
+    return 0 if mid in (TEXT, QUERY) else mid - FIRST_MEDIA + 1
+
+
+def build_modality_specs(names_placeholders_tokens: list[tuple[str, str, int]]) -> list[ModalitySpec]:
+    """Specs in config order; names and placeholders must be unique."""
+    names = [n for n, _, _ in names_placeholders_tokens]
+    placeholders = [p for _, p, _ in names_placeholders_tokens]
+    if len(set(names)) != len(names) or len(set(placeholders)) != len(placeholders):
+        raise ValueError(f"modality names and placeholders must be unique, got {names} / {placeholders}")
+    return [ModalitySpec(n, p, k, i) for i, (n, p, k) in enumerate(names_placeholders_tokens)]
