@@ -1,0 +1,105 @@
+"""Config loading: composition, overrides, ${VAR}, and error messages that point at the bad key."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from moka_train.config import ConfigError, dump_config, load_config
+
+BASE = {
+    "model": {"llm_path": "${MODEL_ROOT}/llm", "dtype": "float32"},
+    "data": {"root": "${DATA_ROOT:-/tmp/data}", "template": "llama3"},
+    "adapter": {"method": "moka", "rank": 4},
+    "stages": [
+        {"name": "s1", "kind": "pretrain_projector", "modalities": ["video"]},
+        {"name": "s2", "kind": "moka_finetune", "init_from": "s1"},
+    ],
+}
+
+
+def write(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture
+def recipe(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODEL_ROOT", "/models")
+    write(tmp_path / "base.yaml", BASE)
+    return write(tmp_path / "recipe.yaml", {"base": "base.yaml", "adapter": {"rank": 8}, "train": {"seed": 7}})
+
+
+def test_composition_file_overrides_base_and_keeps_siblings(recipe):
+    cfg = load_config(recipe)
+    assert cfg.adapter.rank == 8  # from the recipe
+    assert cfg.adapter.method == "moka"  # kept from the base
+    assert cfg.train.seed == 7
+
+
+def test_composition_order_later_base_wins(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODEL_ROOT", "/m")
+    write(tmp_path / "a.yaml", BASE)
+    write(tmp_path / "b.yaml", {"adapter": {"rank": 2, "alpha": 3.0}})
+    path = write(tmp_path / "r.yaml", {"base": ["a.yaml", "b.yaml"], "adapter": {"alpha": 5.0}})
+    cfg = load_config(path)
+    assert (cfg.adapter.rank, cfg.adapter.alpha) == (2, 5.0)
+
+
+def test_nested_and_indexed_overrides_are_typed(recipe):
+    cfg = load_config(recipe, ["adapter.xattn_weight=0.05", "stages.1.epochs=3", "stages[0].name=proj",
+                               "train.deepspeed.zero_stage=3", "model.modalities=[]"])
+    assert cfg.adapter.xattn_weight == 0.05
+    assert cfg.stages[1].epochs == 3.0 and cfg.stages[0].name == "proj"
+    assert cfg.train.deepspeed.zero_stage == 3
+
+
+def test_env_interpolation_and_default(recipe):
+    cfg = load_config(recipe)
+    assert cfg.model.llm_path == "/models/llm"
+    assert cfg.data.root == "/tmp/data"
+
+
+def test_missing_env_var_names_key(recipe, monkeypatch):
+    monkeypatch.delenv("MODEL_ROOT")
+    with pytest.raises(ConfigError, match=r"model\.llm_path.*MODEL_ROOT"):
+        load_config(recipe)
+
+
+def test_unknown_key_names_key_file_and_suggestion(recipe):
+    recipe.write_text(yaml.safe_dump({"base": "base.yaml", "adapter": {"rnak": 8}}))
+    with pytest.raises(ConfigError) as err:
+        load_config(recipe)
+    msg = str(err.value)
+    assert "adapter.rnak" in msg and str(recipe) in msg and "adapter.rank" in msg
+
+
+def test_unknown_key_in_list_item_from_command_line(recipe):
+    with pytest.raises(ConfigError) as err:
+        load_config(recipe, ["stages.0.init_frm=x"])
+    msg = str(err.value)
+    assert "stages.0.init_frm" in msg and "command line" in msg and "init_from" in msg
+
+
+def test_type_error_names_key_expected_and_given(recipe):
+    with pytest.raises(ConfigError) as err:
+        load_config(recipe, ["adapter.rank=four"])
+    msg = str(err.value)
+    assert "adapter.rank" in msg and "integer" in msg and "'four'" in msg
+
+
+def test_literal_error_lists_allowed_values(recipe):
+    with pytest.raises(ConfigError, match=r"data\.template.*'llama2'.*given 'vicuna'"):
+        load_config(recipe, ["data.template=vicuna"])
+
+
+def test_validate_output_round_trips(recipe, tmp_path):
+    cfg = load_config(recipe, ["adapter.alpha=32"])
+    again = load_config(write(tmp_path / "dumped.yaml", yaml.safe_load(dump_config(cfg))))
+    assert again == cfg
+
+
+def test_config_is_frozen(recipe):
+    cfg = load_config(recipe)
+    with pytest.raises(Exception):
+        cfg.adapter.rank = 2
