@@ -1,0 +1,72 @@
+"""AdapterLinear: holds the frozen ``base_layer`` and adds a method's delta (peft's layer shape).
+
+Every parameter of an AdapterLinear that is not under ``base_layer`` is an adapter parameter:
+that one rule drives trainability, the adapter state dict and the parameter counts.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from .routing import Routing, RoutingSlot
+from .spec import AdapterSpec
+
+
+class AdapterLinear(nn.Module):
+    method_name = "abstract"
+    # adapter parameters whose name starts with one of these start at zero (so ΔW = 0 at init)
+    zero_init: tuple[str, ...] = ("lora_B",)
+
+    def __init__(self, base_layer: nn.Linear, spec: AdapterSpec, slot: RoutingSlot) -> None:
+        super().__init__()
+        self.base_layer = base_layer
+        self.spec = spec
+        self.slot = slot  # shared holder, not a submodule
+        self.in_features = base_layer.in_features
+        self.out_features = base_layer.out_features
+        self.scale = spec.scale
+        self.dropout = nn.Dropout(spec.dropout) if spec.dropout > 0 else nn.Identity()
+        self.build()
+        self.reset_adapter_parameters()
+
+    # --- what a method defines ---------------------------------------------------------------
+    def build(self) -> None:
+        """Create the adapter parameters (use :meth:`new_param`)."""
+        raise NotImplementedError
+
+    def delta(self, x: Tensor, routing: Routing | None) -> Tensor:
+        """The adapter's contribution for x [B, T, d]; routing None = text-only (decoding)."""
+        raise NotImplementedError
+
+    def text_delta_weight(self) -> Tensor:
+        """ΔW [o, d] of the text path, for merging into W0 (text-only serving)."""
+        raise NotImplementedError
+
+    def reset_adapter_parameters(self) -> None:
+        """Default init: parameters named in ``zero_init`` zero, the others Kaiming-uniform."""
+        for name, param in self.adapter_named_parameters():
+            if name.startswith(self.zero_init):
+                nn.init.zeros_(param)
+            else:
+                nn.init.kaiming_uniform_(param, a=math.sqrt(5))
+
+    # --- shared machinery ----------------------------------------------------------------------
+    def new_param(self, *shape: int) -> nn.Parameter:
+        weight = self.base_layer.weight
+        return nn.Parameter(torch.empty(*shape, device=weight.device, dtype=weight.dtype))
+
+    def adapter_named_parameters(self):
+        for name, param in self.named_parameters():
+            if not name.startswith("base_layer."):
+                yield name, param
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.base_layer(x)
+        routing = self.slot.read(x)
+        return out + self.delta(self.dropout(x), routing).to(out.dtype)
+
+    def extra_repr(self) -> str:
+        return f"method={self.method_name}, rank={self.spec.rank}, in={self.in_features}, out={self.out_features}"

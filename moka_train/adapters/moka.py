@@ -1,0 +1,61 @@
+"""MokA (DESIGN §3): modality-specific A's, text-guided cross-attention in rank space, one B."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .base import AdapterLinear
+from .functional import inverse_temperature, routed_down, text_guided_attention
+from .registry import register
+from .routing import Routing
+
+TEXT = "text"
+
+
+@register("moka")
+class MokaLinear(AdapterLinear):
+    """h_t = W0 x_t + B a'_t with a_t = s·A_{m(t)} x_t and, for non-text tokens,
+    a'_t = a_t + λ Σ_{j∈Q_b} softmax_j(a_t·a_j / τ) a_j over the sample's query-text tokens.
+
+    ``lora_A`` is a ParameterDict keyed by modality name ("text" first, then config order), so
+    slot i of the routing is the i-th entry. Decoding (routing None) uses A_text only.
+    """
+
+    cross_attention = True
+
+    def build(self) -> None:
+        names = (TEXT,) + self.spec.modalities
+        self.lora_A = nn.ParameterDict({n: self.new_param(self.spec.rank, self.in_features) for n in names})
+        self.lora_B = self.new_param(self.out_features, self.spec.rank)
+
+    def down(self, x: Tensor, routing: Routing | None) -> Tensor:
+        """a [B, T, r]: every token through its modality's A, in one GEMM."""
+        if routing is None:
+            return x @ self.lora_A[TEXT].t() * self.scale
+        stacked = self.stacked_A()  # [M*r, d]
+        return routed_down(x, stacked, routing.slot_index, self.spec.rank, self.scale)
+
+    def stacked_A(self) -> Tensor:
+        return torch.cat(list(self.lora_A.values()), dim=0)  # [M*r, d], slot-major
+
+    def interact(self, a: Tensor, routing: Routing) -> Tensor:
+        inv_tau = inverse_temperature(self.spec.temperature, self.spec.rank, self.scale, routing.query_valid)
+        return text_guided_attention(a, routing.nontext_pos, routing.nontext_valid, routing.query_pos,
+                                     routing.query_valid, self.spec.xattn_weight, inv_tau)
+
+    def delta(self, x: Tensor, routing: Routing | None) -> Tensor:
+        a = self.down(x, routing)  # [B, T, r]
+        if routing is not None and self.cross_attention:
+            a = self.interact(a, routing)
+        return a @ self.lora_B.t()  # [B, T, o]
+
+    def text_delta_weight(self) -> Tensor:
+        return self.scale * self.lora_B @ self.lora_A[TEXT]
+
+
+@register("moka_no_xattn")
+class MokaNoCrossAttentionLinear(MokaLinear):
+    """MokA without the cross-attention (paper Table 5): modality A's and one shared B."""
+
+    cross_attention = False

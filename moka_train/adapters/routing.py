@@ -1,0 +1,118 @@
+"""Routing: which adapter each token uses and who attends to whom, derived once per forward.
+
+The tensors are built from ``modality_ids [B, T]`` (DESIGN §4) by the owner of the batch and
+placed in a :class:`RoutingSlot` that every adapted layer holds. The slot is *not* cleared when
+forward returns: gradient-checkpoint recomputation runs during backward and must see the same
+routing. The decode phase (text-only routing) is set from an explicit signal by a pre-hook on
+the backbone: the KV cache already holds tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ..modality import FIRST_MEDIA, PAD, QUERY
+
+
+def _packed_positions(mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Positions of True entries per row, left-packed: ([B, N] long, [B, N] bool valid)."""
+    counts = mask.sum(dim=1)  # [B]
+    width = int(counts.max()) if mask.numel() else 0
+    # a stable sort of ~mask brings True positions first, in their original order
+    order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices[:, :width]  # [B, N]
+    valid = torch.arange(width, device=mask.device)[None, :] < counts[:, None]  # [B, N]
+    return order, valid
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Per-forward routing tensors, shared by all adapted layers (read-only)."""
+
+    modality_ids: Tensor  # [B, T]
+    slot_index: Tensor  # [B, T] adapter slot: 0 text/query/pad, i for the i-th non-text modality
+    nontext_pos: Tensor  # [B, N] positions of non-text tokens, left-packed
+    nontext_valid: Tensor  # [B, N]
+    query_pos: Tensor  # [B, Q] positions of query-text tokens, left-packed
+    query_valid: Tensor  # [B, Q]
+
+    @classmethod
+    def from_modality_ids(cls, modality_ids: Tensor, num_modalities: int) -> "Routing":
+        if modality_ids.dim() != 2:
+            raise ValueError(f"modality_ids must be [B, T], got shape {tuple(modality_ids.shape)}")
+        ids = modality_ids.long()
+        top = int(ids.max()) if ids.numel() else 0
+        if top >= FIRST_MEDIA + num_modalities or (ids.numel() and int(ids.min()) < PAD):
+            raise ValueError(f"modality_ids hold {top}, but only {num_modalities} non-text modalities are adapted")
+        nontext = ids >= FIRST_MEDIA
+        slot = torch.where(nontext, ids - FIRST_MEDIA + 1, torch.zeros_like(ids))
+        nontext_pos, nontext_valid = _packed_positions(nontext)
+        query_pos, query_valid = _packed_positions(ids == QUERY)
+        return cls(ids, slot, nontext_pos, nontext_valid, query_pos, query_valid)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.modality_ids.shape)
+
+    def repeat_rows(self, times: int) -> "Routing":
+        """Each row repeated ``times`` in place (beam search / num_return_sequences layout)."""
+        return Routing(*(t.repeat_interleave(times, dim=0) for t in (
+            self.modality_ids, self.slot_index, self.nontext_pos, self.nontext_valid,
+            self.query_pos, self.query_valid)))
+
+
+class RoutingError(RuntimeError):
+    pass
+
+
+class RoutingSlot:
+    """The one holder of the current routing, referenced by every adapted layer."""
+
+    def __init__(self, num_modalities: int) -> None:
+        self.num_modalities = num_modalities
+        self.routing: Routing | None = None
+        self.decoding = False
+
+    def set(self, modality_ids: Tensor) -> Routing:
+        """Install the routing of the next prefill / training forward."""
+        self.routing = Routing.from_modality_ids(modality_ids, self.num_modalities)
+        self.decoding = False
+        return self.routing
+
+    def read(self, x: Tensor) -> Routing | None:
+        """Routing for an input ``x [B, T, d]``; None means text-only (decode phase)."""
+        if self.decoding:
+            return None
+        if self.routing is None:
+            raise RoutingError("no routing set: call slot.set(modality_ids) before the forward")
+        if tuple(x.shape[:2]) != self.routing.shape:
+            raise RoutingError(f"stale routing: it is for [B, T] = {list(self.routing.shape)}, "
+                               f"the layer input is {list(x.shape[:2])}")
+        return self.routing
+
+    def phase_hook(self, module, args, kwargs) -> None:
+        """Forward pre-hook on the backbone: decide prefill vs. decode from the cache state."""
+        self.decoding = _extends_cache(kwargs)
+        if self.decoding or self.routing is None:
+            return
+        batch = _batch_size(args, kwargs)
+        rows = self.routing.shape[0]
+        if batch is not None and batch != rows and batch % rows == 0:
+            self.routing = self.routing.repeat_rows(batch // rows)  # beams / return sequences
+
+
+def _extends_cache(kwargs: dict) -> bool:
+    cache_position = kwargs.get("cache_position")
+    if cache_position is not None:  # transformers 4.x passes it explicitly
+        return bool(cache_position.reshape(-1)[0] > 0)
+    cache = kwargs.get("past_key_values")
+    return cache is not None and hasattr(cache, "get_seq_length") and cache.get_seq_length() > 0
+
+
+def _batch_size(args: tuple, kwargs: dict) -> int | None:
+    for key in ("input_ids", "inputs_embeds"):
+        if kwargs.get(key) is not None:
+            return kwargs[key].shape[0]
+    return args[0].shape[0] if args and isinstance(args[0], Tensor) else None

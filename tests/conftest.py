@@ -1,0 +1,21 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS))  # `from reference.moka_reference import ...`
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SHARED = TESTS.parent.parent / "shared"
+
+
+@pytest.fixture
+def shared_fixtures() -> Path:
+    path = SHARED / "fixtures" / "official"
+    if not path.is_dir():
+        pytest.skip(f"shared fixtures not found at {path}")
+    return path
