@@ -25,8 +25,8 @@ class MokaLinear(AdapterLinear):
     cross_attention = True
 
     def build(self) -> None:
-        names = (TEXT,) + self.spec.modalities
-        self.lora_A = nn.ParameterDict({n: self.new_param(self.spec.rank, self.in_features) for n in names})
+        self.slot_names = (TEXT,) + self.spec.modalities  # routing slot i -> slot_names[i]
+        self.lora_A = nn.ParameterDict([(n, self.new_param(self.spec.rank, self.in_features)) for n in self.slot_names])
         self.lora_B = self.new_param(self.out_features, self.spec.rank)
 
     def down(self, x: Tensor, routing: Routing | None) -> Tensor:
@@ -37,7 +37,8 @@ class MokaLinear(AdapterLinear):
         return routed_down(x, stacked, routing.slot_index, self.spec.rank, self.scale)
 
     def stacked_A(self) -> Tensor:
-        return torch.cat(list(self.lora_A.values()), dim=0)  # [M*r, d], slot-major
+        # explicit order: a ParameterDict built from a dict may not keep insertion order
+        return torch.cat([self.lora_A[n] for n in self.slot_names], dim=0)  # [M*r, d], slot-major
 
     def interact(self, a: Tensor, routing: Routing) -> Tensor:
         inv_tau = inverse_temperature(self.spec.temperature, self.spec.rank, self.scale, routing.query_valid)

@@ -51,7 +51,7 @@ def test_matches_reference(num_modalities, temperature):
     x = torch.randn(ids.shape[0], ids.shape[1], D_IN)
     slot.set(ids)
     ours = layer.delta(x, slot.read(x))
-    A_list = list(layer.lora_A.values())
+    A_list = [layer.lora_A[n] for n in ('text',) + layer.spec.modalities]
     ref = reference_moka_delta(x, ids, A_list, layer.lora_B, layer.scale, 0.7, temperature)
     tol = 1e-5 * ref.abs().max()
     assert (ours - ref).abs().max() <= tol
@@ -77,7 +77,7 @@ def test_no_xattn_method_matches_reference_without_attention():
     ids = awkward_ids(2)
     x = torch.randn(ids.shape[0], ids.shape[1], D_IN)
     slot.set(ids)
-    ref = reference_moka_delta(x, ids, list(layer.lora_A.values()), layer.lora_B, layer.scale, 0.7, xattn=False)
+    ref = reference_moka_delta(x, ids, [layer.lora_A[n] for n in ('text',) + layer.spec.modalities], layer.lora_B, layer.scale, 0.7, xattn=False)
     assert (layer.delta(x, slot.read(x)) - ref).abs().max() <= 1e-5 * ref.abs().max()
 
 

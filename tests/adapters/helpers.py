@@ -1,0 +1,45 @@
+"""Shared builders for adapter tests: a tiny HF causal LM with adapters and a mixed batch."""
+
+import torch
+
+from moka_train.adapters import AdapterSpec, RoutingSlot, adapter_modules, apply_adapters
+from moka_train.testing.llm import make_tiny_llm
+
+VOCAB = 512
+
+
+def adapted(family="llama", method="moka", modalities=("video", "audio"), seed=0, randomize_b=True, **spec_kw):
+    model = make_tiny_llm(family, seed=seed, vocab_size=VOCAB)
+    spec = AdapterSpec(method=method, rank=4, alpha=16.0, dropout=0.0, modalities=modalities, **spec_kw)
+    slot = RoutingSlot(len(modalities))
+    apply_adapters(model, spec, slot)
+    if randomize_b:
+        randomize_zero_params(model, seed)
+    return model, slot, spec
+
+
+def randomize_zero_params(model, seed=0):
+    """Give zero-initialised adapter parameters values, so a wrong path changes the output."""
+    gen = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for module in adapter_modules(model).values():
+            for _, p in module.adapter_named_parameters():
+                if p.abs().sum() == 0:
+                    p.copy_(torch.randn(p.shape, generator=gen) * 0.05)
+
+
+def mixed_batch(batch=3, tokens=24, seed=0):
+    """input_ids and modality_ids: [text][video x6][audio x4][query x5][answer...] with padding."""
+    gen = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, VOCAB, (batch, tokens), generator=gen)
+    mod = torch.zeros(batch, tokens, dtype=torch.long)
+    mod[:, 1:7] = 2
+    mod[:, 7:11] = 3
+    mod[:, 11:16] = 1
+    mod[1, 11:13] = 1
+    mod[1, 13:16] = 0  # shorter question in row 1
+    attention = torch.ones(batch, tokens, dtype=torch.long)
+    if batch > 2:  # right padding in the last row
+        attention[-1, -3:] = 0
+        mod[-1, -3:] = -1
+    return ids, mod, attention

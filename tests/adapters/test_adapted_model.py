@@ -1,0 +1,170 @@
+"""Adapters on real (tiny) LLaMA and Qwen2 models: identity at init, no leak, checkpointing,
+decoding, save/load, merge, trainability and parameter counts."""
+
+import pytest
+import torch
+
+from helpers import VOCAB, adapted, mixed_batch
+from moka_train.adapters import (AdapterSpec, AdapterStateError, RoutingSlot, adapter_state_dict, apply_adapters,
+                                 count_adapter_parameters, load_adapters, merge_text_path, save_adapters)
+from moka_train.testing.llm import make_tiny_llm
+from moka_train.utils.hf import enable_activation_checkpointing
+
+FAMILIES = ["llama", "qwen2"]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("method", ["lora", "moka", "moka_no_xattn"])
+def test_identity_at_init(family, method):
+    base = make_tiny_llm(family, seed=3, vocab_size=VOCAB)
+    model, slot, _ = adapted(family, method, seed=3, randomize_b=False)
+    ids, mod, att = mixed_batch()
+    slot.set(mod)
+    with torch.no_grad():
+        assert torch.equal(model(input_ids=ids, attention_mask=att).logits, base(input_ids=ids, attention_mask=att).logits)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_no_label_leak(family):
+    model, slot, _ = adapted(family, "moka")
+    ids, mod, att = mixed_batch()
+    other = ids.clone()
+    other[:, 16:] = torch.randint(5, VOCAB, other[:, 16:].shape)  # new answer tokens
+    slot.set(mod)
+    with torch.no_grad():
+        h1 = model(input_ids=ids, attention_mask=att, output_hidden_states=True).hidden_states
+        h2 = model(input_ids=other, attention_mask=att, output_hidden_states=True).hidden_states
+    for a, b in zip(h1, h2):
+        assert torch.equal(a[:, :16], b[:, :16])  # prompt, media and question positions
+    assert not torch.equal(h1[-1][:, 16:], h2[-1][:, 16:])
+
+
+def test_media_hidden_states_depend_on_the_question():
+    # the cross-attention must really route: media positions see the (later) question text
+    model, slot, _ = adapted("llama", "moka")
+    ids, mod, att = mixed_batch()
+    other = ids.clone()
+    other[:, 11:16] = (other[:, 11:16] + 7) % VOCAB
+    slot.set(mod)
+    with torch.no_grad():
+        h1 = model(input_ids=ids, attention_mask=att, output_hidden_states=True).hidden_states[-1]
+        h2 = model(input_ids=other, attention_mask=att, output_hidden_states=True).hidden_states[-1]
+    assert not torch.allclose(h1[:, 1:11], h2[:, 1:11])
+    assert torch.equal(h1[:, :1], h2[:, :1])  # text before the media is untouched
+
+
+def _grads(model, slot, checkpointing):
+    ids, mod, att = mixed_batch()
+    model.zero_grad()
+    model.train()
+    if checkpointing:
+        enable_activation_checkpointing(model)
+    calls = []
+    probe = model.get_submodule("model.layers.0.self_attn.q_proj")
+    handle = probe.register_forward_hook(lambda *a: calls.append(1))
+    slot.set(mod)
+    labels = ids.masked_fill(att == 0, -100)
+    model(input_ids=ids, attention_mask=att, labels=labels).loss.backward()
+    handle.remove()
+    assert len(calls) == (2 if checkpointing else 1)  # the recompute really ran during backward
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_gradient_checkpointing_gives_identical_gradients(family):
+    model, slot, _ = adapted(family, "moka")
+    plain = _grads(model, slot, checkpointing=False)
+    checked = _grads(model, slot, checkpointing=True)
+    assert plain.keys() == checked.keys() and plain
+    for name in plain:
+        assert torch.allclose(plain[name], checked[name], rtol=1e-5, atol=1e-7), name
+
+
+def test_gradients_reach_only_adapter_parameters():
+    model, slot, _ = adapted("llama", "moka")
+    grads = _grads(model, slot, checkpointing=False)
+    assert set(grads) == set(adapter_state_dict(model))
+    assert all(g.abs().sum() > 0 for g in grads.values())
+    assert all(p.grad is None for n, p in model.named_parameters() if n not in grads)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("method", ["moka", "lora"])
+def test_cached_greedy_decoding_equals_full_recompute(family, method):
+    model, slot, _ = adapted(family, method)
+    ids, mod, _ = mixed_batch(batch=2, tokens=16, seed=4)
+    new = 6
+    slot.set(mod)
+    with torch.no_grad():
+        cached = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=new,
+                                do_sample=False, pad_token_id=0, eos_token_id=None)[:, ids.shape[1]:]
+        seq, seq_mod = ids, mod
+        for _ in range(new):  # no cache: the whole sequence each step, generated tokens are text
+            slot.set(seq_mod)
+            nxt = model(input_ids=seq, use_cache=False).logits[:, -1].argmax(-1, keepdim=True)
+            seq, seq_mod = torch.cat([seq, nxt], 1), torch.cat([seq_mod, torch.zeros_like(nxt)], 1)
+    assert torch.equal(cached, seq[:, ids.shape[1]:])
+
+
+def test_beam_search_repeats_routing_rows():
+    model, slot, _ = adapted("llama", "moka")
+    ids, mod, _ = mixed_batch(batch=2, tokens=16, seed=4)
+    slot.set(mod)
+    with torch.no_grad():
+        out = model.generate(input_ids=ids, max_new_tokens=3, num_beams=2, do_sample=False,
+                             pad_token_id=0, eos_token_id=None)
+    assert out.shape == (2, 19)
+
+
+@pytest.mark.parametrize("method", ["moka", "lora"])
+def test_save_load_round_trip_and_strict_mismatch(tmp_path, method):
+    model, slot, spec = adapted("qwen2", method, seed=1)
+    ids, mod, att = mixed_batch()
+    save_adapters(model, spec, tmp_path)
+    fresh, fresh_slot, _ = adapted("qwen2", method, seed=1, randomize_b=False)
+    load_adapters(fresh, tmp_path)
+    slot.set(mod)
+    fresh_slot.set(mod)
+    with torch.no_grad():
+        assert torch.equal(model(input_ids=ids).logits, fresh(input_ids=ids).logits)
+    other, _, _ = adapted("qwen2", method, modalities=("video",), seed=1)
+    if method == "moka":
+        with pytest.raises(AdapterStateError, match=r"unexpected \['model.layers.0.mlp.down_proj.lora_A.audio'"):
+            load_adapters(other, tmp_path)
+
+
+@pytest.mark.parametrize("method", ["moka", "lora"])
+def test_merge_text_path_keeps_text_only_logits(method):
+    model, slot, _ = adapted("llama", method)
+    ids, _, att = mixed_batch()
+    mod = torch.zeros_like(ids)
+    mod[:, 3:8] = 1  # a question, no media
+    slot.set(mod)
+    with torch.no_grad():
+        before = model(input_ids=ids, attention_mask=att).logits
+        merge_text_path(model)
+        after = model(input_ids=ids, attention_mask=att).logits
+    assert (before - after).abs().max() <= 1e-5 * before.abs().max()
+    assert count_adapter_parameters(model) == 0
+
+
+def test_apply_raises_when_nothing_matches_and_on_unknown_method():
+    model = make_tiny_llm("llama", vocab_size=VOCAB)
+    with pytest.raises(ValueError, match="no nn.Linear matched adapter targets"):
+        apply_adapters(model, AdapterSpec(targets=("nope",), modalities=("video",)), RoutingSlot(1))
+    with pytest.raises(ValueError, match="unknown adapter method 'mokka'.*moka"):
+        apply_adapters(model, AdapterSpec(method="mokka", modalities=("video",)), RoutingSlot(1))
+
+
+@pytest.mark.parametrize("method,expected", [("lora", 9_994_240), ("moka", 19_103_744), ("moka_no_xattn", 19_103_744)])
+def test_trainable_parameter_count_llama2_7b_shapes(method, expected):
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    config = LlamaConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
+                         num_attention_heads=32, vocab_size=32000)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    replaced = apply_adapters(model, AdapterSpec(method=method, rank=4, modalities=("video", "audio")), RoutingSlot(2))
+    assert len(replaced) == 7 * 32
+    assert count_adapter_parameters(model) == expected
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == expected
