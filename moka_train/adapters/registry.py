@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 _METHODS: dict[str, type] = {}
 
 
@@ -29,5 +32,8 @@ def available_methods() -> list[str]:
 
 
 def _load_builtin_methods() -> None:
-    # importing the modules runs their @register decorators
-    from . import lora, moka  # noqa: F401
+    """Import every module of ``adapters/methods``; their ``@register`` decorators fill the table."""
+    from . import methods
+
+    for info in pkgutil.iter_modules(methods.__path__):
+        importlib.import_module(f"{methods.__name__}.{info.name}")

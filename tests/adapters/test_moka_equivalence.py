@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from moka_train.adapters import AdapterSpec, RoutingSlot
-from moka_train.adapters.moka import MokaLinear
+from moka_train.adapters.methods.moka import MokaLinear
 from reference.moka_reference import reference_moka_delta
 
 D_IN, D_OUT, RANK = 24, 20, 4
@@ -71,7 +71,7 @@ def test_cross_attention_changes_media_tokens_only_when_query_present():
 
 
 def test_no_xattn_method_matches_reference_without_attention():
-    from moka_train.adapters.moka import MokaNoCrossAttentionLinear
+    from moka_train.adapters.methods.moka import MokaNoCrossAttentionLinear
 
     layer, slot = make_layer(2, method_cls=MokaNoCrossAttentionLinear)
     ids = awkward_ids(2)

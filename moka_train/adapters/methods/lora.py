@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from .base import AdapterLinear
-from .functional import lora_delta
-from .registry import register
-from .routing import Routing
+from ..base import AdapterLinear
+from ..functional import lora_delta
+from ..registry import register
+from ..routing import Routing
 
 
 @register("lora")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .base import AdapterLinear
-from .functional import inverse_temperature, routed_down, text_guided_attention
-from .registry import register
-from .routing import Routing
+from ..base import AdapterLinear
+from ..functional import inverse_temperature, routed_down, text_guided_attention
+from ..registry import register
+from ..routing import Routing
 
 TEXT = "text"
 

@@ -1,0 +1,1 @@
+"""One module per adapter method; every module here is imported by the registry."""

@@ -1,0 +1,123 @@
+"""Benchmark one adapted linear layer, side by side in one run; prints one JSON line of ratios.
+
+    python scripts/bench_adapters.py            # d=4096, B=8, T=512, r=4, text+video+audio, fp32
+    python scripts/bench_adapters.py --d 1024 --reps 3   # quicker
+
+Ratios (time of the first over time of the second, forward + backward, median of --reps):
+  moka_vs_reference    official-style per-sample loop / our MokA       (adapter path only; higher is better)
+  moka_vs_lora_adapter our MokA / our LoRA                              (adapter path only; target <= 1.5)
+  moka_vs_lora_layer   our MokA layer / our LoRA layer, W0 included     (target <= 1.05)
+  lora_vs_peft         our LoRA layer / peft's LoRA layer, W0 included  (target <= 1.1)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the official-style oracle lives with the tests
+
+from moka_train.adapters import AdapterSpec, RoutingSlot  # noqa: E402
+from moka_train.adapters.methods.lora import LoRALinear  # noqa: E402
+from moka_train.adapters.methods.moka import MokaLinear  # noqa: E402
+from reference.moka_reference import reference_moka_delta  # noqa: E402
+
+
+def realistic_ids(batch: int, tokens: int, gen: torch.Generator) -> torch.Tensor:
+    """Per row: system text, 320 video, 32 audio, a 40-60 token question, then answer text."""
+    ids = torch.zeros(batch, tokens, dtype=torch.long)
+    for row in range(batch):  # building the batch, not the timed path
+        start = 8
+        ids[row, start:start + 320] = 2
+        ids[row, start + 320:start + 352] = 3
+        q = int(torch.randint(40, 61, (1,), generator=gen))
+        ids[row, start + 356:start + 356 + q] = 1
+    return ids
+
+
+def timed(fn, reps: int) -> float:
+    fn()  # warm-up
+    samples = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def fwd_bwd(compute, x):
+    def run():
+        x.grad = None
+        compute(x).sum().backward()
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--d", type=int, default=4096)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--tokens", type=int, default=512)
+    parser.add_argument("--rank", type=int, default=4)
+    parser.add_argument("--reps", type=int, default=5)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+
+    spec = AdapterSpec(method="moka", rank=args.rank, alpha=16, dropout=0.05, modalities=("video", "audio"))
+    slot = RoutingSlot(2)
+    base = torch.nn.Linear(args.d, args.d, bias=False).requires_grad_(False)
+    moka = MokaLinear(base, spec, slot)
+    lora = LoRALinear(base, spec, slot)
+    for layer in (moka, lora):
+        torch.nn.init.normal_(layer.lora_B, std=0.01)
+    ids = realistic_ids(args.batch, args.tokens, gen)
+    routing = slot.set(ids)  # built once per forward for all layers: not part of a layer's cost
+    x = torch.randn(args.batch, args.tokens, args.d, requires_grad=True)
+
+    A_list = [moka.lora_A[n] for n in moka.slot_names]
+    ref = lambda t: reference_moka_delta(moka.dropout(t), ids, A_list, moka.lora_B, moka.scale, 1.0)  # noqa: E731
+    ours = lambda t: moka.delta(moka.dropout(t), routing)  # noqa: E731
+    lora_path = lambda t: lora.delta(lora.dropout(t), routing)  # noqa: E731
+
+    times = {
+        "reference_adapter": timed(fwd_bwd(ref, x), args.reps),
+        "moka_adapter": timed(fwd_bwd(ours, x), args.reps),
+        "lora_adapter": timed(fwd_bwd(lora_path, x), args.reps),
+        "moka_layer": timed(fwd_bwd(moka, x), args.reps),
+        "lora_layer": timed(fwd_bwd(lora, x), args.reps),
+    }
+    times["peft_layer"] = timed(fwd_bwd(peft_lora_layer(base, spec), x), args.reps)
+    result = {
+        "moka_vs_reference": times["reference_adapter"] / times["moka_adapter"],
+        "moka_vs_lora_adapter": times["moka_adapter"] / times["lora_adapter"],
+        "moka_vs_lora_layer": times["moka_layer"] / times["lora_layer"],
+        "lora_vs_peft": times["lora_layer"] / times["peft_layer"],
+        "seconds": times,
+        "shape": {"d": args.d, "batch": args.batch, "tokens": args.tokens, "rank": args.rank},
+        "machine": f"{platform.machine()} {platform.processor() or ''} threads={torch.get_num_threads()}".strip(),
+        "device": "cpu",
+    }
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}))
+
+
+def peft_lora_layer(base: torch.nn.Linear, spec: AdapterSpec):
+    from peft import LoraConfig
+    from peft.tuners.lora import Linear as PeftLoraLinear
+
+    config = LoraConfig(r=spec.rank, lora_alpha=spec.alpha, lora_dropout=spec.dropout)
+    layer = PeftLoraLinear(base, "default", config=config, r=spec.rank, lora_alpha=spec.alpha)
+    torch.nn.init.normal_(layer.lora_B["default"].weight, std=0.01)
+    return layer
+
+
+if __name__ == "__main__":
+    main()
