@@ -1,0 +1,84 @@
+"""build_model: a MultimodalLM from the model/adapter config, loading local checkpoints only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..adapters import AdapterSpec, RoutingSlot, apply_adapters
+from ..config.schema import AdapterConfig, ModalityConfig, ModelConfig
+from ..encoders.registry import build_encoder
+from ..modality import ModalitySpec, build_modality_specs
+from ..projectors.registry import build_projector, num_output_tokens
+from ..utils.hf import enable_activation_checkpointing
+from ..utils.logging import get_logger
+from .multimodal_lm import Branch, MultimodalLM
+
+log = get_logger(__name__)
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def modality_specs(model_cfg: ModelConfig, encoder_tokens: dict[str, int] | None = None) -> list[ModalitySpec]:
+    """Name, placeholder and LLM token count of every non-text modality, in config order."""
+    encoder_tokens = encoder_tokens or {}
+    return build_modality_specs([
+        (m.name, m.placeholder, num_output_tokens(m.projector, m.frames, encoder_tokens.get(m.name)))
+        for m in model_cfg.modalities])
+
+
+def adapter_spec(adapter: AdapterConfig, model_cfg: ModelConfig) -> AdapterSpec:
+    return AdapterSpec(method=adapter.method, rank=adapter.rank, alpha=adapter.alpha, dropout=adapter.dropout,
+                       targets=adapter.targets, modalities=tuple(m.name for m in model_cfg.modalities),
+                       xattn_weight=adapter.xattn_weight, temperature=adapter.temperature,
+                       num_experts=adapter.num_experts, options=dict(adapter.options))
+
+
+def load_llm(model_cfg: ModelConfig):
+    from transformers import AutoModelForCausalLM
+
+    path = Path(model_cfg.llm_path)
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"model.llm_path: no HF model directory (config.json) at {str(path)!r}")
+    return AutoModelForCausalLM.from_pretrained(str(path), dtype=DTYPES[model_cfg.dtype])
+
+
+def build_model(model_cfg: ModelConfig, tokenizer, adapter: AdapterConfig | None = None) -> MultimodalLM:
+    """Encoders (frozen) → projectors → LLM (resized to the tokenizer) → adapters if given."""
+    llm = load_llm(model_cfg)
+    added = _resize_to_tokenizer(llm, tokenizer)
+    width = llm.get_input_embeddings().weight.shape[1]
+    encoders, projectors, branches = {}, {}, []
+    for i, m in enumerate(model_cfg.modalities):
+        encoder = build_encoder(m.encoder, key=f"model.modalities[{i}].encoder")
+        encoders[m.name] = encoder
+        projectors[m.name] = build_projector(m.projector, encoder.output_dim, width)
+    specs = modality_specs(model_cfg, {m.name: encoders[m.name].num_tokens(m.segment_seconds)
+                                       for m in model_cfg.modalities})
+    branches = [Branch(spec, m.frames, _dummy_shape(m)) for spec, m in zip(specs, model_cfg.modalities)]
+    slot = RoutingSlot(len(specs))
+    if adapter is not None:
+        apply_adapters(llm, adapter_spec(adapter, model_cfg), slot)
+    else:
+        llm.requires_grad_(False)
+    if model_cfg.gradient_checkpointing:
+        enable_activation_checkpointing(llm)
+    model = MultimodalLM(llm, encoders, projectors, branches, slot, added)
+    model.projectors.to(DTYPES[model_cfg.dtype])
+    return model
+
+
+def _resize_to_tokenizer(llm, tokenizer) -> list[int]:
+    """Grow the vocabulary to the tokenizer's (placeholders added); returns the new token ids."""
+    old = llm.get_input_embeddings().weight.shape[0]
+    new = len(tokenizer)
+    if new > old:
+        llm.resize_token_embeddings(new, mean_resizing=False)
+    return list(range(old, new))
+
+
+def _dummy_shape(m: ModalityConfig) -> tuple[int, ...]:
+    """One raw item of this modality: frames [F, H, W, 3] or waveform segments [F, samples]."""
+    if m.encoder.type.startswith("clip"):
+        return (m.frames, 224, 224, 3)
+    return (m.frames, int(m.segment_seconds * 16000))

@@ -1,0 +1,118 @@
+"""MultimodalLM: encoders → projectors → spliced into the LLM's embeddings → LLM with adapters.
+
+The model owns the RoutingSlot: every forward (and every generate) installs the routing derived
+from the batch's ``modality_ids`` before the LLM runs, so adapted layers never see stale masks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ..adapters import RoutingSlot, adapter_state_dict
+from ..modality import ModalitySpec
+from .splice import splice_features, zero_touch
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One non-text modality: how many raw items per sample and how they are encoded."""
+
+    spec: ModalitySpec
+    frames: int  # frames / segments per item (1 for images)
+    item_shape: tuple[int, ...]  # one raw item: [F, H, W, 3] uint8 frames or [F, samples] waveform
+
+
+class MultimodalLM(nn.Module):
+    def __init__(self, llm: nn.Module, encoders: dict[str, nn.Module], projectors: dict[str, nn.Module],
+                 branches: list[Branch], slot: RoutingSlot, added_token_ids: list[int]) -> None:
+        super().__init__()
+        self.llm = llm
+        self.encoders = nn.ModuleDict(encoders)
+        self.projectors = nn.ModuleDict(projectors)
+        self.branches = branches
+        self.slot = slot
+        self.added_token_ids = added_token_ids  # placeholder rows added to the vocabulary
+
+    # --- the pieces -------------------------------------------------------------------------
+    def encode(self, name: str, raw: Tensor, frames: int) -> Tensor:
+        """Raw media of ``n`` items [n, F, ...] -> projected tokens [n, K, d]."""
+        encoder = self.encoders[name]
+        items = raw.shape[0]
+        flat = raw.reshape(items * frames, *raw.shape[2:])  # [n*F, ...]: frames are independent
+        with torch.set_grad_enabled(torch.is_grad_enabled() and any(p.requires_grad for p in encoder.parameters())):
+            feats = encoder(encoder.preprocess(flat).to(raw.device))  # [n*F, L, D]
+        feats = feats.reshape(items, frames, feats.shape[-2], feats.shape[-1])  # [n, F, L, D]
+        return self.projectors[name](feats.to(self.projector_dtype(name)))  # [n, K, d]
+
+    def projector_dtype(self, name: str) -> torch.dtype:
+        return next(self.projectors[name].parameters()).dtype
+
+    def dummy_raw(self, name: str) -> Tensor:
+        """One all-zero raw item of a modality (for ranks whose batch lacks it)."""
+        shape = self.branch(name).item_shape
+        dtype = torch.uint8 if len(shape) == 4 else torch.float32
+        return torch.zeros(1, *shape, dtype=dtype, device=self.llm.device)
+
+    def branch(self, name: str) -> Branch:
+        return next(b for b in self.branches if b.spec.name == name)
+
+    def embed(self, batch: dict) -> tuple[Tensor, Tensor]:
+        """Token embeddings with media spliced in, and a zero term that touches unused branches."""
+        embeds = self.llm.get_input_embeddings()(batch["input_ids"])  # [B, T, d]
+        media = batch.get("media", {})
+        untouched = []
+        for branch in self.branches:
+            name = branch.spec.name
+            raw = media.get(name)
+            if raw is None or raw.shape[0] == 0:
+                # every rank calls every module on every step, or ZeRO-3 waits for ever
+                untouched.append(self.encode(name, self.dummy_raw(name), branch.frames))
+                continue
+            feats = self.encode(name, raw, branch.frames)
+            embeds = splice_features(embeds, batch["modality_ids"], branch.spec.id, feats, name,
+                                     batch.get("ids"))
+        return embeds, zero_touch(*untouched).to(embeds.device)
+
+    # --- training and generation --------------------------------------------------------------
+    def forward(self, batch: dict) -> dict:
+        embeds, zero = self.embed(batch)
+        self.slot.set(batch["modality_ids"])
+        out = self.llm(inputs_embeds=embeds, attention_mask=batch["attention_mask"], labels=batch.get("labels"),
+                       use_cache=False)
+        loss = out.loss + zero if out.loss is not None else None
+        return {"loss": loss, "logits": out.logits}
+
+    @torch.no_grad()
+    def generate(self, batch: dict, **generate_kwargs) -> Tensor:
+        """New tokens only, [B, new]. Left-padded batches keep modality ids aligned with ids."""
+        embeds, _ = self.embed(batch)
+        self.slot.set(batch["modality_ids"])  # prefill routing; decode steps switch to text-only
+        return self.llm.generate(inputs_embeds=embeds, attention_mask=batch["attention_mask"], **generate_kwargs)
+
+    # --- what trains, and what is exported ----------------------------------------------------
+    def added_embeddings(self) -> dict[str, Tensor]:
+        """Input and output embedding rows of the placeholder tokens added to the vocabulary."""
+        ids = torch.tensor(self.added_token_ids, dtype=torch.long)
+        rows = {"input": self.llm.get_input_embeddings().weight, "output": self.llm.get_output_embeddings().weight}
+        return {k: w.detach()[ids.to(w.device)].to("cpu").clone() for k, w in rows.items()}
+
+    def load_added_embeddings(self, tensors: dict[str, Tensor]) -> None:
+        ids = torch.tensor(self.added_token_ids, dtype=torch.long)
+        rows = {"input": self.llm.get_input_embeddings().weight, "output": self.llm.get_output_embeddings().weight}
+        if set(tensors) != set(rows) or tensors["input"].shape[0] != len(ids):
+            raise ValueError(f"embeddings export holds {sorted(tensors)} with {tensors['input'].shape[0]} rows; "
+                             f"the model added {len(ids)} placeholder tokens")
+        with torch.no_grad():
+            for key, weight in rows.items():
+                weight[ids.to(weight.device)] = tensors[key].to(weight.dtype).to(weight.device)
+
+    def role_of(self, param_name: str) -> str:
+        """projector.<modality> | encoder.<modality> | adapter | llm."""
+        head, _, rest = param_name.partition(".")
+        if head in ("projectors", "encoders"):
+            return f"{head[:-1]}.{rest.partition('.')[0]}"
+        adapter_names = {f"llm.{k}" for k in adapter_state_dict(self.llm)}
+        return "adapter" if param_name in adapter_names else "llm"

@@ -1,0 +1,136 @@
+"""Complete, atomic checkpoints: written aside, marked complete, then made ``latest``.
+
+Layout under ``<output_dir>/checkpoints``::
+
+    <stage>-step00000100/          DeepSpeed engine state (weights, optimiser, scheduler)
+        rng_rank<r>.pt             every rank's RNG state
+        trainer_state.json         step, stage, sampler position, counters, data report
+        COMPLETE                   written last; a directory without it is never loaded
+    latest                         the tag of the newest complete checkpoint (replaced atomically)
+
+A crash at any point of a save leaves ``latest`` pointing at the previous complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..utils.dist import barrier, is_main, rank
+from ..utils.logging import get_logger
+
+log = get_logger(__name__)
+COMPLETE = "COMPLETE"
+LATEST = "latest"
+STATE_FILE = "trainer_state.json"
+PARTIAL = ".partial"
+
+
+def checkpoint_tag(stage: str, step: int) -> str:
+    return f"{stage}-step{step:08d}"
+
+
+def capture_rng() -> dict:
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "python": list(random.getstate()[1]),
+        "python_version": random.getstate()[0],
+        "numpy_key": torch.from_numpy(np_state[1].astype(np.int64)),
+        "numpy_pos": int(np_state[2]),
+    }
+
+
+def restore_rng(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    random.setstate((state["python_version"], tuple(state["python"]), None))
+    np.random.set_state(("MT19937", state["numpy_key"].numpy().astype(np.uint32), state["numpy_pos"], 0, 0.0))
+
+
+class CheckpointManager:
+    def __init__(self, root: str | Path, keep_last: int = 2) -> None:
+        self.root = Path(root)
+        self.keep_last = keep_last
+
+    def save(self, engine, stage: str, step: int, trainer_state: dict) -> Path:
+        """Every rank calls this. Returns the final checkpoint directory."""
+        tag = checkpoint_tag(stage, step)
+        partial = self.root / f"{tag}{PARTIAL}"
+        if is_main():
+            self.root.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(partial, ignore_errors=True)  # debris of an earlier crash
+        barrier()
+        # frozen weights (the LLM, the encoders) come from their own files: never copy them here
+        engine.save_checkpoint(str(self.root), tag=partial.name, save_latest=False, exclude_frozen_parameters=True)
+        torch.save(capture_rng(), partial / f"rng_rank{rank()}.pt")
+        barrier()
+        final = self.root / tag
+        if is_main():
+            trainable = sorted(n for n, p in engine.module.named_parameters() if p.requires_grad)
+            self._write_json(partial / STATE_FILE, {**trainer_state, "stage": stage, "step": step,
+                                                    "trainable": trainable})
+            (partial / COMPLETE).write_text("ok\n")
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(partial, final)
+            self._write_text_atomic(self.root / LATEST, tag)
+            self._prune(keep=final)
+            log.info("checkpoint saved: %s", final)
+        barrier()
+        return final
+
+    def latest(self) -> Path | None:
+        pointer = self.root / LATEST
+        if not pointer.is_file():
+            return None
+        path = self.root / pointer.read_text().strip()
+        if not (path / COMPLETE).is_file():
+            raise RuntimeError(f"{pointer} names {path}, which is not a complete checkpoint")
+        return path
+
+    def load(self, engine, path: str | Path) -> dict:
+        """Restore engine state and this rank's RNG; returns the trainer state."""
+        path = Path(path)
+        if not (path / COMPLETE).is_file():
+            raise FileNotFoundError(f"not a complete checkpoint (no {COMPLETE} marker): {path}")
+        state = json.loads((path / STATE_FILE).read_text())
+        _check_same_trainable(engine.module, state["trainable"], path)
+        # the checkpoint holds the trainable parameters only (checked just above), so DeepSpeed
+        # must not insist on finding the frozen ones in it
+        load_path, _ = engine.load_checkpoint(str(path.parent), tag=path.name, load_module_strict=False)
+        if load_path is None:
+            raise RuntimeError(f"DeepSpeed could not load the checkpoint at {path}")
+        restore_rng(torch.load(path / f"rng_rank{rank()}.pt", weights_only=True))
+        return state
+
+    def _prune(self, keep: Path) -> None:
+        done = sorted((p for p in self.root.iterdir() if (p / COMPLETE).is_file()), key=lambda p: p.stat().st_mtime)
+        for old in done[: max(0, len(done) - self.keep_last)]:
+            if old != keep:
+                shutil.rmtree(old, ignore_errors=True)
+
+    @staticmethod
+    def _write_text_atomic(path: Path, text: str) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+
+    def _write_json(self, path: Path, data: dict) -> None:
+        self._write_text_atomic(path, json.dumps(data, indent=2))
+
+
+def _check_same_trainable(module, saved: list[str], path: Path) -> None:
+    current = {n for n, p in module.named_parameters() if p.requires_grad}
+    missing, unexpected = sorted(current - set(saved)), sorted(set(saved) - current)
+    if missing or unexpected:
+        raise RuntimeError(f"checkpoint {path} does not fit this model: trainable parameters missing from it "
+                           f"{missing[:8]} ({len(missing)}), in it but not trainable here {unexpected[:8]} "
+                           f"({len(unexpected)})")

@@ -1,0 +1,105 @@
+"""The training loop of one stage: forward, engine.backward, engine.step; guards; logging; saves."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+import torch
+
+from ..modality import FIRST_MEDIA
+from ..utils.dist import all_reduce_mean, all_true
+from ..utils.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+@dataclass
+class LoopState:
+    """Everything the loop needs to continue exactly where it stopped (saved in checkpoints)."""
+
+    step: int = 0  # optimizer steps done in this stage
+    epoch: int = 0
+    position: int = 0  # micro-batches consumed in this epoch, by this rank
+    nonfinite_total: int = 0
+    nonfinite_in_row: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def to_device(batch, device):
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+def tokens_per_modality(modality_ids: torch.Tensor, names: list[str]) -> dict[str, int]:
+    counts = torch.bincount((modality_ids + 1).flatten(), minlength=FIRST_MEDIA + 1 + len(names)).tolist()
+    out = {"text": counts[1], "query": counts[2]}  # shifted by one: index 0 is padding
+    out.update({name: counts[FIRST_MEDIA + 1 + i] for i, name in enumerate(names)})
+    return out
+
+
+def train_stage(engine, make_loader, state: LoopState, total_steps: int, grad_accum: int, metrics, save,
+                log_every: int, save_every: int, max_nonfinite_in_row: int, modality_names: list[str]) -> LoopState:
+    """Run until ``state.step == total_steps``. ``make_loader(epoch, position)`` resumes mid-epoch;
+    ``save(state)`` writes a complete checkpoint."""
+    window, tokens, micro, started = [], Counter(), 0, time.perf_counter()
+    while state.step < total_steps:
+        for batch in make_loader(state.epoch, state.position):
+            state.position += 1
+            batch = to_device(batch, engine.device)
+            loss = engine(batch)["loss"]
+            if not _finite_everywhere(loss, state, max_nonfinite_in_row):
+                continue
+            engine.backward(loss)
+            engine.step()
+            window.append(loss.item())
+            tokens.update(tokens_per_modality(batch["modality_ids"], modality_names))
+            micro += 1
+            if micro % grad_accum:
+                continue
+            state.step += 1
+            step_loss = all_reduce_mean(sum(window) / len(window))
+            if state.step % log_every == 0 or state.step == total_steps:
+                elapsed = time.perf_counter() - started
+                metrics.log(state.step, {"loss": step_loss, "lr": engine.get_lr()[0],
+                                         "tokens_per_s": sum(tokens.values()) / max(elapsed, 1e-9),
+                                         "tokens": dict(tokens), "nonfinite_skipped": state.nonfinite_total})
+            window, tokens = [], Counter()
+            if state.step % save_every == 0 or state.step == total_steps:
+                save(state)
+            if state.step >= total_steps:
+                return state
+        state.epoch += 1
+        state.position = 0
+    return state
+
+
+def _finite_everywhere(loss: torch.Tensor, state: LoopState, limit: int) -> bool:
+    """All ranks agree to skip a micro-batch whose loss is not finite on any rank."""
+    if all_true(bool(torch.isfinite(loss).item())):
+        state.nonfinite_in_row = 0
+        return True
+    state.nonfinite_total += 1
+    state.nonfinite_in_row += 1
+    log.warning("non-finite loss before step %d: micro-batch skipped (%d in a row)", state.step + 1,
+                state.nonfinite_in_row)
+    if state.nonfinite_in_row >= limit:
+        raise NonFiniteLossError(f"{limit} non-finite losses in a row; the last before optimizer step "
+                                 f"{state.step + 1}. Lower the learning rate or check the data.")
+    return False
+
+
+def steps_for(num_batches_per_epoch: int, epochs: float, grad_accum: int, max_steps: int | None) -> int:
+    steps = max(1, math.ceil(num_batches_per_epoch * epochs / grad_accum))
+    return min(steps, max_steps) if max_steps else steps

@@ -1,0 +1,93 @@
+"""What a user sees of a run: metrics.jsonl, a progress bar, wandb (offline by default), loss PNGs."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ..utils.dist import is_main
+from ..utils.logging import get_logger
+
+log = get_logger(__name__)
+METRICS_FILE = "metrics.jsonl"
+
+
+class MetricsLogger:
+    """Rank 0 writes; other ranks call the same methods and nothing happens."""
+
+    def __init__(self, output_dir: str | Path, stage: str, total_steps: int, wandb_mode: str, config: dict,
+                 start_step: int = 0) -> None:
+        self.output_dir = Path(output_dir)
+        self.stage = stage
+        self.active = is_main()
+        self.bar = None
+        self.run = None
+        self.started = time.perf_counter()
+        if not self.active:
+            return
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.output_dir / METRICS_FILE
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total_steps, initial=start_step, desc=stage, dynamic_ncols=True)
+        if wandb_mode != "disabled":
+            self.run = _start_wandb(self.output_dir, stage, wandb_mode, config)
+
+    def log(self, step: int, values: dict) -> None:
+        if not self.active:
+            return
+        record = {"stage": self.stage, "step": step, **values}
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        if self.run is not None:
+            self.run.log({f"{self.stage}/{k}": v for k, v in values.items() if isinstance(v, (int, float))}, step=step)
+        if self.bar is not None:
+            self.bar.n = step
+            self.bar.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{values['lr']:.2e}",
+                                 tok_s=f"{values.get('tokens_per_s', 0):.0f}")
+            self.bar.refresh()
+
+    def close(self) -> Path | None:
+        if not self.active:
+            return None
+        if self.bar is not None:
+            self.bar.close()
+        if self.run is not None:
+            self.run.finish()
+        return plot_loss_curve(self.path, self.stage, self.output_dir / f"loss_{self.stage}.png")
+
+
+def _start_wandb(output_dir: Path, stage: str, mode: str, config: dict):
+    try:
+        import wandb
+
+        return wandb.init(project="moka-train", name=f"{output_dir.name}-{stage}", dir=str(output_dir),
+                          mode=mode, config=config, reinit="finish_previous")
+    except Exception as err:  # a tracking service must never stop a training run
+        log.warning("wandb disabled: %s", err)
+        return None
+
+
+def read_metrics(path: str | Path, stage: str | None = None) -> list[dict]:
+    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    return [r for r in rows if stage is None or r["stage"] == stage]
+
+
+def plot_loss_curve(metrics_path: Path, stage: str, png: Path) -> Path | None:
+    rows = read_metrics(metrics_path, stage) if metrics_path.is_file() else []
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], lw=1.2)
+    ax.set(xlabel="optimizer step", ylabel="loss", title=f"{stage}: training loss")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return png
