@@ -49,9 +49,9 @@ def run_stage(cfg: RunConfig, stage: StageConfig, tokenizer, checkpoints, resume
     model = build_model(cfg.model, tokenizer, cfg.adapter if uses_adapters(stage) else None)
     specs = [branch.spec for branch in model.branches]
     trainable = set_trainable(model, stage, [s.name for s in specs])
-    if stage.init_from:
-        loaded = load_export(model, Path(cfg.output_dir) / "export" / stage.init_from)
-        log.info("stage %s: loaded %s from stage %s", stage.name, loaded, stage.init_from)
+    for earlier in stage.init_from:
+        loaded = load_export(model, Path(cfg.output_dir) / "export" / earlier)
+        log.info("stage %s: loaded %s from stage %s", stage.name, loaded, earlier)
     data = build_stage_data(cfg, stage, tokenizer, specs)
     total = steps_for(data.batches_per_epoch, stage.epochs, cfg.train.grad_accum, cfg.train.max_steps)
     engine = build_engine(model, cfg.train, stage.optim, total)
@@ -98,9 +98,10 @@ def _stage_done(cfg: RunConfig, stage: StageConfig, resume: tuple[str, Path]) ->
 def _check_stage_order(stages) -> None:
     seen = set()
     for stage in stages:
-        if stage.init_from and stage.init_from not in seen:
-            raise ValueError(f"stage {stage.name!r}: init_from {stage.init_from!r} is not an earlier stage "
-                             f"(earlier: {sorted(seen) or 'none'})")
+        for earlier in stage.init_from:
+            if earlier not in seen:
+                raise ValueError(f"stage {stage.name!r}: init_from {earlier!r} is not an earlier stage "
+                                 f"(earlier: {sorted(seen) or 'none'})")
         seen.add(stage.name)
     if not stages:
         raise ValueError("the config lists no stages: add `stages:` with at least one entry")

@@ -6,6 +6,11 @@ from pydantic import Field
 
 from .base import Section
 
+# a whole user line (or the text beside a placeholder) matching this is a media lead-in such as
+# the official "This is a video:", not query text (see moka_train/data/tokenize.py)
+DEFAULT_LEAD_IN = r"This is an? [\w -]+:"
+MediaKind = Literal["image", "video", "audio"]
+
 
 class DataConfig(Section):
     root: str  # media paths in the JSONL resolve inside this directory only
@@ -21,4 +26,12 @@ class DataConfig(Section):
     num_workers: int = Field(0, ge=0)
     video_frames: int = Field(10, gt=0)
     image_size: int = Field(224, gt=0)
-    sample_rate: int = 16000
+    sample_rate: int = Field(16000, gt=0)
+    audio_max_seconds: float | None = Field(None, gt=0)  # crop longer audio (None: keep all)
+    # query span: text between these markers, else the user lines minus lead-ins and placeholders
+    query_markers: tuple[str, str] = ("<query>", "</query>")
+    media_lead_in: str = DEFAULT_LEAD_IN
+    # how each modality name's file is decoded; names not listed here cannot be loaded
+    media_kinds: dict[str, MediaKind] = {"image": "image", "video": "video", "audio": "audio", "speech": "audio"}
+    seed: int = 0  # sampler shuffling (combined with the epoch)
+    group_by_modality: bool = True  # batches hold one modality signature each

@@ -2,7 +2,7 @@
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from .base import Section
 
@@ -18,12 +18,18 @@ class OptimConfig(Section):
 
 
 class StageConfig(Section):
+    @field_validator("init_from", mode="before")
+    @classmethod
+    def _one_or_many(cls, value):
+        return (value,) if isinstance(value, str) else value
+
     name: str
     kind: Literal["pretrain_projector", "moka_finetune"]
     train_file: str | None = None  # overrides data.train_file for this stage
+    root: str | None = None  # overrides data.root for this stage (caption sets live elsewhere)
     template: Literal["llama2", "llama3", "qwen2", "plain"] | None = None
     modalities: tuple[str, ...] = ()  # pretrain_projector: whose projector trains
-    init_from: str | None = None  # name of an earlier stage whose export this one loads
+    init_from: tuple[str, ...] = ()  # earlier stages whose exports this one loads (a name or a list)
     epochs: float = Field(1.0, gt=0)
     optim: OptimConfig = OptimConfig()
 
