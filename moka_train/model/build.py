@@ -80,5 +80,5 @@ def _resize_to_tokenizer(llm, tokenizer) -> list[int]:
 def _dummy_shape(m: ModalityConfig) -> tuple[int, ...]:
     """One raw item of this modality: frames [F, H, W, 3] or waveform segments [F, samples]."""
     if m.encoder.type.startswith("clip"):
-        return (m.frames, 224, 224, 3)
+        return (m.frames, 32, 32, 3)  # resized by the encoder's own preprocessing
     return (m.frames, int(m.segment_seconds * 16000))

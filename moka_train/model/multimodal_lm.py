@@ -25,6 +25,13 @@ class Branch:
     item_shape: tuple[int, ...]  # one raw item: [F, H, W, 3] uint8 frames or [F, samples] waveform
 
 
+def segment_waveform(wave: Tensor, frames: int, samples: int) -> Tensor:
+    """[n, S] -> [n, F, samples]: the first F·samples of each waveform, zero-padded."""
+    total = frames * samples
+    wave = nn.functional.pad(wave, (0, max(0, total - wave.shape[1])))[:, :total]  # [n, F*samples]
+    return wave.reshape(wave.shape[0], frames, samples)
+
+
 class MultimodalLM(nn.Module):
     def __init__(self, llm: nn.Module, encoders: dict[str, nn.Module], projectors: dict[str, nn.Module],
                  branches: list[Branch], slot: RoutingSlot, added_token_ids: list[int]) -> None:
@@ -38,9 +45,15 @@ class MultimodalLM(nn.Module):
 
     # --- the pieces -------------------------------------------------------------------------
     def encode(self, name: str, raw: Tensor, frames: int) -> Tensor:
-        """Raw media of ``n`` items [n, F, ...] -> projected tokens [n, K, d]."""
+        """Raw media of ``n`` items -> projected tokens [n, K, d].
+
+        Frames arrive as [n, F, H, W, 3]; a waveform [n, S] is cut into F consecutive segments
+        of the configured length (zero-padded or trimmed), each encoded on its own.
+        """
         encoder = self.encoders[name]
         items = raw.shape[0]
+        if raw.dim() == 2:
+            raw = segment_waveform(raw, frames, self.branch(name).item_shape[-1])  # [n, F, S_seg]
         flat = raw.reshape(items * frames, *raw.shape[2:])  # [n*F, ...]: frames are independent
         with torch.set_grad_enabled(torch.is_grad_enabled() and any(p.requires_grad for p in encoder.parameters())):
             feats = encoder(encoder.preprocess(flat).to(raw.device))  # [n*F, L, D]

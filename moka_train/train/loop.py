@@ -71,11 +71,13 @@ def train_stage(engine, make_loader, state: LoopState, total_steps: int, grad_ac
             state.step += 1
             step_loss = all_reduce_mean(sum(window) / len(window))
             if state.step % log_every == 0 or state.step == total_steps:
-                elapsed = time.perf_counter() - started
+                elapsed, started = time.perf_counter() - started, time.perf_counter()
                 metrics.log(state.step, {"loss": step_loss, "lr": engine.get_lr()[0],
                                          "tokens_per_s": sum(tokens.values()) / max(elapsed, 1e-9),
                                          "tokens": dict(tokens), "nonfinite_skipped": state.nonfinite_total})
-            window, tokens = [], Counter()
+            window = []
+            if state.step % log_every == 0:
+                tokens = Counter()
             if state.step % save_every == 0 or state.step == total_steps:
                 save(state)
             if state.step >= total_steps:
