@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from torch.utils.data import DataLoader
 
@@ -12,25 +11,8 @@ from ..config.schema import StageConfig
 from ..data.collate import Collator
 from ..data.dataset import MultimodalDataset, build_dataset
 from ..data.sampler import GroupedDistributedSampler
-from ..data.tokenize import add_placeholder_tokens
-from ..modality import ModalitySpec, build_modality_specs
+from ..modality import ModalitySpec
 from ..utils.dist import rank, world_size
-
-
-def load_tokenizer(cfg: RunConfig):
-    """The local tokenizer with every modality placeholder added as a special token."""
-    from transformers import AutoTokenizer
-
-    key = "model.tokenizer_path" if cfg.model.tokenizer_path else "model.llm_path"
-    path = Path(cfg.model.tokenizer_path or cfg.model.llm_path)
-    if not path.is_dir():
-        raise FileNotFoundError(f"{key}: tokenizer directory not found at {str(path)!r}")
-    tokenizer = AutoTokenizer.from_pretrained(str(path))
-    # only names and placeholders matter here; token counts come from the built model
-    add_placeholder_tokens(tokenizer, build_modality_specs([(m.name, m.placeholder, 1) for m in cfg.model.modalities]))
-    if tokenizer.pad_token_id is None:  # LLaMA ships none; padding is masked by modality ids anyway
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
 
 
 @dataclass

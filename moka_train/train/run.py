@@ -14,9 +14,10 @@ from ..utils.dist import barrier, init_distributed, is_main, world_size
 from ..utils.logging import get_logger
 from ..utils.seeding import seed_everything
 from .checkpoint import CheckpointManager
-from .data import build_stage_data, load_tokenizer
+from ..data.tokenizer import load_tokenizer
+from .data import build_stage_data
 from .engine import build_engine
-from .export import export_weights, load_export
+from ..model.export import export_weights, load_export
 from .loop import LoopState, steps_for, train_stage
 from .metrics import MetricsLogger
 from .stages import set_trainable, uses_adapters
@@ -32,7 +33,7 @@ def run(cfg: RunConfig) -> Path:
         (out / "config.yaml").write_text(dump_config(cfg))
     checkpoints = CheckpointManager(out / "checkpoints", cfg.train.keep_last)
     resume = _resume_point(cfg, checkpoints)
-    tokenizer = load_tokenizer(cfg)
+    tokenizer = load_tokenizer(cfg.model)
     _check_stage_order(cfg.stages)
     for stage in cfg.stages:
         if resume and _stage_done(cfg, stage, resume):

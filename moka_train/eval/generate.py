@@ -1,0 +1,84 @@
+"""Batched generation from an export: `moka-train infer --config C --export DIR --input F --output P`.
+
+Left padding keeps modality ids aligned with their tokens; the attention mask is passed through
+(pads are never attended); greedy by default. Writes one JSON line per sample:
+``{"id", "prediction", "answer", ...record fields}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from ..config import RunConfig, load_config
+from ..data.collate import Collator
+from ..data.dataset import MultimodalDataset
+from ..data.tokenizer import load_tokenizer
+from ..utils.logging import get_logger
+
+log = get_logger(__name__)
+
+
+def load_for_inference(cfg: RunConfig, export_dir: str | Path):
+    """Tokenizer + model with adapters, every role of the export loaded strictly."""
+    from ..model.build import build_model
+    from ..model.export import load_export
+
+    tokenizer = load_tokenizer(cfg.model)
+    model = build_model(cfg.model, tokenizer, cfg.adapter)
+    loaded = load_export(model, export_dir)
+    log.info("loaded %s from %s", loaded, export_dir)
+    return tokenizer, model.eval()
+
+
+def generate_predictions(cfg: RunConfig, tokenizer, model, input_file: str | Path, batch_size: int = 8,
+                         max_new_tokens: int = 32) -> list[dict]:
+    specs = [b.spec for b in model.branches]
+    data_cfg = cfg.data.model_copy(update={"multi_turn": "joint"})
+    dataset = MultimodalDataset(input_file, data_cfg, tokenizer, specs, split="eval", generation=True)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
+                        collate_fn=Collator(tokenizer.pad_token_id, padding_side="left"))
+    stop = _stop_ids(tokenizer)
+    rows = []
+    for batch in loader:
+        new = model.generate(batch, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop,
+                             pad_token_id=tokenizer.pad_token_id)
+        texts = tokenizer.batch_decode(new, skip_special_tokens=True)
+        for sample_id, meta, text in zip(batch["ids"], batch["meta"], texts):
+            rows.append({**meta, "id": sample_id, "prediction": text.strip()})
+    return rows
+
+
+def _stop_ids(tokenizer) -> list[int]:
+    """eos plus the chat templates' end-of-turn tokens that exist in this vocabulary."""
+    ids = {tokenizer.eos_token_id}
+    for token in ("<|eot_id|>", "<|im_end|>", "</s>"):
+        tid = tokenizer.convert_tokens_to_ids(token)
+        if isinstance(tid, int) and tid != tokenizer.unk_token_id:
+            ids.add(tid)
+    return sorted(i for i in ids if i is not None)
+
+
+def write_jsonl(rows: list[dict], path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def infer_main(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config, args.overrides)
+    export = args.export or str(Path(cfg.output_dir) / "export" / cfg.stages[-1].name)
+    source = args.input or cfg.data.eval_file
+    if source is None:
+        raise SystemExit("infer: give --input or set data.eval_file")
+    tokenizer, model = load_for_inference(cfg, export)
+    with torch.no_grad():
+        rows = generate_predictions(cfg, tokenizer, model, source)
+    out = write_jsonl(rows, args.output or Path(cfg.output_dir) / "predictions.jsonl")
+    log.info("wrote %d predictions to %s", len(rows), out)
+    return 0
