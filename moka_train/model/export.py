@@ -31,7 +31,7 @@ class ExportError(RuntimeError):
     pass
 
 
-def _gathered(params: list[nn.Parameter]):
+def gathered(params: list[nn.Parameter]):
     """Full parameters under ZeRO-3 (a no-op otherwise)."""
     if any(hasattr(p, "ds_id") for p in params):
         import deepspeed
@@ -43,7 +43,7 @@ def _gathered(params: list[nn.Parameter]):
 def trainable_by_role(model: nn.Module) -> dict[str, dict[str, torch.Tensor]]:
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     roles: dict[str, dict[str, torch.Tensor]] = defaultdict(dict)
-    with _gathered([p for _, p in named]):
+    with gathered([p for _, p in named]):
         for name, param in named:
             roles[model.role_of(name)][name] = param.detach().to("cpu").clone().contiguous()
     return dict(roles)
@@ -101,7 +101,7 @@ def _load_role(model, params, role: str, tensors: dict, source: Path) -> None:
     if missing or unexpected:
         raise ExportError(f"{source} ({role}) does not fit the model: missing keys {missing[:8]} "
                           f"({len(missing)}), unexpected keys {unexpected[:8]} ({len(unexpected)})")
-    with torch.no_grad(), _gathered([params[n] for n in expected]):
+    with torch.no_grad(), gathered([params[n] for n in expected]):
         for name in expected:
             if params[name].shape != tensors[name].shape:
                 raise ExportError(f"{source}: {name} has shape {tuple(tensors[name].shape)}, "

@@ -50,10 +50,13 @@ def tokens_per_modality(modality_ids: torch.Tensor, names: list[str]) -> dict[st
 
 
 def train_stage(engine, make_loader, state: LoopState, total_steps: int, grad_accum: int, metrics, save,
-                log_every: int, save_every: int, max_nonfinite_in_row: int, modality_names: list[str]) -> LoopState:
-    """Run until ``state.step == total_steps``. ``make_loader(epoch, position)`` resumes mid-epoch;
-    ``save(state)`` writes a complete checkpoint."""
+                log_every: int, save_every: int, max_nonfinite_in_row: int, modality_names: list[str],
+                stop_after: int | None = None) -> bool:
+    """Run until ``state.step == total_steps`` (returns True) or, with ``stop_after``, until this
+    call has made that many steps (returns False). ``make_loader(epoch, position)`` resumes
+    mid-epoch; ``save(state)`` writes a complete checkpoint."""
     window, tokens, micro, started = [], Counter(), 0, time.perf_counter()
+    stop_at = state.step + stop_after if stop_after else None
     while state.step < total_steps:
         for batch in make_loader(state.epoch, state.position):
             state.position += 1
@@ -78,13 +81,16 @@ def train_stage(engine, make_loader, state: LoopState, total_steps: int, grad_ac
             window = []
             if state.step % log_every == 0:
                 tokens = Counter()
-            if state.step % save_every == 0 or state.step == total_steps:
+            if state.step % save_every == 0 or state.step in (total_steps, stop_at):
                 save(state)
             if state.step >= total_steps:
-                return state
+                return True
+            if state.step == stop_at:
+                log.info("stopping after %d steps as asked (train.stop_after); resume=auto continues", stop_after)
+                return False
         state.epoch += 1
         state.position = 0
-    return state
+    return True
 
 
 def _finite_everywhere(loss: torch.Tensor, state: LoopState, limit: int) -> bool:

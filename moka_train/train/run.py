@@ -6,6 +6,7 @@ engine → resume → loop → export.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..config import RunConfig, dump_config
@@ -17,7 +18,7 @@ from .checkpoint import CheckpointManager
 from ..data.tokenizer import load_tokenizer
 from .data import build_stage_data
 from .engine import build_engine
-from ..model.export import export_weights, load_export
+from ..model.export import export_weights, gathered, load_export
 from .loop import LoopState, steps_for, train_stage
 from .metrics import MetricsLogger
 from .stages import set_trainable, uses_adapters
@@ -39,11 +40,14 @@ def run(cfg: RunConfig) -> Path:
         if resume and _stage_done(cfg, stage, resume):
             log.info("stage %s already exported: skipped", stage.name)
             continue
-        run_stage(cfg, stage, tokenizer, checkpoints, resume if resume and resume[0] == stage.name else None)
+        finished = run_stage(cfg, stage, tokenizer, checkpoints, resume if resume and resume[0] == stage.name else None)
+        if not finished:
+            break
     return out
 
 
-def run_stage(cfg: RunConfig, stage: StageConfig, tokenizer, checkpoints, resume) -> Path:
+def run_stage(cfg: RunConfig, stage: StageConfig, tokenizer, checkpoints, resume) -> bool:
+    """Train one stage and export it; False when the run stopped early (train.stop_after)."""
     from ..model.build import build_model  # heavy imports stay out of `validate`
 
     seed_everything(cfg.train.seed)
@@ -67,14 +71,24 @@ def run_stage(cfg: RunConfig, stage: StageConfig, tokenizer, checkpoints, resume
     def save(loop_state: LoopState) -> None:
         checkpoints.save(engine, stage.name, loop_state.step, {"loop": loop_state.to_dict(), "data": data.report()})
 
-    train_stage(engine, data.loader, state, total, cfg.train.grad_accum, metrics, save, cfg.train.log_every,
-                cfg.train.save_every, cfg.train.max_nonfinite_in_row, [s.name for s in specs])
+    finished = train_stage(engine, data.loader, state, total, cfg.train.grad_accum, metrics, save,
+                           cfg.train.log_every, cfg.train.save_every, cfg.train.max_nonfinite_in_row,
+                           [s.name for s in specs], cfg.train.stop_after)
     metrics.close()
-    export = export_weights(model, Path(cfg.output_dir) / "export" / stage.name, dump_config(cfg),
-                            {"stage": stage.name, "kind": stage.kind, "step": state.step},
-                            extra={"embeddings": model.added_embeddings()} if model.added_token_ids else None)
+    if not finished:
+        return False
+    with gathered([model.llm.get_input_embeddings().weight, model.llm.get_output_embeddings().weight]):
+        extra = {"embeddings": model.added_embeddings()} if model.added_token_ids else None
+    export_weights(model, Path(cfg.output_dir) / "export" / stage.name, dump_config(cfg),
+                   {"stage": stage.name, "kind": stage.kind, "step": state.step}, extra=extra)
+    _write_data_report(cfg, stage, data.report())
     barrier()
-    return export
+    return True
+
+
+def _write_data_report(cfg: RunConfig, stage: StageConfig, report: dict) -> None:
+    if is_main():
+        (Path(cfg.output_dir) / f"data_report_{stage.name}.json").write_text(json.dumps(report, indent=2))
 
 
 def _resume_point(cfg: RunConfig, checkpoints: CheckpointManager) -> tuple[str, Path] | None:
@@ -85,8 +99,6 @@ def _resume_point(cfg: RunConfig, checkpoints: CheckpointManager) -> tuple[str, 
     if path is None:
         log.info("resume=auto: no checkpoint yet, starting fresh")
         return None
-    import json
-
     state = json.loads((path / "trainer_state.json").read_text())
     return state["stage"], path
 

@@ -48,6 +48,9 @@ class TrainConfig(Section):
     micro_batch_size: int = Field(4, gt=0)
     grad_accum: int = Field(1, gt=0)
     max_steps: int | None = Field(None, gt=0)  # caps every stage (smoke tests, the demo)
+    # end this invocation after N optimizer steps, with a checkpoint (time-limited cluster jobs:
+    # the next job continues with resume=auto; the schedule is that of the full run)
+    stop_after: int | None = Field(None, gt=0)
     log_every: int = Field(10, gt=0)
     save_every: int = Field(500, gt=0)
     keep_last: int = Field(2, gt=0)

@@ -1,0 +1,126 @@
+"""A torch Dataset over JSONL records: rendered token tensors plus raw media per modality.
+
+Construction reads and renders every sample once (cheap, text only) so that bad conversations
+and over-length samples are known and counted before training starts, and so the sampler gets
+every length. Media are decoded in ``__getitem__`` (inside the worker process); a sample whose
+media cannot be read follows ``data.bad_sample_policy``:
+
+* ``skip``: counted in the :class:`DataReport` (by reason, naming the file) and replaced by the
+  next readable sample, so batches keep their size on every rank; the entries ride along in
+  the item (``bad_samples``) so the main process learns about failures inside workers.
+* ``fail``: raises, naming the file and the sample id.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from ..config.sections.data import DataConfig
+from ..modality import ModalitySpec
+from ..utils.logging import get_logger
+from .media import MediaError, load_media
+from .records import DEFAULT_MEDIA_KEYS, Sample, conversation_problem, for_generation, read_jsonl, split_turns
+from .report import DataReport
+from .tokenize import QueryRules, RenderError, Renderer
+
+log = get_logger(__name__)
+MAX_SUBSTITUTIONS = 16  # consecutive unreadable samples before giving up (the data is broken)
+
+
+class BadSampleError(RuntimeError):
+    """A bad sample under ``bad_sample_policy: fail`` (the message names file and sample id)."""
+
+
+class MultimodalDataset(Dataset):
+    def __init__(self, file: str | Path, cfg: DataConfig, tokenizer, modalities: list[ModalitySpec],
+                 split: str = "train", generation: bool = False):
+        self.cfg, self.modalities, self.generation = cfg, list(modalities), generation
+        unknown = [m.name for m in modalities if m.name not in cfg.media_kinds]
+        if unknown:
+            raise ValueError(f"modalities {unknown} have no entry in data.media_kinds {dict(cfg.media_kinds)}")
+        self.renderer = Renderer(tokenizer, cfg.template, self.modalities, cfg.max_length, cfg.system_prompt,
+                                 QueryRules(tuple(cfg.query_markers), cfg.media_lead_in))
+        keys = tuple(dict.fromkeys(DEFAULT_MEDIA_KEYS + tuple(m.name for m in modalities)))
+        samples = read_jsonl(file, keys)
+        if cfg.multi_turn == "split" and not generation:
+            samples = [part for s in samples for part in split_turns(s)]
+        self.report = DataReport(split, total=len(samples))
+        self.samples: list[Sample] = []
+        self.lengths: list[int] = []
+        for sample in samples:
+            self._prescan(sample)
+        if cfg.bad_sample_policy == "skip":
+            self.report.check(cfg.max_bad_fraction)
+        if self.report.num_bad:
+            log.warning("%s: skipped %d of %d samples: %s", split, self.report.num_bad, len(samples), self.report.counts)
+
+    @property
+    def signatures(self) -> list[str]:
+        return [s.signature for s in self.samples]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> dict:
+        bad: list[dict] = []
+        for step in range(min(MAX_SUBSTITUTIONS, len(self.samples))):
+            sample = self.samples[(index + step) % len(self.samples)]
+            try:
+                item = self._load(sample)
+            except MediaError as err:
+                self._bad("unreadable_media", sample, str(err), file=err.path)
+                bad.append({"reason": "unreadable_media", "id": sample.id, "source": sample.source,
+                            "file": err.path, "detail": str(err)})
+                continue
+            item["bad_samples"] = bad
+            return item
+        raise BadSampleError(f"{len(bad)} consecutive samples from index {index} have unreadable media: "
+                             f"{[b['file'] for b in bad]}")
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _prompt(self, sample: Sample) -> Sample:
+        return for_generation(sample) if self.generation else sample
+
+    def _prescan(self, sample: Sample) -> None:
+        sample.media_paths(self.cfg.root)  # an escaping path is an error under every policy
+        problem = conversation_problem(sample, self.generation)
+        if problem:
+            self._bad(problem, sample, f"sample {sample.id} ({sample.source}): {problem.replace('_', ' ')}")
+            return
+        try:
+            rendered = self.renderer.render(self._prompt(sample), self.generation)
+        except RenderError as err:
+            if err.reason == "overlength" and self.cfg.overlength == "fail":
+                raise BadSampleError(str(err)) from None
+            self._bad(err.reason, sample, str(err), policy="skip" if err.reason == "overlength" else None)
+            return
+        self.samples.append(sample)
+        self.lengths.append(len(rendered))
+
+    def _bad(self, reason: str, sample: Sample, detail: str, file: str | None = None, policy: str | None = None) -> None:
+        if (policy or self.cfg.bad_sample_policy) == "fail":
+            raise BadSampleError(f"{reason}: {detail}")
+        self.report.add(reason, sample.id, sample.source, file, detail)
+
+    def _load(self, sample: Sample) -> dict:
+        rendered = self.renderer.render(self._prompt(sample), self.generation)
+        paths = sample.media_paths(self.cfg.root)
+        media = {name: load_media(self.cfg.media_kinds[name], paths[name], sample.id, frames=self.cfg.video_frames,
+                                  size=self.cfg.image_size, sample_rate=self.cfg.sample_rate,
+                                  max_seconds=self.cfg.audio_max_seconds)
+                 for name in rendered.media}
+        return {"id": sample.id, "input_ids": rendered.input_ids, "labels": rendered.labels,
+                "modality_ids": rendered.modality_ids, "media": media, "meta": sample.meta}
+
+
+def build_dataset(cfg: DataConfig, tokenizer, modalities: list[ModalitySpec], split: str = "train",
+                  generation: bool = False) -> MultimodalDataset:
+    """The dataset of ``data.train_file`` (split ``train``) or ``data.eval_file`` (``eval``)."""
+    file = cfg.train_file if split == "train" else cfg.eval_file
+    if file is None:
+        raise ValueError(f"data.{'train' if split == 'train' else 'eval'}_file is not set")
+    return MultimodalDataset(file, cfg, tokenizer, modalities, split=split, generation=generation)

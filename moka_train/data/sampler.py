@@ -1,0 +1,100 @@
+"""A distributed sampler that groups batches by modality signature and length, resumable mid-epoch.
+
+Per epoch (deterministic from ``seed`` and ``epoch``):
+
+1. indices are grouped by modality signature (``"audio+video"``, ``"image"``, ...), so every
+   global batch holds one signature: every rank runs the same encoders in a step;
+2. each group is shuffled, wrapped to a multiple of the global batch (``batch_size x
+   world_size``) so every rank gets the same number of full batches, then cut into
+   mega-batches whose members are sorted by length (less padding);
+3. global batches are shuffled across groups and rank ``r`` takes rows
+   ``r*batch_size : (r+1)*batch_size`` of each, so ranks see disjoint samples.
+
+``state_dict`` holds epoch and position (samples this rank has consumed in the epoch); after
+``load_state_dict`` the next iteration continues at exactly the next sample. A DataLoader with
+workers prefetches ahead of the training step, so the trainer should pass the number of samples
+it actually consumed: ``state_dict(consumed=steps_in_epoch * batch_size)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch.utils.data import Sampler
+
+
+class GroupedDistributedSampler(Sampler[int]):
+    def __init__(self, lengths: list[int], signatures: list[str], batch_size: int, rank: int = 0,
+                 world_size: int = 1, seed: int = 0, shuffle: bool = True, group_by_modality: bool = True,
+                 mega_batches: int = 50):
+        if len(lengths) != len(signatures):
+            raise ValueError(f"{len(lengths)} lengths but {len(signatures)} signatures")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} outside world_size {world_size}")
+        self.lengths = torch.as_tensor(lengths, dtype=torch.long)
+        self.signatures = list(signatures) if group_by_modality else ["all"] * len(signatures)
+        self.batch_size, self.rank, self.world_size = batch_size, rank, world_size
+        self.seed, self.shuffle, self.mega_batches = seed, shuffle, mega_batches
+        self.epoch, self.position = 0, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            self.epoch, self.position = epoch, 0
+
+    def __len__(self) -> int:
+        glob = self.batch_size * self.world_size
+        groups: dict[str, int] = {}
+        for sig in self.signatures:
+            groups[sig] = groups.get(sig, 0) + 1
+        return sum(-(-n // glob) for n in groups.values()) * self.batch_size
+
+    def __iter__(self) -> Iterator[int]:
+        order = self.rank_order(self.epoch)
+        while self.position < len(order):
+            self.position += 1
+            yield order[self.position - 1]
+        self.position = 0  # a finished pass; set_epoch moves on to a new order
+
+    def rank_order(self, epoch: int) -> list[int]:
+        """This rank's indices for ``epoch``, in order."""
+        batches = self._global_batches(epoch)  # [num_batches, batch_size * world_size]
+        if batches.numel() == 0:
+            return []
+        mine = batches[:, self.rank * self.batch_size:(self.rank + 1) * self.batch_size]
+        return mine.reshape(-1).tolist()
+
+    def _global_batches(self, epoch: int) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        glob = self.batch_size * self.world_size
+        chunks = []
+        for sig in sorted(set(self.signatures)):
+            idx = torch.tensor([i for i, s in enumerate(self.signatures) if s == sig], dtype=torch.long)
+            if self.shuffle:
+                idx = idx[torch.randperm(len(idx), generator=gen)]
+            idx = idx.repeat(-(-glob // len(idx)) + 1)[: -(-len(idx) // glob) * glob]  # wrap to full batches
+            chunks += self._sorted_by_length(idx, glob)
+        if not chunks:
+            return torch.empty(0, glob, dtype=torch.long)
+        batches = torch.stack(chunks)  # [num_batches, glob]
+        if self.shuffle:
+            batches = batches[torch.randperm(len(batches), generator=gen)]
+        return batches
+
+    def _sorted_by_length(self, idx: torch.Tensor, glob: int) -> list[torch.Tensor]:
+        out = []
+        for mega in idx.split(glob * self.mega_batches):
+            mega = mega[torch.argsort(self.lengths[mega], descending=True, stable=True)]
+            out += list(mega.split(glob))
+        return out
+
+    def state_dict(self, consumed: int | None = None) -> dict:
+        return {"epoch": self.epoch, "position": self.position if consumed is None else consumed,
+                "seed": self.seed, "world_size": self.world_size, "num_samples": len(self.lengths)}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("num_samples", len(self.lengths)) != len(self.lengths) or \
+                state.get("world_size", self.world_size) != self.world_size or state.get("seed", self.seed) != self.seed:
+            raise ValueError(f"sampler state {state} does not match this run ({len(self.lengths)} samples, "
+                             f"world_size {self.world_size}, seed {self.seed}): the order would differ")
+        self.epoch, self.position = int(state["epoch"]), int(state["position"])

@@ -1,0 +1,60 @@
+"""``moka-train show-sample``: one rendered sample, token by token, coloured by what it is.
+
+Green = trained (label set), bold yellow = query text (the keys of MokA's cross-attention),
+magenta = a media block (shown once with its length), dim = everything else (glue, system
+prompt, untrained user text). Printing is this module's job, so it writes to the console.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.text import Text
+
+from ..modality import QUERY, TEXT
+from .dataset import build_dataset
+from .specs import modality_specs
+from .tokenize import IGNORE_INDEX, add_placeholder_tokens
+from .tokenizer import load_tokenizer
+
+
+def show_sample(cfg, index: int, split: str = "train", console: Console | None = None) -> None:
+    console = console or Console()
+    tokenizer = load_tokenizer(cfg.model)
+    specs = modality_specs(cfg.model)
+    add_placeholder_tokens(tokenizer, specs)
+    dataset = build_dataset(cfg.data, tokenizer, specs, split=split, generation=split != "train")
+    if not 0 <= index < len(dataset):
+        raise IndexError(f"index {index} outside the {len(dataset)} usable {split} samples")
+    sample = dataset.samples[index]
+    rendered = dataset.renderer.render(dataset._prompt(sample), dataset.generation)
+    names = {s.id: s.name for s in specs}
+    console.print(f"[bold]sample {sample.id}[/] ({sample.source}), {len(rendered)} tokens, template "
+                  f"{cfg.data.template}, media {sample.media}")
+    console.print(colour_tokens(tokenizer, rendered.input_ids.tolist(), rendered.labels.tolist(),
+                                rendered.modality_ids.tolist(), names))
+    trained = sum(1 for x in rendered.labels.tolist() if x != IGNORE_INDEX)
+    query = sum(1 for m in rendered.modality_ids.tolist() if m == QUERY)
+    console.print(f"trained tokens {trained}, query tokens {query}, "
+                  + ", ".join(f"{n} tokens {rendered.modality_ids.tolist().count(i)}" for i, n in names.items()))
+    console.print(Text("legend: ") + Text("trained ", "green") + Text("query ", "bold yellow")
+                  + Text("media ", "magenta") + Text("other", "dim"))
+
+
+def colour_tokens(tokenizer, ids: list[int], labels: list[int], mids: list[int], names: dict[int, str]) -> Text:
+    """A rich Text of the tokens; a run of media ids prints once as ``[video x320]``."""
+    out = Text()
+    k = 0
+    while k < len(ids):
+        if mids[k] not in (TEXT, QUERY):
+            end = k
+            while end < len(ids) and mids[end] == mids[k]:
+                end += 1
+            out.append(f"[{names.get(mids[k], mids[k])} x{end - k}]", "magenta")
+            k = end
+            continue
+        piece = tokenizer.decode([ids[k]])
+        style = "green" if labels[k] != IGNORE_INDEX else "bold yellow" if mids[k] == QUERY else "dim"
+        out.append(piece.replace("\n", "\\n\n"), style)
+        out.append("|", "grey30")  # token boundary
+        k += 1
+    return out

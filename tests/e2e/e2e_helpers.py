@@ -1,0 +1,36 @@
+"""Helpers of the end-to-end tests: run the real CLI, read its metrics."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_CONFIG = ROOT / "configs" / "tiny_demo.yaml"
+
+
+def run_cli(workspace: Path, args: list[str], ranks: int = 0, timeout: int = 600) -> subprocess.CompletedProcess:
+    """scripts/train.py as a user runs it: plain python (ranks=0) or `deepspeed --num_gpus N`."""
+    env = {**os.environ, "DEMO_ROOT": str(workspace), "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
+    launcher = [sys.executable, "-m", "deepspeed.launcher.runner", "--num_gpus", str(ranks),
+                "--master_port", str(_free_port())] if ranks else [sys.executable]
+    cmd = launcher + [str(ROOT / "scripts" / "train.py"), "--config", str(DEMO_CONFIG)] + args
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    if proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def losses(output_dir: Path, stage: str) -> dict[int, float]:
+    rows = [json.loads(line) for line in (output_dir / "metrics.jsonl").read_text().splitlines()]
+    return {r["step"]: r["loss"] for r in rows if r["stage"] == stage}
