@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch.utils.data import DataLoader
 
 from ..config import RunConfig
@@ -32,8 +33,12 @@ class StageData:
         self.sampler.set_epoch(epoch)
         self.sampler.load_state_dict({**self.sampler.state_dict(), "epoch": epoch,
                                       "position": position * self.micro_batch})
+        # a private generator: creating a DataLoader iterator draws a seed, and drawing it from the
+        # global RNG would shift every dropout mask after a mid-epoch resume
+        generator = torch.Generator().manual_seed(self.sampler.seed * 7919 + epoch)
         loader = DataLoader(self.dataset, batch_size=self.micro_batch, sampler=self.sampler, collate_fn=self.collator,
-                            num_workers=self.num_workers, drop_last=True, persistent_workers=False)
+                            num_workers=self.num_workers, drop_last=True, persistent_workers=False,
+                            generator=generator)
         for batch in loader:
             self.dataset.report.update(batch.pop("bad_samples", []))  # failures seen inside workers
             yield batch
