@@ -19,3 +19,11 @@ def shared_fixtures() -> Path:
     if not path.is_dir():
         pytest.skip(f"shared fixtures not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory) -> Path:
+    """Tiny tokenizer + LLaMA, CLIP, BEATs and synthetic AV data on disk, built once per session."""
+    from moka_train.testing.workspace import build_tiny_workspace
+
+    return build_tiny_workspace(tmp_path_factory.mktemp("ws"), seed=0, num_av=32)
