@@ -3,8 +3,8 @@
 1. writes a tiny workspace: a byte-level BPE tokenizer and a random LLaMA, a tiny CLIP and BEATs
    (each in its library's own format), and synthetic audio-visual QA clips (.mp4 + .wav) whose
    answers need the media;
-2. trains it with configs/tiny_demo.yaml through the real trainer: stage 1 pretrains the video
-   projector, stage 2 fine-tunes MokA adapters + projectors;
+2. trains it with configs/tiny_demo.yaml through the real trainer: two stages pretrain the video
+   and the audio projector, the third fine-tunes MokA adapters + projectors;
 3. answers held-out questions with the exported weights and scores them per question type.
 """
 
@@ -32,8 +32,8 @@ CHANCE = {"colour": 1 / 4, "tone": 1 / 2, "direction": 1 / 2, "av_colour_tone": 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output-dir", default="demo_out")
-    parser.add_argument("--train-samples", type=int, default=96)
-    parser.add_argument("--epochs", type=float, default=12)
+    parser.add_argument("--train-samples", type=int, default=384)
+    parser.add_argument("--epochs", type=float, default=4)
     parser.add_argument("overrides", nargs="*", help="extra config overrides, e.g. adapter.method=lora")
     args = parser.parse_args()
     root = Path(args.output_dir).resolve()
@@ -42,7 +42,7 @@ def main() -> int:
     held_out = root / "heldout"
     make_synthetic(held_out, seed=1, num_av=48, num_image=0, num_speech=0, frames=8, size=32)
 
-    cfg = load_config(ROOT / "configs" / "tiny_demo.yaml", [f"stages.1.epochs={args.epochs}", *args.overrides])
+    cfg = load_config(ROOT / "configs" / "tiny_demo.yaml", [f"stages.2.epochs={args.epochs}", *args.overrides])
     run(cfg)
     tokenizer, model = load_for_inference(cfg, Path(cfg.output_dir) / "export" / cfg.stages[-1].name)
     eval_cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"root": str(held_out)})})

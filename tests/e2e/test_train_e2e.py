@@ -13,7 +13,7 @@ from moka_train.model.export import ExportError, export_weights, load_export
 
 def test_two_stage_run_learns_and_exports(workspace, tmp_path):
     out = tmp_path / "run"
-    run_cli(workspace, [f"output_dir={out}", "stages.1.epochs=8"])
+    run_cli(workspace, [f"output_dir={out}", "stages.2.epochs=8"])
     first = losses(out, "pretrain_video")
     ft = losses(out, "finetune")
     assert len(first) == 8 and len(ft) == 64  # 32 samples / batch 4 = 8 steps per epoch
