@@ -1,0 +1,69 @@
+"""The loop's guards: a non-finite loss skips the micro-batch (counted); K in a row abort, naming
+the step. A minimal stand-in for the DeepSpeed engine interface drives a real torch module."""
+
+import pytest
+import torch
+
+from moka_train.train.loop import LoopState, NonFiniteLossError, train_stage
+
+
+class PlainEngine:
+    """forward / backward / step / get_lr / device, as deepspeed.DeepSpeedEngine offers them."""
+
+    def __init__(self, poisoned: set[int]):
+        torch.manual_seed(0)
+        self.module = torch.nn.Linear(4, 1)
+        self.optimizer = torch.optim.SGD(self.module.parameters(), lr=0.1)
+        self.device = torch.device("cpu")
+        self.poisoned, self.calls, self.steps = poisoned, 0, 0
+
+    def __call__(self, batch):
+        self.calls += 1
+        loss = self.module(batch["x"]).pow(2).mean()
+        return {"loss": loss * float("nan") if self.calls in self.poisoned else loss}
+
+    def backward(self, loss):
+        loss.backward()
+
+    def step(self):
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+        self.steps += 1
+
+    def get_lr(self):
+        return [0.1]
+
+
+class Recorder:
+    def __init__(self):
+        self.rows = []
+
+    def log(self, step, values):
+        self.rows.append((step, values["loss"], values["nonfinite_skipped"]))
+
+
+def loader(epoch, position):
+    gen = torch.Generator().manual_seed(epoch)
+    for _ in range(position, 10):
+        yield {"x": torch.randn(2, 4, generator=gen), "modality_ids": torch.zeros(2, 3, dtype=torch.long)}
+
+
+def run(engine, steps, limit=3):
+    state, metrics, saves = LoopState(), Recorder(), []
+    train_stage(engine, loader, state, steps, 1, metrics, lambda s: saves.append(s.step), 1, 100, limit, [])
+    return state, metrics, saves
+
+
+def test_nonfinite_micro_batch_is_skipped_and_counted():
+    engine = PlainEngine(poisoned={2})
+    state, metrics, saves = run(engine, steps=5)
+    assert state.step == 5 and engine.steps == 5  # the poisoned batch made no update
+    assert state.nonfinite_total == 1 and state.position == 6
+    assert all(torch.isfinite(torch.tensor(loss)) for _, loss, _ in metrics.rows)
+    assert metrics.rows[-1][2] == 1 and saves == [5]
+
+
+def test_k_nonfinite_in_a_row_abort_naming_the_step():
+    engine = PlainEngine(poisoned={3, 4, 5})
+    with pytest.raises(NonFiniteLossError, match="3 non-finite losses in a row; the last before optimizer step 3"):
+        run(engine, steps=8, limit=3)
