@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+import yaml
 from collections.abc import Callable
 
 from .config import ConfigError, dump_config, load_config
@@ -22,8 +24,14 @@ def _add_config_args(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """The resolved config as YAML, then (as YAML comments, so it still loads) the token budget
+    per sample and the trainable parameters per role."""
     cfg = load_config(args.config, args.overrides)
     sys.stdout.write(dump_config(cfg))
+    from .model.summary import describe
+
+    summary = yaml.safe_dump(describe(cfg), sort_keys=False)
+    sys.stdout.write("\n# --- budget ---\n" + "".join(f"# {line}\n" for line in summary.splitlines()))
     return 0
 
 

@@ -34,7 +34,7 @@ def measure(method: str, workspace: str, steps: int, queue) -> None:
 
     os.environ["DEMO_ROOT"] = workspace
     torch.manual_seed(0)
-    cfg = load_config(ROOT / "configs" / "tiny_demo.yaml", [f"adapter.method={method}"])
+    cfg = load_config(ROOT / "configs" / "tiny_avqa.yaml", [f"adapter.method={method}"])
     tokenizer = load_tokenizer(cfg.model)
     model = build_model(cfg.model, tokenizer, cfg.adapter)
     stage = cfg.stages[-1]

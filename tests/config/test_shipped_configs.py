@@ -15,6 +15,7 @@ RECIPES = sorted(p for p in CONFIGS.glob("*.yaml"))
 def roots(monkeypatch, tmp_path):
     monkeypatch.setenv("MODEL_ROOT", str(tmp_path / "models"))
     monkeypatch.setenv("DATA_ROOT", str(tmp_path / "data"))
+    monkeypatch.setenv("DEMO_ROOT", str(tmp_path / "demo"))
 
 
 def test_there_are_recipes_for_every_scenario_and_backbone():
@@ -31,8 +32,9 @@ def test_recipe_loads(path):
     names = [s.name for s in cfg.stages]
     for stage in cfg.stages:
         assert all(names.index(e) < names.index(stage.name) for e in stage.init_from)
-    assert cfg.model.llm_path.startswith(os.environ["MODEL_ROOT"])  # interpolated, never hard-coded
-    assert all(m.encoder.path.startswith(os.environ["MODEL_ROOT"]) for m in cfg.model.modalities)
+    roots = (os.environ["MODEL_ROOT"], os.environ["DEMO_ROOT"])  # interpolated, never hard-coded
+    assert cfg.model.llm_path.startswith(roots)
+    assert all(m.encoder.path.startswith(roots) for m in cfg.model.modalities)
 
 
 def test_headline_recipe_matches_the_paper():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = ROOT / "configs" / "tiny_demo.yaml"
+DEMO_CONFIG = ROOT / "configs" / "tiny_avqa.yaml"
 
 
 def run_cli(workspace: Path, args: list[str], ranks: int = 0, timeout: int = 600) -> subprocess.CompletedProcess:

@@ -12,7 +12,7 @@ from moka_train.data.dataset import MultimodalDataset
 from moka_train.data.tokenizer import load_tokenizer
 from moka_train.model.build import build_model
 
-CONFIG = __import__("pathlib").Path(__file__).resolve().parents[2] / "configs" / "tiny_demo.yaml"
+CONFIG = __import__("pathlib").Path(__file__).resolve().parents[2] / "configs" / "tiny_avqa.yaml"
 
 
 @pytest.fixture(scope="module")

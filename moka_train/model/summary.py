@@ -1,0 +1,74 @@
+"""What a recipe costs before it runs: tokens per sample per modality, trainable parameters per role.
+
+Parameters are counted on the meta device (no weights are read): the LLM from its config.json,
+each projector from its encoder's width, which is read from the checkpoint's metadata only
+(HF config.json, the `cfg` of a BEATs file, the `dims` of a Whisper file; torch files are memory-
+mapped, not loaded). A path that does not exist yet is reported as such, never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from ..adapters import RoutingSlot, apply_adapters, count_adapter_parameters
+from ..config.schema import EncoderConfig, RunConfig
+from ..projectors.registry import build_projector, num_output_tokens
+from .build import adapter_spec
+
+
+def token_budget(cfg: RunConfig) -> dict[str, int | str]:
+    """LLM tokens one sample's media becomes, per modality (Q-Former: queries × frames)."""
+    budget: dict[str, int | str] = {}
+    for m in cfg.model.modalities:
+        try:
+            budget[m.name] = num_output_tokens(m.projector, m.frames)
+        except ValueError:  # an MLP projector keeps every encoder token: needs the encoder
+            budget[m.name] = "one per encoder token (mlp projector)"
+    return budget
+
+
+def encoder_width(enc: EncoderConfig) -> int | None:
+    path = Path(enc.path)
+    if not path.exists():
+        return None
+    if enc.type == "clip_hf":
+        config = json.loads((path / "config.json").read_text())
+        return config.get("vision_config", config).get("hidden_size")
+    if enc.type == "beats":
+        return torch.load(path, map_location="meta", weights_only=True, mmap=True)["cfg"]["encoder_embed_dim"]
+    if enc.type == "whisper":
+        return torch.load(path, map_location="meta", weights_only=True, mmap=True)["dims"]["n_audio_state"]
+    return None  # open_clip: the width lives in its model config, resolved when the encoder is built
+
+
+def trainable_parameters(cfg: RunConfig) -> dict[str, int | str]:
+    """Trainable parameters per role in the last (fine-tuning) stage of the recipe."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    counts: dict[str, int | str] = {}
+    llm_dir = Path(cfg.model.llm_path)
+    width = None
+    if (llm_dir / "config.json").is_file():
+        with torch.device("meta"):
+            llm = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(str(llm_dir)))
+        width = llm.config.hidden_size
+        apply_adapters(llm, adapter_spec(cfg.adapter, cfg.model), RoutingSlot(len(cfg.model.modalities)))
+        counts["adapter"] = count_adapter_parameters(llm)
+    else:
+        counts["adapter"] = f"unknown: no config.json under model.llm_path {str(llm_dir)!r}"
+    for m in cfg.model.modalities:
+        in_dim = encoder_width(m.encoder)
+        if in_dim is None or width is None:
+            counts[f"projector.{m.name}"] = f"unknown: checkpoint metadata not found at {m.encoder.path!r}"
+            continue
+        with torch.device("meta"):
+            projector = build_projector(m.projector, in_dim, width)
+        counts[f"projector.{m.name}"] = sum(p.numel() for p in projector.parameters())
+    return counts
+
+
+def describe(cfg: RunConfig) -> dict:
+    return {"tokens_per_sample": token_budget(cfg), "trainable_parameters": trainable_parameters(cfg)}
