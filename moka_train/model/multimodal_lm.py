@@ -42,6 +42,7 @@ class MultimodalLM(nn.Module):
         self.branches = branches
         self.slot = slot
         self.added_token_ids = added_token_ids  # placeholder rows added to the vocabulary
+        self._adapter_names: frozenset[str] | None = None
 
     # --- the pieces -------------------------------------------------------------------------
     def encode(self, name: str, raw: Tensor, frames: int) -> Tensor:
@@ -54,6 +55,9 @@ class MultimodalLM(nn.Module):
         items = raw.shape[0]
         if raw.dim() == 2:
             raw = segment_waveform(raw, frames, self.branch(name).item_shape[-1])  # [n, F, S_seg]
+        if raw.shape[1] != frames:
+            raise ValueError(f"{name}: the batch holds {raw.shape[1]} frames per item (data.video_frames) but "
+                             f"the model expects {frames} (model.modalities[].frames); make them equal")
         flat = raw.reshape(items * frames, *raw.shape[2:])  # [n*F, ...]: frames are independent
         with torch.set_grad_enabled(torch.is_grad_enabled() and any(p.requires_grad for p in encoder.parameters())):
             feats = encoder(encoder.preprocess(flat).to(raw.device))  # [n*F, L, D]
@@ -127,5 +131,6 @@ class MultimodalLM(nn.Module):
         head, _, rest = param_name.partition(".")
         if head in ("projectors", "encoders"):
             return f"{head[:-1]}.{rest.partition('.')[0]}"
-        adapter_names = {f"llm.{k}" for k in adapter_state_dict(self.llm)}
-        return "adapter" if param_name in adapter_names else "llm"
+        if self._adapter_names is None:  # adapters are applied before this model is built
+            self._adapter_names = frozenset(f"llm.{k}" for k in adapter_state_dict(self.llm))
+        return "adapter" if param_name in self._adapter_names else "llm"

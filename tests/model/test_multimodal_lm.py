@@ -66,3 +66,11 @@ def test_every_module_runs_when_a_modality_is_missing(built):
     assert calls.count("audio") == 2 and calls.count("video") == 2  # encoder + projector each
     grads = [p.grad for p in model.projectors["audio"].parameters() if p.requires_grad]
     assert grads and all(g is not None and g.abs().sum() == 0 for g in grads)  # in the graph, zero weight
+
+
+def test_frame_count_mismatch_between_data_and_model_is_named(built):
+    cfg, tokenizer, model = built
+    batch = batches(cfg, tokenizer, model, "right", 2, generation=False)[0]
+    batch["media"]["video"] = batch["media"]["video"][:, :3]  # 3 frames, the model wants 4
+    with pytest.raises(ValueError, match=r"video: the batch holds 3 frames.*expects 4"):
+        model(batch)
