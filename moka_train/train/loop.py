@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import resource
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -57,6 +58,7 @@ def train_stage(engine, make_loader, state: LoopState, total_steps: int, grad_ac
     mid-epoch; ``save(state)`` writes a complete checkpoint."""
     window, tokens, micro, started = [], Counter(), 0, time.perf_counter()
     stop_at = state.step + stop_after if stop_after else None
+    last_logged = state.step
     while state.step < total_steps:
         for batch in make_loader(state.epoch, state.position):
             state.position += 1
@@ -77,10 +79,11 @@ def train_stage(engine, make_loader, state: LoopState, total_steps: int, grad_ac
                 elapsed, started = time.perf_counter() - started, time.perf_counter()
                 metrics.log(state.step, {"loss": step_loss, "lr": engine.get_lr()[0],
                                          "tokens_per_s": sum(tokens.values()) / max(elapsed, 1e-9),
-                                         "tokens": dict(tokens), "nonfinite_skipped": state.nonfinite_total})
+                                         "step_s": elapsed / (state.step - last_logged),
+                                         "tokens": dict(tokens), "nonfinite_skipped": state.nonfinite_total,
+                                         **peak_memory_mb()})
+                tokens, last_logged = Counter(), state.step
             window = []
-            if state.step % log_every == 0:
-                tokens = Counter()
             if state.step % save_every == 0 or state.step in (total_steps, stop_at):
                 save(state)
             if state.step >= total_steps:
@@ -91,6 +94,14 @@ def train_stage(engine, make_loader, state: LoopState, total_steps: int, grad_ac
         state.epoch += 1
         state.position = 0
     return True
+
+
+def peak_memory_mb() -> dict[str, float]:
+    """Peak host RSS of this process, and peak GPU memory where there is a GPU."""
+    peak = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if torch.cuda.is_available():
+        peak["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return peak
 
 
 def _finite_everywhere(loss: torch.Tensor, state: LoopState, limit: int) -> bool:
