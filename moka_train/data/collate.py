@@ -11,6 +11,8 @@ Batch keys (the contract with the model):
 * ``media_index``    dict name -> LongTensor[N_m]: the batch row each media item belongs to,
                      ascending, so row-major placeholder order matches item order
 * ``media_lengths``  dict name -> LongTensor[N_m]: valid length along dim 1 (frames or samples)
+* ``features``, ``features_index``  the same for items whose frozen-encoder features came from
+                     the feature cache: float [N, F, L, D] (a modality may have both kinds in a batch)
 * ``ids``, ``meta``  lists (sample ids, the record's extra fields)
 * ``bad_samples``    list of dicts: media failures met while building this batch, for
                      ``DataReport.update`` in the main process
@@ -46,6 +48,7 @@ class Collator:
         }
         batch["attention_mask"] = (batch["modality_ids"] != PAD).long()  # every real token has an id >= 0
         batch["media"], batch["media_index"], batch["media_lengths"] = _stack_media(items)
+        batch["features"], batch["features_index"], _ = _stack_media(items, key="features")
         batch["ids"] = [it["id"] for it in items]
         batch["meta"] = [it.get("meta", {}) for it in items]
         batch["bad_samples"] = [b for it in items for b in it.get("bad_samples", [])]
@@ -55,12 +58,12 @@ class Collator:
         return pad_sequence(seqs, batch_first=True, padding_value=value, padding_side=self.padding_side)
 
 
-def _stack_media(items: list[dict]) -> tuple[dict, dict, dict]:
-    names = sorted({name for it in items for name in it["media"]})
+def _stack_media(items: list[dict], key: str = "media") -> tuple[dict, dict, dict]:
+    names = sorted({name for it in items for name in it.get(key, {})})
     media, index, lengths = {}, {}, {}
     for name in names:
-        rows = [b for b, it in enumerate(items) if name in it["media"]]
-        tensors = [items[b]["media"][name] for b in rows]
+        rows = [b for b, it in enumerate(items) if name in it.get(key, {})]
+        tensors = [items[b][key][name] for b in rows]
         index[name] = torch.tensor(rows, dtype=torch.long)
         lengths[name] = torch.tensor([t.shape[0] for t in tensors], dtype=torch.long)
         # equal shapes (frames, images) stack; variable-length audio is zero-padded at the end

@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 from ..config.sections.data import DataConfig
 from ..modality import ModalitySpec
 from ..utils.logging import get_logger
+from .feature_cache import FeatureCache
 from .media import MediaError, load_media
 from .records import DEFAULT_MEDIA_KEYS, Sample, conversation_problem, for_generation, read_jsonl, split_turns
 from .report import DataReport
@@ -36,8 +37,8 @@ class BadSampleError(RuntimeError):
 
 class MultimodalDataset(Dataset):
     def __init__(self, file: str | Path, cfg: DataConfig, tokenizer, modalities: list[ModalitySpec],
-                 split: str = "train", generation: bool = False):
-        self.cfg, self.modalities, self.generation = cfg, list(modalities), generation
+                 split: str = "train", generation: bool = False, cache: FeatureCache | None = None):
+        self.cfg, self.modalities, self.generation, self.cache = cfg, list(modalities), generation, cache
         unknown = [m.name for m in modalities if m.name not in cfg.media_kinds]
         if unknown:
             raise ValueError(f"modalities {unknown} have no entry in data.media_kinds {dict(cfg.media_kinds)}")
@@ -109,18 +110,23 @@ class MultimodalDataset(Dataset):
     def _load(self, sample: Sample) -> dict:
         rendered = self.renderer.render(self._prompt(sample), self.generation)
         paths = sample.media_paths(self.cfg.root)
-        media = {name: load_media(self.cfg.media_kinds[name], paths[name], sample.id, frames=self.cfg.video_frames,
-                                  size=self.cfg.image_size, sample_rate=self.cfg.sample_rate,
-                                  max_seconds=self.cfg.audio_max_seconds)
-                 for name in rendered.media}
+        media, features = {}, {}
+        for name in rendered.media:
+            cached = self.cache.load(name, paths[name]) if self.cache is not None and paths[name].is_file() else None
+            if cached is not None:  # encoder features: no decoding, no encoder pass
+                features[name] = cached
+            else:
+                media[name] = load_media(self.cfg.media_kinds[name], paths[name], sample.id,
+                                         frames=self.cfg.video_frames, size=self.cfg.image_size,
+                                         sample_rate=self.cfg.sample_rate, max_seconds=self.cfg.audio_max_seconds)
         return {"id": sample.id, "input_ids": rendered.input_ids, "labels": rendered.labels,
-                "modality_ids": rendered.modality_ids, "media": media, "meta": sample.meta}
+                "modality_ids": rendered.modality_ids, "media": media, "features": features, "meta": sample.meta}
 
 
 def build_dataset(cfg: DataConfig, tokenizer, modalities: list[ModalitySpec], split: str = "train",
-                  generation: bool = False) -> MultimodalDataset:
+                  generation: bool = False, cache: FeatureCache | None = None) -> MultimodalDataset:
     """The dataset of ``data.train_file`` (split ``train``) or ``data.eval_file`` (``eval``)."""
     file = cfg.train_file if split == "train" else cfg.eval_file
     if file is None:
         raise ValueError(f"data.{'train' if split == 'train' else 'eval'}_file is not set")
-    return MultimodalDataset(file, cfg, tokenizer, modalities, split=split, generation=generation)
+    return MultimodalDataset(file, cfg, tokenizer, modalities, split=split, generation=generation, cache=cache)

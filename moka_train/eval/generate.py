@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader
 from ..config import RunConfig, load_config
 from ..data.collate import Collator
 from ..data.dataset import MultimodalDataset
+from ..data.feature_cache import cache_for
 from ..data.tokenizer import load_tokenizer
 from ..utils.logging import get_logger
 
@@ -39,7 +40,8 @@ def generate_predictions(cfg: RunConfig, tokenizer, model, input_file: str | Pat
                          max_new_tokens: int = 32) -> list[dict]:
     specs = [b.spec for b in model.branches]
     data_cfg = cfg.data.model_copy(update={"multi_turn": "joint"})
-    dataset = MultimodalDataset(input_file, data_cfg, tokenizer, specs, split="eval", generation=True)
+    dataset = MultimodalDataset(input_file, data_cfg, tokenizer, specs, split="eval", generation=True,
+                                cache=cache_for(cfg.model.modalities, data_cfg))
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
                         collate_fn=Collator(tokenizer.pad_token_id, padding_side="left"))
     stop = _stop_ids(tokenizer)

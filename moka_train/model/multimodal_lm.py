@@ -32,6 +32,20 @@ def segment_waveform(wave: Tensor, frames: int, samples: int) -> Tensor:
     return wave.reshape(wave.shape[0], frames, samples)
 
 
+def encode_media(encoder: nn.Module, raw: Tensor, frames: int, segment_samples: int, name: str) -> Tensor:
+    """One encoder over raw items: [n, F, H, W, 3] frames or [n, S] waveforms -> [n, F, L, D]."""
+    items = raw.shape[0]
+    if raw.dim() == 2:
+        raw = segment_waveform(raw, frames, segment_samples)  # [n, F, S_seg]
+    if raw.shape[1] != frames:
+        raise ValueError(f"{name}: the batch holds {raw.shape[1]} frames per item (data.video_frames) but "
+                         f"the model expects {frames} (model.modalities[].frames); make them equal")
+    flat = raw.reshape(items * frames, *raw.shape[2:])  # [n*F, ...]: frames are independent
+    with torch.set_grad_enabled(torch.is_grad_enabled() and any(p.requires_grad for p in encoder.parameters())):
+        feats = encoder(encoder.preprocess(flat).to(raw.device))  # [n*F, L, D]
+    return feats.reshape(items, frames, feats.shape[-2], feats.shape[-1])  # [n, F, L, D]
+
+
 class MultimodalLM(nn.Module):
     def __init__(self, llm: nn.Module, encoders: dict[str, nn.Module], projectors: dict[str, nn.Module],
                  branches: list[Branch], slot: RoutingSlot, added_token_ids: list[int]) -> None:
@@ -46,23 +60,21 @@ class MultimodalLM(nn.Module):
 
     # --- the pieces -------------------------------------------------------------------------
     def encode(self, name: str, raw: Tensor, frames: int) -> Tensor:
-        """Raw media of ``n`` items -> projected tokens [n, K, d].
+        """Raw media of ``n`` items -> projected tokens [n, K, d]."""
+        return self.project(name, self.encoder_features(name, raw, frames))
+
+    def encoder_features(self, name: str, raw: Tensor, frames: int) -> Tensor:
+        """Raw media -> encoder features [n, F, L, D] (what the feature cache stores).
 
         Frames arrive as [n, F, H, W, 3]; a waveform [n, S] is cut into F consecutive segments
         of the configured length (zero-padded or trimmed), each encoded on its own.
         """
         encoder = self.encoders[name]
-        items = raw.shape[0]
-        if raw.dim() == 2:
-            raw = segment_waveform(raw, frames, self.branch(name).item_shape[-1])  # [n, F, S_seg]
-        if raw.shape[1] != frames:
-            raise ValueError(f"{name}: the batch holds {raw.shape[1]} frames per item (data.video_frames) but "
-                             f"the model expects {frames} (model.modalities[].frames); make them equal")
-        flat = raw.reshape(items * frames, *raw.shape[2:])  # [n*F, ...]: frames are independent
-        with torch.set_grad_enabled(torch.is_grad_enabled() and any(p.requires_grad for p in encoder.parameters())):
-            feats = encoder(encoder.preprocess(flat).to(raw.device))  # [n*F, L, D]
-        feats = feats.reshape(items, frames, feats.shape[-2], feats.shape[-1])  # [n, F, L, D]
-        return self.projectors[name](feats.to(self.projector_dtype(name)))  # [n, K, d]
+        return encode_media(encoder, raw, frames, self.branch(name).item_shape[-1], name)
+
+    def project(self, name: str, feats: Tensor) -> Tensor:
+        """Encoder features [n, F, L, D] -> LLM tokens [n, K, d]."""
+        return self.projectors[name](feats.to(self.projector_dtype(name)))
 
     def projector_dtype(self, name: str) -> torch.dtype:
         return next(self.projectors[name].parameters()).dtype
@@ -79,19 +91,29 @@ class MultimodalLM(nn.Module):
     def embed(self, batch: dict) -> tuple[Tensor, Tensor]:
         """Token embeddings with media spliced in, and a zero term that touches unused branches."""
         embeds = self.llm.get_input_embeddings()(batch["input_ids"])  # [B, T, d]
-        media = batch.get("media", {})
         untouched = []
         for branch in self.branches:
             name = branch.spec.name
-            raw = media.get(name)
-            if raw is None or raw.shape[0] == 0:
+            raw, cached = batch.get("media", {}).get(name), batch.get("features", {}).get(name)
+            if raw is None and cached is None:
                 # every rank calls every module on every step, or ZeRO-3 waits for ever
                 untouched.append(self.encode(name, self.dummy_raw(name), branch.frames))
                 continue
-            feats = self.encode(name, raw, branch.frames)
-            embeds = splice_features(embeds, batch["modality_ids"], branch.spec.id, feats, name,
+            tokens = self.media_tokens(batch, name, raw, cached, branch.frames)
+            embeds = splice_features(embeds, batch["modality_ids"], branch.spec.id, tokens, name,
                                      batch.get("ids"))
         return embeds, zero_touch(*untouched).to(embeds.device)
+
+    def media_tokens(self, batch: dict, name: str, raw: Tensor | None, cached: Tensor | None, frames: int) -> Tensor:
+        """Projected tokens of every item of a modality, in batch-row order, whether it arrived
+        as raw media or as cached encoder features."""
+        if cached is None:
+            return self.encode(name, raw, frames)
+        if raw is None:
+            return self.project(name, cached)
+        tokens = torch.cat([self.encode(name, raw, frames), self.project(name, cached)])  # [n_raw+n_cached, K, d]
+        rows = torch.cat([batch["media_index"][name], batch["features_index"][name]])
+        return tokens[torch.argsort(rows.to(tokens.device))]
 
     # --- training and generation --------------------------------------------------------------
     def forward(self, batch: dict) -> dict:

@@ -11,6 +11,7 @@ from ..config import RunConfig
 from ..config.schema import StageConfig
 from ..data.collate import Collator
 from ..data.dataset import MultimodalDataset, build_dataset
+from ..data.feature_cache import cache_for
 from ..data.sampler import GroupedDistributedSampler
 from ..modality import ModalitySpec
 from ..utils.dist import rank, world_size
@@ -56,7 +57,7 @@ def stage_data_config(cfg: RunConfig, stage: StageConfig):
 
 def build_stage_data(cfg: RunConfig, stage: StageConfig, tokenizer, specs: list[ModalitySpec]) -> StageData:
     data_cfg = stage_data_config(cfg, stage)
-    dataset = build_dataset(data_cfg, tokenizer, specs, split="train")
+    dataset = build_dataset(data_cfg, tokenizer, specs, split="train", cache=cache_for(cfg.model.modalities, data_cfg))
     sampler = GroupedDistributedSampler(dataset.lengths, dataset.signatures, cfg.train.micro_batch_size,
                                         rank=rank(), world_size=world_size(), seed=data_cfg.seed,
                                         group_by_modality=data_cfg.group_by_modality)

@@ -35,3 +35,5 @@ class DataConfig(Section):
     media_kinds: dict[str, MediaKind] = {"image": "image", "video": "video", "audio": "audio", "speech": "audio"}
     seed: int = 0  # sampler shuffling (combined with the epoch)
     group_by_modality: bool = True  # batches hold one modality signature each
+    # directory of frozen-encoder features (data_prep/cache_features.py); None = always decode
+    feature_cache: str | None = None

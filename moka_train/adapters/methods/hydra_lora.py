@@ -1,0 +1,44 @@
+"""HydraLoRA (Tian et al., 2024): one shared A, N B heads mixed by a per-token router."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ..base import AdapterLinear
+from ..registry import register
+from ..routing import Routing
+from .multi_lora import expert_names
+
+
+@register("hydra_lora")
+class HydraLoRALinear(AdapterLinear):
+    """h_t = W0 x_t + Σ_i ω_i(x_t) B_i (s·A x_t),  ω(x_t) = softmax(W_g x_t), W_g [N, d].
+
+    Form: the published asymmetric structure, dense softmax router (no top-k) without bias on
+    the layer input, Kaiming-initialised like A; every B_i = 0 so the layer starts as W0.
+    Per-token and causal. The router makes ΔW token-dependent, so there is no exact merge.
+    """
+
+    def build(self) -> None:
+        self.head_order = expert_names(self.spec.experts)  # explicit order, not the dict's
+        self.lora_A = self.new_param(self.spec.rank, self.in_features)
+        self.lora_B = nn.ParameterDict([(n, self.new_param(self.out_features, self.spec.rank)) for n in self.head_order])
+        self.router = self.new_param(self.spec.experts, self.in_features)
+
+    def stacked_B(self) -> Tensor:
+        return torch.cat([self.lora_B[n] for n in self.head_order], dim=1)  # [o, N*r], head-major
+
+    def gates(self, x: Tensor) -> Tensor:
+        """Router weights [B, T, N], softmax in float32."""
+        return torch.softmax((x @ self.router.t()).float(), dim=-1).to(x.dtype)
+
+    def delta(self, x: Tensor, routing: Routing | None) -> Tensor:
+        batch, tokens, _ = x.shape
+        a = x @ self.lora_A.t() * self.scale  # [B, T, r]
+        mixed = self.gates(x)[..., None] * a[:, :, None, :]  # [B, T, N, r]: head i gets ω_i · a
+        return mixed.view(batch, tokens, -1) @ self.stacked_B().t()  # [B, T, N*r] -> [B, T, o]
+
+    def text_delta_weight(self) -> Tensor:
+        raise NotImplementedError("hydra_lora cannot be merged into W0: its per-token router makes ΔW depend "
+                                  "on the input; serve it unmerged")

@@ -1,0 +1,40 @@
+"""LoRAMoE (Dou et al., 2024): N LoRA experts mixed by a per-token softmax router."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..registry import register
+from ..routing import Routing
+from .multi_lora import MultiLoRALinear
+
+
+@register("lora_moe")
+class LoRAMoELinear(MultiLoRALinear):
+    """h_t = W0 x_t + s Σ_i g_i(x_t) B_i A_i x_t,  g(x_t) = softmax(W_r x_t), W_r [N, d].
+
+    Form: dense softmax routing over all N experts (no top-k), the router a bias-free linear
+    layer on the layer input, Kaiming-initialised; B_i = 0 makes the layer start as W0. The
+    router sees only its own token, so it is causal. LoRAMoE's localized balancing loss is an
+    auxiliary training loss, not part of the layer, and is not implemented here. The router
+    makes ΔW token-dependent, so there is no exact merge.
+    """
+
+    def build(self) -> None:
+        super().build()
+        self.router = self.new_param(self.spec.experts, self.in_features)
+
+    def gates(self, x: Tensor) -> Tensor:
+        """Router weights [B, T, N], softmax in float32."""
+        return torch.softmax((x @ self.router.t()).float(), dim=-1).to(x.dtype)
+
+    def delta(self, x: Tensor, routing: Routing | None) -> Tensor:
+        batch, tokens, _ = x.shape
+        a = self.expert_down(x).view(batch, tokens, self.spec.experts, self.spec.rank)  # [B, T, N, r]
+        a = a * self.gates(x)[..., None]  # each expert's rank vector times its gate
+        return a.view(batch, tokens, -1) @ self.stacked_B().t()  # [B, T, N*r] -> [B, T, o]
+
+    def text_delta_weight(self) -> Tensor:
+        raise NotImplementedError("lora_moe cannot be merged into W0: its per-token router makes ΔW depend "
+                                  "on the input; serve it unmerged")

@@ -1,0 +1,73 @@
+"""Fill the feature cache: run each frozen encoder once over every media file of a recipe's data.
+
+    python data_prep/cache_features.py --config configs/avqa_llama3.yaml [overrides]
+
+Training and evaluation then read the cached features instead of decoding and encoding (see
+moka_train/data/feature_cache.py); files whose entry exists and verifies are skipped, so an
+interrupted pass resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import torch
+
+from ..config import RunConfig
+from ..data.feature_cache import cache_for
+from ..data.media import MediaError, load_media
+from ..data.records import read_jsonl
+from ..encoders.registry import build_encoder
+from ..model.multimodal_lm import encode_media
+from ..utils.logging import get_logger
+from .data import stage_data_config
+
+log = get_logger(__name__)
+
+
+def data_files(cfg: RunConfig) -> list[tuple[str, object]]:
+    """(JSONL, data config) of every stage and of the evaluation file, without repeats."""
+    seen, out = set(), []
+    for stage in cfg.stages:
+        data_cfg = stage_data_config(cfg, stage)
+        for file in (data_cfg.train_file, cfg.data.eval_file):
+            if file and file not in seen:
+                seen.add(file)
+                out.append((file, data_cfg))
+    return out
+
+
+@torch.no_grad()
+def fill_feature_cache(cfg: RunConfig) -> dict:
+    if cfg.data.feature_cache is None:
+        raise ValueError("data.feature_cache is not set: name the cache directory")
+    modalities = {m.name: m for m in cfg.model.modalities if m.encoder.frozen}
+    encoders = {name: build_encoder(m.encoder, key=f"model.modalities[{i}].encoder")
+                for i, (name, m) in enumerate(modalities.items())}
+    counts: Counter = Counter()
+    for file, data_cfg in data_files(cfg):
+        cache = cache_for(list(modalities.values()), data_cfg)
+        for sample in read_jsonl(file, tuple(data_cfg.media_kinds)):
+            for name, path in sample.media_paths(data_cfg.root).items():
+                if name in encoders:
+                    counts[_cache_one(cache, encoders[name], modalities[name], data_cfg, name, path, sample.id)] += 1
+    log.info("feature cache %s: %s", cfg.data.feature_cache, dict(counts))
+    return dict(counts)
+
+
+def _cache_one(cache, encoder, modality, data_cfg, name: str, path, sample_id: str) -> str:
+    if not path.is_file():
+        return "missing_media"
+    if cache.load(name, path) is not None:
+        return "already_cached"
+    try:
+        raw = load_media(data_cfg.media_kinds[name], path, sample_id, frames=data_cfg.video_frames,
+                         size=data_cfg.image_size, sample_rate=data_cfg.sample_rate,
+                         max_seconds=data_cfg.audio_max_seconds)
+    except MediaError as err:
+        log.warning("not cached: %s", err)
+        return "unreadable_media"
+    samples = int(modality.segment_seconds * data_cfg.sample_rate)
+    feats = encode_media(encoder, raw[None], modality.frames, samples, name)[0]  # [F, L, D]
+    cache.store(name, path, feats)
+    return "written"
