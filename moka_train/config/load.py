@@ -67,17 +67,18 @@ def _load_composed(path: Path, seen: tuple[Path, ...]) -> tuple[dict, dict[str, 
     origin: dict[str, str] = {}
     for base in [bases] if isinstance(bases, str) else bases:
         base_data, base_origin = _load_composed(path.parent / base, seen + (path,))
-        _deep_merge(merged, base_data)
+        deep_merge(merged, base_data)
         origin.update(base_origin)
-    _deep_merge(merged, own)
+    deep_merge(merged, own)
     origin.update({k: str(path) for k in _leaf_keys(own)})
     return merged, origin
 
 
-def _deep_merge(into: dict, other: dict) -> None:
+def deep_merge(into: dict, other: dict) -> None:
+    """Merge ``other`` into ``into`` in place: nested mappings merge, anything else replaces."""
     for key, value in other.items():
         if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _deep_merge(into[key], value)
+            deep_merge(into[key], value)
         else:
             into[key] = value
 

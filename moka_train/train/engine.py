@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from ..config.load import deep_merge
 from ..config.schema import OptimConfig, TrainConfig
 
 
@@ -34,17 +35,9 @@ def deepspeed_config(train: TrainConfig, optim: OptimConfig) -> dict:
         path = Path(ds.config_file)
         if not path.is_file():
             raise FileNotFoundError(f"train.deepspeed.config_file: {path} not found")
-        _merge(config, json.loads(path.read_text()))
-    _merge(config, dict(ds.extra))
+        deep_merge(config, json.loads(path.read_text()))
+    deep_merge(config, dict(ds.extra))
     return config
-
-
-def _merge(into: dict, other: dict) -> None:
-    for key, value in other.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        else:
-            into[key] = value
 
 
 def param_groups(model: torch.nn.Module, optim: OptimConfig) -> list[dict]:
