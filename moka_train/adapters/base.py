@@ -66,7 +66,10 @@ class AdapterLinear(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         out = self.base_layer(x)
         routing = self.slot.read(x)
-        return out + self.delta(self.dropout(x), routing).to(out.dtype)
+        delta = self.delta(self.dropout(x), routing)
+        if routing is not None and routing.active is not None:  # partial-modality probe
+            delta = delta * routing.active[..., None].to(delta.dtype)
+        return out + delta.to(out.dtype)
 
     def extra_repr(self) -> str:
         return f"method={self.method_name}, rank={self.spec.rank}, in={self.in_features}, out={self.out_features}"

@@ -37,9 +37,11 @@ class Routing:
     nontext_valid: Tensor  # [B, N]
     query_pos: Tensor  # [B, Q] positions of query-text tokens, left-packed
     query_valid: Tensor  # [B, Q]
+    active: Tensor | None = None  # [B, T] tokens whose adapter delta is applied (None: all)
 
     @classmethod
-    def from_modality_ids(cls, modality_ids: Tensor, num_modalities: int) -> "Routing":
+    def from_modality_ids(cls, modality_ids: Tensor, num_modalities: int,
+                          active_ids: tuple[int, ...] | None = None) -> "Routing":
         if modality_ids.dim() != 2:
             raise ValueError(f"modality_ids must be [B, T], got shape {tuple(modality_ids.shape)}")
         ids = modality_ids.long()
@@ -50,7 +52,8 @@ class Routing:
         slot = torch.where(nontext, ids - FIRST_MEDIA + 1, torch.zeros_like(ids))
         nontext_pos, nontext_valid = _packed_positions(nontext)
         query_pos, query_valid = _packed_positions(ids == QUERY)
-        return cls(ids, slot, nontext_pos, nontext_valid, query_pos, query_valid)
+        active = None if active_ids is None else torch.isin(ids, torch.tensor(active_ids, device=ids.device))
+        return cls(ids, slot, nontext_pos, nontext_valid, query_pos, query_valid, active)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -58,9 +61,9 @@ class Routing:
 
     def repeat_rows(self, times: int) -> "Routing":
         """Each row repeated ``times`` in place (beam search / num_return_sequences layout)."""
-        return Routing(*(t.repeat_interleave(times, dim=0) for t in (
+        return Routing(*(None if t is None else t.repeat_interleave(times, dim=0) for t in (
             self.modality_ids, self.slot_index, self.nontext_pos, self.nontext_valid,
-            self.query_pos, self.query_valid)))
+            self.query_pos, self.query_valid, self.active)))
 
 
 class RoutingError(RuntimeError):
@@ -74,10 +77,12 @@ class RoutingSlot:
         self.num_modalities = num_modalities
         self.routing: Routing | None = None
         self.decoding = False
+        # the partial-modality probe (paper Fig. 1): adapters act only on these ids in prefill
+        self.active_ids: tuple[int, ...] | None = None
 
     def set(self, modality_ids: Tensor) -> Routing:
         """Install the routing of the next prefill / training forward."""
-        self.routing = Routing.from_modality_ids(modality_ids, self.num_modalities)
+        self.routing = Routing.from_modality_ids(modality_ids, self.num_modalities, self.active_ids)
         self.decoding = False
         return self.routing
 

@@ -168,3 +168,18 @@ def test_trainable_parameter_count_llama2_7b_shapes(method, expected):
     assert len(replaced) == 7 * 32
     assert count_adapter_parameters(model) == expected
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == expected
+
+
+def test_partial_modality_probe_applies_adapters_only_to_named_tokens():
+    model, slot, _ = adapted("llama", "moka")
+    layer = model.get_submodule("model.layers.0.self_attn.q_proj")
+    ids, mod, _ = mixed_batch()
+    x = torch.randn(ids.shape[0], ids.shape[1], 64)
+    slot.set(mod)
+    full = layer(x) - layer.base_layer(x)
+    slot.active_ids = (2,)  # video only
+    slot.set(mod)
+    probed = layer(x) - layer.base_layer(x)
+    video = mod == 2
+    assert torch.equal(probed[video], full[video])
+    assert probed[~video].abs().max() == 0 and full[~video].abs().max() > 0
