@@ -46,7 +46,9 @@ class AdapterLinear(nn.Module):
         raise NotImplementedError
 
     def reset_adapter_parameters(self) -> None:
-        """Default init: parameters named in ``zero_init`` zero, the others Kaiming-uniform."""
+        """Default init: parameters named in ``zero_init`` zero, the others Kaiming-uniform (which
+        needs a matrix: a method with vector parameters names them in ``zero_init`` or overrides
+        this method, as DoRA does for its magnitude)."""
         for name, param in self.adapter_named_parameters():
             if name.startswith(self.zero_init):
                 nn.init.zeros_(param)

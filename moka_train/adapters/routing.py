@@ -17,7 +17,7 @@ from torch import Tensor
 from ..modality import FIRST_MEDIA, PAD, QUERY
 
 
-def _packed_positions(mask: Tensor) -> tuple[Tensor, Tensor]:
+def packed_positions(mask: Tensor) -> tuple[Tensor, Tensor]:
     """Positions of True entries per row, left-packed: ([B, N] long, [B, N] bool valid)."""
     counts = mask.sum(dim=1)  # [B]
     width = int(counts.max()) if mask.numel() else 0
@@ -50,8 +50,8 @@ class Routing:
             raise ValueError(f"modality_ids hold {top}, but only {num_modalities} non-text modalities are adapted")
         nontext = ids >= FIRST_MEDIA
         slot = torch.where(nontext, ids - FIRST_MEDIA + 1, torch.zeros_like(ids))
-        nontext_pos, nontext_valid = _packed_positions(nontext)
-        query_pos, query_valid = _packed_positions(ids == QUERY)
+        nontext_pos, nontext_valid = packed_positions(nontext)
+        query_pos, query_valid = packed_positions(ids == QUERY)
         active = None if active_ids is None else torch.isin(ids, torch.tensor(active_ids, device=ids.device))
         return cls(ids, slot, nontext_pos, nontext_valid, query_pos, query_valid, active)
 

@@ -22,6 +22,8 @@ class DoRALinear(AdapterLinear):
     forward value is unaffected. The bias is not rescaled. Merge is exact.
     """
 
+    zero_init = ("lora_B", "magnitude")  # m is then set to ||W0||_row (a vector: no Kaiming fan)
+
     def build(self) -> None:
         self.lora_A = self.new_param(self.spec.rank, self.in_features)
         self.lora_B = self.new_param(self.out_features, self.spec.rank)

@@ -22,8 +22,9 @@ class HydraLoRALinear(AdapterLinear):
 
     def build(self) -> None:
         self.head_order = expert_names(self.spec.experts)  # explicit order, not the dict's
-        self.lora_A = self.new_param(self.spec.rank, self.in_features)
-        self.lora_B = nn.ParameterDict([(n, self.new_param(self.out_features, self.spec.rank)) for n in self.head_order])
+        rank = self.spec.rank
+        self.lora_A = self.new_param(rank, self.in_features)
+        self.lora_B = nn.ParameterDict([(n, self.new_param(self.out_features, rank)) for n in self.head_order])
         self.router = self.new_param(self.spec.experts, self.in_features)
 
     def stacked_B(self) -> Tensor:

@@ -1,0 +1,264 @@
+"""The contract battery: every method of the paper's comparison (DESIGN §3 table) on tiny
+LLaMA / Qwen2 models with 2 and 3 non-text modalities. A new method gets the whole contract by
+adding one row to ROWS (and its parameter formula to PER_LAYER)."""
+
+import pytest
+import torch
+
+from helpers import VOCAB, adapted
+from moka_train.adapters import (AdapterSpec, RoutingSlot, adapter_modules, adapter_state_dict, apply_adapters,
+                                 available_methods, count_adapter_parameters, load_adapters, merge_text_path,
+                                 save_adapters)
+from moka_train.testing.llm import make_tiny_llm
+from moka_train.utils.hf import enable_activation_checkpointing
+
+# (method, extra AdapterSpec kwargs): one row per configuration under contract
+ROWS = [
+    ("lora", {}), ("dora", {}), ("multi_lora", {}), ("lora_moe", {}), ("lora_moe", {"num_experts": 5}),
+    ("hydra_lora", {}), ("unimodal_lora", {}), ("uni_mm_lora", {}), ("uni_mm_lora_gate", {}),
+    ("moka", {}), ("moka_no_xattn", {}), ("moka_text_query", {}), ("moka_text_query", {"temperature": "num_query"}),
+    ("moka_naive", {}), ("moka_proj", {}), ("moka_av", {}), ("moka_av", {"options": {"av_query": "audio"}}),
+]
+ROW_IDS = [m + "".join(f"-{k}={v}" for k, v in kw.items()) for m, kw in ROWS]
+MERGEABLE = {"lora", "dora", "multi_lora", "unimodal_lora", "uni_mm_lora", "moka", "moka_no_xattn",
+             "moka_text_query", "moka_naive", "moka_proj", "moka_av"}
+MODALITIES = {2: ("video", "audio"), 3: ("video", "audio", "speech")}
+
+
+def zoo_batch(num_modalities, batch=3, seed=0):
+    """[text][4 tokens per modality][query x5][answer x6]; row 1 has a 2-token question, the
+    last row is right-padded. Returns ids, modality_ids, attention mask, answer start."""
+    gen = torch.Generator().manual_seed(seed)
+    answer = 1 + 4 * num_modalities + 5
+    tokens = answer + 6
+    ids = torch.randint(5, VOCAB, (batch, tokens), generator=gen)
+    mod = torch.zeros(batch, tokens, dtype=torch.long)
+    for m in range(num_modalities):
+        mod[:, 1 + 4 * m: 5 + 4 * m] = 2 + m
+    mod[:, answer - 5: answer] = 1
+    mod[1, answer - 3: answer] = 0
+    attention = torch.ones(batch, tokens, dtype=torch.long)
+    attention[-1, -3:] = 0
+    mod[-1, -3:] = -1
+    return ids, mod, attention, answer
+
+
+def zoo_model(method, kw, family="llama", k=2, seed=0, randomize_b=True):
+    return adapted(family, method, modalities=MODALITIES[k], seed=seed, randomize_b=randomize_b, **kw)
+
+
+def test_every_method_of_the_comparison_is_registered_and_under_contract():
+    paper = {"lora", "dora", "multi_lora", "lora_moe", "hydra_lora", "unimodal_lora", "uni_mm_lora",
+             "uni_mm_lora_gate", "moka", "moka_no_xattn", "moka_text_query", "moka_naive", "moka_proj", "moka_av"}
+    assert paper <= set(available_methods())
+    assert {m for m, _ in ROWS} == paper
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("family", ["llama", "qwen2"])
+@pytest.mark.parametrize("method,kw", ROWS, ids=ROW_IDS)
+def test_identity_at_init(method, kw, family, k):
+    # every method here defines ΔW = 0 at init (zero B's / DoRA's m = ||W0||), so logits are equal bit for bit
+    base = make_tiny_llm(family, seed=3, vocab_size=VOCAB)
+    model, slot, _ = zoo_model(method, kw, family, k, seed=3, randomize_b=False)
+    ids, mod, att, _ = zoo_batch(k)
+    slot.set(mod)
+    with torch.no_grad():
+        ours, theirs = model(input_ids=ids, attention_mask=att).logits, base(input_ids=ids, attention_mask=att).logits
+    assert torch.equal(ours, theirs)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("family", ["llama", "qwen2"])
+@pytest.mark.parametrize("method,kw", ROWS, ids=ROW_IDS)
+def test_no_label_leak(method, kw, family, k):
+    model, slot, _ = zoo_model(method, kw, family, k)
+    ids, mod, att, answer = zoo_batch(k)
+    other = ids.clone()
+    other[:, answer:] = torch.randint(5, VOCAB, other[:, answer:].shape, generator=torch.Generator().manual_seed(9))
+    slot.set(mod)
+    with torch.no_grad():
+        h1 = model(input_ids=ids, attention_mask=att, output_hidden_states=True).hidden_states
+        h2 = model(input_ids=other, attention_mask=att, output_hidden_states=True).hidden_states
+    for a, b in zip(h1, h2):
+        assert torch.equal(a[:, :answer], b[:, :answer])  # prompt, media and question positions
+    assert not torch.equal(h1[-1][:, answer:], h2[-1][:, answer:])
+
+
+def _grads(model, slot, k, checkpointing):
+    ids, mod, att, _ = zoo_batch(k)
+    model.zero_grad()
+    model.train()
+    if checkpointing:
+        enable_activation_checkpointing(model)
+    slot.set(mod)
+    model(input_ids=ids, attention_mask=att, labels=ids.masked_fill(att == 0, -100)).loss.backward()
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("method,kw", ROWS, ids=ROW_IDS)
+def test_gradients_reach_only_and_all_adapter_parameters(method, kw, k):
+    model, slot, _ = zoo_model(method, kw, k=k)
+    grads = _grads(model, slot, k, checkpointing=False)
+    assert set(grads) == set(adapter_state_dict(model))
+    assert {n for n, p in model.named_parameters() if p.requires_grad} == set(grads)
+    dead = [n for n, g in grads.items() if not g.abs().sum() > 0]
+    assert not dead, dead
+
+
+@pytest.mark.parametrize("method,kw", ROWS, ids=ROW_IDS)
+def test_gradient_checkpointing_gives_identical_gradients(method, kw):
+    model, slot, _ = zoo_model(method, kw)
+    plain = _grads(model, slot, 2, checkpointing=False)
+    checked = _grads(model, slot, 2, checkpointing=True)
+    assert plain.keys() == checked.keys() and plain
+    for name in plain:
+        assert torch.allclose(plain[name], checked[name], rtol=1e-5, atol=1e-7), name
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("family", ["llama", "qwen2"])
+@pytest.mark.parametrize("method,kw", ROWS, ids=ROW_IDS)
+def test_cached_greedy_decoding_equals_full_recompute(method, kw, family, k):
+    model, slot, _ = zoo_model(method, kw, family, k)
+    ids, mod, _, answer = zoo_batch(k, batch=2, seed=4)
+    ids, mod = ids[:, :answer + 2], mod[:, :answer + 2]  # prompt plus two answer tokens
+    new = 6
+    slot.set(mod)
+    with torch.no_grad():
+        cached = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=new,
+                                do_sample=False, pad_token_id=0, eos_token_id=None)[:, ids.shape[1]:]
+        seq, seq_mod = ids, mod
+        for _ in range(new):  # no cache: the whole sequence each step, generated tokens are text
+            slot.set(seq_mod)
+            nxt = model(input_ids=seq, use_cache=False).logits[:, -1].argmax(-1, keepdim=True)
+            seq, seq_mod = torch.cat([seq, nxt], 1), torch.cat([seq_mod, torch.zeros_like(nxt)], 1)
+    assert torch.equal(cached, seq[:, ids.shape[1]:])
+
+
+def test_text_query_beam_search_and_decoding_before_prefill():
+    model, slot, _ = zoo_model("moka_text_query", {})
+    ids, mod, _, answer = zoo_batch(2, batch=2, seed=4)
+    slot.set(mod[:, :answer])
+    with torch.no_grad():
+        out = model.generate(input_ids=ids[:, :answer], max_new_tokens=3, num_beams=2, do_sample=False,
+                             pad_token_id=0, eos_token_id=None)
+    assert out.shape == (2, answer + 3)
+    layer = model.get_submodule("model.layers.0.self_attn.q_proj")
+    layer.media_cache = None
+    slot.decoding = True
+    with pytest.raises(RuntimeError, match="decoding before any prefill"):
+        layer(torch.randn(2, 1, layer.in_features))
+
+
+@pytest.mark.parametrize("method,kw", ROWS, ids=ROW_IDS)
+def test_save_load_round_trip(tmp_path, method, kw):
+    model, slot, spec = zoo_model(method, kw, "qwen2", 3, seed=1)
+    for p in adapter_state_dict(model).values():  # move every parameter off its init (projections, m, routers)
+        p.data.add_(0.01 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    ids, mod, att, _ = zoo_batch(3)
+    save_adapters(model, spec, tmp_path)
+    fresh, fresh_slot, _ = zoo_model(method, kw, "qwen2", 3, seed=1, randomize_b=False)
+    load_adapters(fresh, tmp_path)
+    slot.set(mod)
+    fresh_slot.set(mod)
+    with torch.no_grad():
+        ours, loaded = model(input_ids=ids, attention_mask=att).logits, fresh(input_ids=ids, attention_mask=att).logits
+    assert torch.equal(ours, loaded)
+
+
+@pytest.mark.parametrize("method,kw", ROWS, ids=ROW_IDS)
+def test_merge_is_exact_on_text_only_input_or_refused(method, kw):
+    model, slot, _ = zoo_model(method, kw)
+    ids, _, att, _ = zoo_batch(2)
+    mod = torch.zeros_like(ids)
+    mod[:, 3:8] = 1  # a question, no media
+    mod[-1, -3:] = -1
+    slot.set(mod)
+    if method not in MERGEABLE:
+        with pytest.raises(NotImplementedError, match="cannot be merged"):
+            merge_text_path(model)
+        return
+    with torch.no_grad():
+        before = model(input_ids=ids, attention_mask=att).logits
+        merge_text_path(model)
+        after = model(input_ids=ids, attention_mask=att).logits
+    assert (before - after).abs().max() <= 1e-5 * before.abs().max()
+    assert count_adapter_parameters(model) == 0
+
+
+# Trainable parameters of one adapted Linear (d in, o out), r rank, M = 1 + K slots, N experts
+# (spec.experts, = M by default). Summed over the 7 targets of 32 LLaMA-2-7B layers below.
+PER_LAYER = {
+    "lora": lambda d, o, r, M, N: r * (d + o),
+    "dora": lambda d, o, r, M, N: r * (d + o) + o,  # + magnitude m [o]
+    "multi_lora": lambda d, o, r, M, N: N * r * (d + o),
+    "lora_moe": lambda d, o, r, M, N: N * r * (d + o) + N * d,  # + router [N, d]
+    "hydra_lora": lambda d, o, r, M, N: r * d + N * r * o + N * d,  # shared A, N B heads, router
+    "unimodal_lora": lambda d, o, r, M, N: M * r * (d + o),
+    "uni_mm_lora": lambda d, o, r, M, N: (M + 1) * r * d + 2 * r * o,
+    "uni_mm_lora_gate": lambda d, o, r, M, N: (M + 1) * r * d + 2 * r * o + d,  # + gate [1, d]
+    "moka": lambda d, o, r, M, N: M * r * d + r * o,
+    "moka_no_xattn": lambda d, o, r, M, N: M * r * d + r * o,
+    "moka_text_query": lambda d, o, r, M, N: M * r * d + r * o,
+    "moka_naive": lambda d, o, r, M, N: M * r * d + r * o,
+    "moka_proj": lambda d, o, r, M, N: M * r * d + r * o + 3 * r * r,  # + W_q, W_k, W_v [r, r]
+    "moka_av": lambda d, o, r, M, N: M * r * d + r * o,
+}
+# the same numbers written out (r=4, video+audio: M=N=3), so a formula slip shows too
+LLAMA2_7B = {"lora": 9_994_240, "dora": 11_354_112, "multi_lora": 29_982_720, "lora_moe": 33_398_784,
+             "hydra_lora": 24_289_280, "unimodal_lora": 29_982_720, "uni_mm_lora": 29_097_984,
+             "uni_mm_lora_gate": 30_236_672, "moka": 19_103_744, "moka_no_xattn": 19_103_744,
+             "moka_text_query": 19_103_744, "moka_naive": 19_103_744, "moka_proj": 19_114_496,
+             "moka_av": 19_103_744}
+SHAPES_7B = [(4096, 4096)] * 4 + [(4096, 11008)] * 2 + [(11008, 4096)]  # q k v o, gate up, down
+
+
+@pytest.mark.parametrize("method", sorted(PER_LAYER))
+def test_trainable_parameter_count_llama2_7b_shapes(method):
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    config = LlamaConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
+                         num_attention_heads=32, vocab_size=32000)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    replaced = apply_adapters(model, AdapterSpec(method=method, rank=4, modalities=("video", "audio")), RoutingSlot(2))
+    assert len(replaced) == 7 * 32
+    formula = 32 * sum(PER_LAYER[method](d, o, 4, 3, 3) for d, o in SHAPES_7B)
+    assert formula == LLAMA2_7B[method]
+    assert count_adapter_parameters(model) == formula
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == formula
+
+
+# DESIGN §3's table: (#A, #B) with N = number of modalities, text included
+STRUCTURE = {"lora": (1, 1), "dora": (1, 1), "multi_lora": ("N", "N"), "lora_moe": ("N", "N"),
+             "hydra_lora": (1, "N"), "unimodal_lora": ("N", "N"), "uni_mm_lora": ("N+1", 2),
+             "uni_mm_lora_gate": ("N+1", 2), "moka": ("N", 1), "moka_no_xattn": ("N", 1),
+             "moka_text_query": ("N", 1), "moka_naive": ("N", 1), "moka_proj": ("N", 1), "moka_av": ("N", 1)}
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+@pytest.mark.parametrize("method", sorted(STRUCTURE))
+def test_number_of_A_and_B_matrices_matches_the_paper_table(method, k):
+    d, o, r = 12, 10, 5  # r above any expert count, so a router [N, d] is never mistaken for an A
+    names = tuple(f"m{i}" for i in range(k))
+    model = torch.nn.Sequential(torch.nn.Linear(d, o))
+    spec = AdapterSpec(method=method, rank=r, modalities=names, targets=("0",))
+    if method == "moka_av" and k < 2:
+        with pytest.raises(ValueError, match="two different non-text modalities"):
+            apply_adapters(model, spec, RoutingSlot(k))
+        return
+    apply_adapters(model, spec, RoutingSlot(k))
+    (layer,) = adapter_modules(model).values()
+    shapes = [tuple(p.shape) for _, p in layer.adapter_named_parameters()]
+    n = k + 1
+    want = tuple({"N": n, "N+1": n + 1}.get(c, c) for c in STRUCTURE[method])
+    assert (shapes.count((r, d)), shapes.count((o, r))) == want
+
+
+@pytest.mark.parametrize("method", ["unimodal_lora", "uni_mm_lora"])
+def test_one_expert_per_modality_methods_refuse_another_expert_count(method):
+    with pytest.raises(ValueError, match="one expert per modality"):
+        apply_adapters(torch.nn.Sequential(torch.nn.Linear(8, 8)),
+                       AdapterSpec(method=method, modalities=("video",), num_experts=5, targets=("0",)), RoutingSlot(1))
