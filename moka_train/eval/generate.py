@@ -36,26 +36,32 @@ def load_for_inference(cfg: RunConfig, export_dir: str | Path):
     return tokenizer, model.eval()
 
 
-def generate_predictions(cfg: RunConfig, tokenizer, model, input_file: str | Path, batch_size: int = 8,
-                         max_new_tokens: int = 32) -> list[dict]:
-    specs = [b.spec for b in model.branches]
+def eval_dataset(cfg: RunConfig, tokenizer, model, input_file: str | Path) -> MultimodalDataset:
+    """Prompts only (no answers rendered), multi-turn kept whole, cached features where present."""
     data_cfg = cfg.data.model_copy(update={"multi_turn": "joint"})
-    dataset = MultimodalDataset(input_file, data_cfg, tokenizer, specs, split="eval", generation=True,
-                                cache=cache_for(cfg.model.modalities, data_cfg))
+    return MultimodalDataset(input_file, data_cfg, tokenizer, [b.spec for b in model.branches], split="eval",
+                             generation=True, cache=cache_for(cfg.model.modalities, data_cfg))
+
+
+def answer_batches(model, tokenizer, dataset, batch_size: int = 8, max_new_tokens: int = 32):
+    """Greedy answers, one list of rows per left-padded batch."""
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
                         collate_fn=Collator(tokenizer.pad_token_id, padding_side="left"))
-    stop = _stop_ids(tokenizer)
-    rows = []
     for batch in loader:
-        new = model.generate(batch, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop,
+        new = model.generate(batch, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop_ids(tokenizer),
                              pad_token_id=tokenizer.pad_token_id)
         texts = tokenizer.batch_decode(new, skip_special_tokens=True)
-        for sample_id, meta, text in zip(batch["ids"], batch["meta"], texts):
-            rows.append({**meta, "id": sample_id, "prediction": text.strip()})
-    return rows
+        yield [{**meta, "id": sample_id, "prediction": text.strip()}
+               for sample_id, meta, text in zip(batch["ids"], batch["meta"], texts)]
 
 
-def _stop_ids(tokenizer) -> list[int]:
+def generate_predictions(cfg: RunConfig, tokenizer, model, input_file: str | Path, batch_size: int = 8,
+                         max_new_tokens: int = 32) -> list[dict]:
+    dataset = eval_dataset(cfg, tokenizer, model, input_file)
+    return [row for rows in answer_batches(model, tokenizer, dataset, batch_size, max_new_tokens) for row in rows]
+
+
+def stop_ids(tokenizer) -> list[int]:
     """eos plus the chat templates' end-of-turn tokens that exist in this vocabulary."""
     ids = {tokenizer.eos_token_id}
     for token in ("<|eot_id|>", "<|im_end|>", "</s>"):

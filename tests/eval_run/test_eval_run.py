@@ -1,0 +1,60 @@
+"""evaluate run: predictions written incrementally in input order, a rerun skips finished ids,
+and the partial-modality probe is validated and recorded."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from moka_train.adapters import adapter_modules
+from moka_train.config import load_config
+from moka_train.data.tokenizer import load_tokenizer
+from moka_train.eval.run import probe_ids, run_generation
+from moka_train.model.build import build_model
+from moka_train.model.export import export_weights
+
+CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tiny_avqa.yaml"
+
+
+@pytest.fixture(scope="module")
+def exported(workspace, tmp_path_factory):
+    os.environ["DEMO_ROOT"] = str(workspace)
+    cfg = load_config(CONFIG)
+    tokenizer = load_tokenizer(cfg.model)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, tokenizer, cfg.adapter)
+    with torch.no_grad():
+        for module in adapter_modules(model.llm).values():
+            module.lora_B.normal_(0, 0.05)
+    model.projectors.requires_grad_(True)
+    out = tmp_path_factory.mktemp("export") / "ft"
+    export_weights(model, out, "", {}, extra={"embeddings": model.added_embeddings()})
+    return cfg, out, model
+
+
+def test_predictions_in_input_order_and_rerun_skips_done(exported, tmp_path):
+    cfg, export, _ = exported
+    source = Path(cfg.data.train_file)
+    ids = [json.loads(line)["id"] for line in source.read_text().splitlines()][:6]
+    output = tmp_path / "preds.jsonl"
+    # an earlier, interrupted run finished two samples (its answers are marked so we can tell)
+    output.write_text("".join(json.dumps({"id": i, "prediction": "FROM-EARLIER-RUN"}) + "\n" for i in ids[:2]))
+    run_generation(cfg, export, source, output, batch_size=4, max_new_tokens=3, limit=6)
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ids
+    assert [r["prediction"] == "FROM-EARLIER-RUN" for r in rows] == [True, True, False, False, False, False]
+    assert all(r["adapter_modalities"] == "all" for r in rows[2:])
+    assert not list(tmp_path.glob("preds.jsonl.rank*"))  # parts merged away
+
+
+def test_probe_names_are_checked_and_recorded(exported, tmp_path):
+    cfg, export, model = exported
+    assert probe_ids(model, ["text"]) == (0, 1)
+    assert probe_ids(model, ["video", "text"]) == (0, 1, 2)
+    with pytest.raises(ValueError, match="unknown \\['speech'\\]; choose from text, video, audio"):
+        probe_ids(model, ["speech"])
+    output = tmp_path / "probe.jsonl"
+    run_generation(cfg, export, cfg.data.train_file, output, max_new_tokens=2, limit=2, adapter_modalities=["video"])
+    assert all(json.loads(line)["adapter_modalities"] == ["video"] for line in output.read_text().splitlines())
