@@ -58,6 +58,10 @@ def cmd_infer(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.rest[:1] == ["run"]:
+        from .eval.run_cli import run_main
+
+        return run_main(args.rest[1:])
     from .eval.cli import evaluate_main
 
     return evaluate_main(args.rest)
@@ -89,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="predictions JSONL")
     p.set_defaults(func=cmd_infer)
 
-    p = sub.add_parser("evaluate", help="score predictions: evaluate score --benchmark B --predictions F")
+    p = sub.add_parser("evaluate", help="evaluate run ... (generate + score) | evaluate score --benchmark B --predictions F")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_evaluate)
     return parser

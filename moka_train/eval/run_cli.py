@@ -1,0 +1,43 @@
+"""`evaluate.py run`: generate a benchmark's predictions from a checkpoint export, then score them.
+
+    python scripts/evaluate.py run --config C --checkpoint EXPORT_DIR --benchmark NAME --input F.jsonl
+        [--output P.jsonl] [--limit N] [--adapter-modalities text video ...] [--batch-size 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..config import load_config
+
+
+def run_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="evaluate.py run", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--checkpoint", required=True, help="an export directory (<output_dir>/export/<stage>)")
+    parser.add_argument("--benchmark", required=True)
+    parser.add_argument("--input", required=True, help="the benchmark in the unified evaluation JSONL")
+    parser.add_argument("--output", help="predictions JSONL (default: next to the export)")
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--adapter-modalities", nargs="+", help="partial-modality probe: e.g. text, or video audio")
+    parser.add_argument("--mode", choices=["official", "strict"], default="official")
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args(argv)
+
+    from ..utils.dist import init_distributed, is_main
+    from .run import run_generation
+
+    init_distributed()
+    cfg = load_config(args.config, args.overrides)
+    probe = "-".join(args.adapter_modalities) if args.adapter_modalities else "all"
+    output = Path(args.output or Path(args.checkpoint) / f"predictions_{args.benchmark}_{probe}.jsonl")
+    run_generation(cfg, args.checkpoint, args.input, output, args.batch_size, args.max_new_tokens, args.limit,
+                   args.adapter_modalities)
+    if not is_main():
+        return 0
+    from .cli import evaluate_main
+
+    return evaluate_main(["score", "--benchmark", args.benchmark, "--predictions", str(output), "--mode", args.mode])
