@@ -88,9 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("infer", help="generate answers with a trained export")
     _add_config_args(p)
-    p.add_argument("--export", help="export directory written by training")
+    p.add_argument("--export", "--checkpoint", dest="export", help="export directory written by training")
     p.add_argument("--input", help="JSONL of samples to answer")
     p.add_argument("--output", help="predictions JSONL")
+    p.add_argument("--question", help="answer one question about the media given below, and print it")
+    for kind in ("image", "video", "audio", "speech"):
+        p.add_argument(f"--{kind}", help=f"{kind} file for --question")
     p.set_defaults(func=cmd_infer)
 
     p = sub.add_parser("evaluate", help="evaluate run ... (generate + score) | evaluate score --benchmark B --predictions F")

@@ -78,13 +78,38 @@ def write_jsonl(rows: list[dict], path: str | Path) -> Path:
     return path
 
 
+def single_question_file(cfg: RunConfig, media: dict[str, str], question: str, directory: Path) -> tuple[Path, str]:
+    """A one-sample JSONL in the official prompt form; media paths become relative to a root."""
+    lines, record = [], {"id": "question"}
+    for m in cfg.model.modalities:
+        if media.get(m.name):
+            path = Path(media[m.name]).resolve()
+            article = "an" if m.name[0] in "aeiou" else "a"
+            lines += [f"This is {article} {m.name}:", m.placeholder]
+            record[m.name] = str(path.relative_to(path.anchor))
+    record["conversations"] = [{"from": "human", "value": "\n".join(lines + [f"Please answer this question: {question}"])}]
+    file = directory / "question.jsonl"
+    file.write_text(json.dumps(record) + "\n")
+    return file, str(Path(media[next(iter(media))]).resolve().anchor) if media else "/"
+
+
 def infer_main(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     export = args.export or str(Path(cfg.output_dir) / "export" / cfg.stages[-1].name)
+    tokenizer, model = load_for_inference(cfg, export)
+    if args.question:  # one answer, printed
+        import tempfile
+
+        media = {k: v for k, v in (("image", args.image), ("video", args.video), ("audio", args.audio),
+                                   ("speech", args.speech)) if v}
+        with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
+            file, root = single_question_file(cfg, media, args.question, Path(tmp))
+            one = cfg.model_copy(update={"data": cfg.data.model_copy(update={"root": root})})
+            print(generate_predictions(one, tokenizer, model, file)[0]["prediction"])
+        return 0
     source = args.input or cfg.data.eval_file
     if source is None:
-        raise SystemExit("infer: give --input or set data.eval_file")
-    tokenizer, model = load_for_inference(cfg, export)
+        raise SystemExit("infer: give --question (with --video/--audio/...), --input, or set data.eval_file")
     with torch.no_grad():
         rows = generate_predictions(cfg, tokenizer, model, source)
     out = write_jsonl(rows, args.output or Path(cfg.output_dir) / "predictions.jsonl")

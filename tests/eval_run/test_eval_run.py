@@ -58,3 +58,20 @@ def test_probe_names_are_checked_and_recorded(exported, tmp_path):
     output = tmp_path / "probe.jsonl"
     run_generation(cfg, export, cfg.data.train_file, output, max_new_tokens=2, limit=2, adapter_modalities=["video"])
     assert all(json.loads(line)["adapter_modalities"] == ["video"] for line in output.read_text().splitlines())
+
+
+def test_single_question_uses_the_official_prompt_and_answers(exported, tmp_path, capsys):
+    from argparse import Namespace
+
+    from moka_train.eval.generate import infer_main, single_question_file
+
+    cfg, export, _ = exported
+    video = Path(cfg.data.root) / "video" / "av_00000.mp4"
+    file, root = single_question_file(cfg, {"video": str(video)}, "What colour?", tmp_path)
+    record = json.loads(file.read_text())
+    assert record["conversations"][0]["value"] == "This is a video:\n<video>\nPlease answer this question: What colour?"
+    assert Path(root) / record["video"] == video.resolve() and "audio" not in record
+    args = Namespace(config=str(CONFIG), overrides=[], export=str(export), question="What colour?", image=None,
+                     video=str(video), audio=None, speech=None, input=None, output=None)
+    assert infer_main(args) == 0
+    assert capsys.readouterr().out.strip()  # one answer printed
