@@ -8,6 +8,7 @@ Ratios (time of the first over time of the second, forward + backward, median of
   moka_vs_lora_adapter our MokA / our LoRA                              (adapter path only; target <= 1.5)
   moka_vs_lora_layer   our MokA layer / our LoRA layer, W0 included     (target <= 1.05)
   lora_vs_peft         our LoRA layer / peft's LoRA layer, W0 included  (target <= 1.1)
+  wander_vs_lora_layer our Wander layer (default options) / our LoRA layer, W0 included
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the official-style oracle lives with 
 from moka_train.adapters import AdapterSpec, RoutingSlot  # noqa: E402
 from moka_train.adapters.methods.lora import LoRALinear  # noqa: E402
 from moka_train.adapters.methods.moka import MokaLinear  # noqa: E402
+from moka_train.adapters.methods.wander import WanderLinear  # noqa: E402
 from reference.moka_reference import reference_moka_delta  # noqa: E402
 
 
@@ -96,17 +98,29 @@ def main() -> None:
         "lora_layer": timed(fwd_bwd(lora, x), args.reps),
     }
     times["peft_layer"] = timed(fwd_bwd(peft_lora_layer(base, spec), x), args.reps)
+    times["wander_layer"] = wander_layer_time(base, spec, slot, x, args.reps)
     result = {
         "moka_vs_reference": times["reference_adapter"] / times["moka_adapter"],
         "moka_vs_lora_adapter": times["moka_adapter"] / times["lora_adapter"],
         "moka_vs_lora_layer": times["moka_layer"] / times["lora_layer"],
         "lora_vs_peft": times["lora_layer"] / times["peft_layer"],
+        "wander_vs_lora_layer": times["wander_layer"] / times["lora_layer"],
         "seconds": times,
         "shape": {"d": args.d, "batch": args.batch, "tokens": args.tokens, "rank": args.rank},
         "machine": f"{platform.machine()} {platform.processor() or ''} threads={torch.get_num_threads()}".strip(),
         "device": "cpu",
     }
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}))
+
+
+def wander_layer_time(base: torch.nn.Linear, spec: AdapterSpec, slot: RoutingSlot, x: torch.Tensor,
+                      reps: int) -> float:
+    """Forward + backward of a whole Wander layer (default width / CP rank / token rank) on the same
+    W0, batch and routing as the LoRA layer; U is made non-zero so the fusion's backward runs."""
+    wander_spec = AdapterSpec(method="wander", dropout=spec.dropout, modalities=spec.modalities)
+    wander = WanderLinear(base, wander_spec, slot)
+    torch.nn.init.normal_(wander.up, std=0.01)
+    return timed(fwd_bwd(wander, x), reps)
 
 
 def peft_lora_layer(base: torch.nn.Linear, spec: AdapterSpec):

@@ -1,0 +1,191 @@
+"""Wander (Guo et al., AAAI 2025): low-rank *sequence* tensor fusion of any number of modalities,
+as a token-routed Linear wrapper (``adapter.method: wander``). See ``shared/WANDER.md``.
+
+The paper, for modalities m = 1..M with token sequences X_m [T_m, D]:
+    Z_m = GELU(X_m W_m + b_m)                                   down-projection to width r
+    Y   = Σ_{k=1..R} ⊙_m ( A_m^{(k)ᵀ} [Z_m, 1] B_m^{(k)} )       CP fusion of rank R, Y [L, D]
+with a token factor A_m^{(k)} [T_m, L] (T_m tokens onto L fused tokens) and a feature factor
+B_m^{(k)} [r+1, D]; the appended 1 keeps the lower-order (fewer-modality) terms. Y is the
+contraction of ⊗_m vec([Z_m, 1]) with the tensor W = Σ_k ⊗_m (A_m^{(k)} ⊗ B_m^{(k)}), never formed.
+
+Our adaptation to one causal token sequence per sample (modality slots: 0 = text, i = i-th
+non-text modality; the text slot's *sequence* is the query text, id 1, never the answer):
+  1. Down-projection per token with its own slot: z_t = GELU(W_{μ(t)} x_t + b_{μ(t)}) [r];
+     z̃_t = [z_t; 1]; u_t^{(k)} = B_{μ(t)}^{(k)ᵀ} z̃_t [p] with fused width p = r.
+  2. Sequence summaries, the paper's exact linear token factor, over *prompt* tokens only
+     (query text for slot 0, the media tokens for slot m): F_{b,m}^{(k)} = Σ_{j∈P_{b,m}}
+     A_m^{(k)}[j-th token of m] ⊗ u_j^{(k)}  [L, p]. A_m is indexed by the token's rank within
+     its modality in the sample, capacity ``max_tokens`` (the paper's fixed T_m; more tokens is
+     an error, fewer are masked instead of padded into the fusion). A slot absent from a sample is
+     the constant term alone: F = 1_L ⊗ B_m^{(k)ᵀ} e_{r+1} (the outer product with [0; 1]).
+  3. Token-level fusion: token t stands for its own modality (the paper's Y has L tokens, not
+     one per input token, so the own sequence factor is replaced by the token itself, spread on
+     the L fused slots by a learned, position-free weight c_{μ}^{(k)} [L]; positions of answer or
+     generated tokens have no token-factor row):
+        f_t = Σ_k Σ_l c_{μ(t),k,l} u_t^{(k)} ⊙ ⊙_{m≠μ(t)} F_{b,m,l}^{(k)}          [p]
+     i.e. a true CP sum *after* the element-wise product over modalities (WANDER.md pitfall 2).
+  4. Up-projection and skip: h_t = W0 x_t + U f_t, U [o, p] zero at init (identity at init);
+     every other factor starts random, so no product is stuck at zero (pitfall 1).
+Causality / no label leak: the only cross-token inputs are query-text and media tokens, fixed at
+prefill; answer and generated tokens (text, id 0) never feed any F. Decoding (routing None):
+generated tokens are text, f_t = Σ_k u_t^{(k)} ⊙ H_{b,0}^{(k)} with H the per-layer context cached
+(detached) by the last prefill — what a full recompute computes at that position. Every call with
+routing recomputes it, so the next prefill resets it.
+
+Placement: the paper puts one adapter after every intermediate layer of a large model; its
+analogue here is the layer's last sub-layer writing to the residual stream, so the default
+targets are ``WANDER_DEFAULT_TARGETS = ("down_proj",)`` (set ``adapter.targets`` to it; any
+target list works). spec.rank / alpha / temperature / xattn_weight are not used.
+
+Options (``spec.options``), with defaults: width r = 8 (down-projection width, also the fused
+width p), cp_rank R = 4, token_rank L = 4 (fused tokens per token factor), max_tokens = 1024
+(token-factor capacity per slot; an int or a {slot name: int} dict, "text" = query text).
+Parameters per layer, M = 1 + #non-text modalities, d in, o out, Tm the capacities:
+    M (r d + r)  +  M R (r+1) r  +  Σ_m Tm R L  +  M R L  +  o r
+Not mergeable into W0: the text path has a GELU and depends on the prompt's media.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from ...modality import FIRST_MEDIA, QUERY
+from ..base import AdapterLinear
+from ..registry import register
+from ..routing import Routing
+
+TEXT = "text"
+WANDER_DEFAULT_TARGETS = ("down_proj",)
+DEFAULTS = {"width": 8, "cp_rank": 4, "token_rank": 4, "max_tokens": 1024}
+
+
+def wander_options(options: dict) -> dict:
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown wander options {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    return {**DEFAULTS, **options}
+
+
+def exclusive_products(factors: Tensor) -> Tensor:
+    """out[:, μ] = Π_{m≠μ} factors[:, m]; factors [B, M, ...] -> [B, M, ...]. A loop over the few
+    modalities, not samples; no division, so a zero factor is handled exactly."""
+    count = factors.shape[1]
+    ones = torch.ones_like(factors[:, 0])
+    return torch.stack([factors[:, [m for m in range(count) if m != mu]].prod(dim=1) if count > 1 else ones
+                        for mu in range(count)], dim=1)
+
+
+@register("wander")
+class WanderLinear(AdapterLinear):
+    """h_t = W0 x_t + U Σ_k Σ_l c_{μ(t),k,l} u_t^{(k)} ⊙ ⊙_{m≠μ(t)} F_{b,m,l}^{(k)} (module docstring)."""
+
+    zero_init = ("up",)
+
+    def build(self) -> None:
+        if not self.spec.modalities:
+            raise ValueError("wander fuses text with at least one non-text modality; spec.modalities is empty")
+        opts = wander_options(self.spec.options)
+        self.width, self.cp_rank, self.token_rank = int(opts["width"]), int(opts["cp_rank"]), int(opts["token_rank"])
+        self.slot_names = (TEXT,) + self.spec.modalities  # routing slot i -> slot_names[i]
+        caps = opts["max_tokens"]
+        self.capacity = tuple(int(caps[n] if isinstance(caps, dict) else caps) for n in self.slot_names)
+        r, R, L = self.width, self.cp_rank, self.token_rank
+        per_slot = lambda *shape: nn.ParameterDict([(n, self.new_param(*shape)) for n in self.slot_names])  # noqa: E731
+        self.down_weight = per_slot(r, self.in_features)  # W_m
+        self.down_bias = per_slot(r)  # b_m
+        self.feature_factor = per_slot(R, r + 1, r)  # B_m^{(k)}: [z; 1] -> fused width p = r
+        self.token_factor = nn.ParameterDict([(n, self.new_param(cap, R, L))  # A_m^{(k)}
+                                              for n, cap in zip(self.slot_names, self.capacity)])
+        self.slot_weight = per_slot(R, L)  # c_m^{(k)}: the own token on the L fused slots
+        self.up = self.new_param(self.out_features, r)  # U, zero at init
+        self._decode_context: Tensor | None = None  # H_{b,text} [B, R, p] of the last prefill
+        self._checked_routing: Routing | None = None
+
+    def reset_adapter_parameters(self) -> None:
+        r = self.width
+        with torch.no_grad():
+            for name, capacity in zip(self.slot_names, self.capacity):
+                nn.init.kaiming_uniform_(self.down_weight[name], a=math.sqrt(5))  # as LoRA's A
+                bound = 1.0 / math.sqrt(self.in_features)  # nn.Linear's bias init
+                nn.init.uniform_(self.down_bias[name], -bound, bound)
+                # unit-scale factors keep each modality's term O(1), so no product starts near 0
+                nn.init.normal_(self.feature_factor[name], std=1.0 / math.sqrt(r + 1))
+                nn.init.normal_(self.token_factor[name], std=1.0 / math.sqrt(capacity))
+                nn.init.ones_(self.slot_weight[name])
+            nn.init.zeros_(self.up)
+
+    # --- pieces ----------------------------------------------------------------------------------
+    def stacked(self, params: nn.ParameterDict) -> Tensor:
+        # explicit slot order: a ParameterDict need not keep insertion order
+        return torch.stack([params[n] for n in self.slot_names])  # [M, ...]
+
+    def own_features(self, x: Tensor, slot_index: Tensor | None) -> Tensor:
+        """u_t^{(k)} = B_{μ(t)}^{(k)ᵀ} [GELU(W_{μ(t)} x_t + b_{μ(t)}); 1]: [B, T, R, p]."""
+        batch, tokens, _ = x.shape
+        r, R, M = self.width, self.cp_rank, len(self.slot_names)
+        if slot_index is None:  # decoding: text only
+            z = F.gelu(x @ self.down_weight[TEXT].t() + self.down_bias[TEXT])  # [B, T, r]
+            z1 = torch.cat([z, z.new_ones(batch, tokens, 1)], dim=-1)  # [B, T, r+1]
+            return torch.einsum("bti,kip->btkp", z1, self.feature_factor[TEXT])  # [B, T, R, p]
+        W = self.stacked(self.down_weight).reshape(M * r, -1)  # [M*r, d], slot-major
+        z_all = F.gelu(x @ W.t() + self.stacked(self.down_bias).reshape(M * r))  # [B, T, M*r]
+        idx = slot_index[:, :, None, None].expand(batch, tokens, 1, r)  # [B, T, 1, r]
+        z = z_all.view(batch, tokens, M, r).gather(2, idx).squeeze(2)  # [B, T, r]
+        z1 = torch.cat([z, z.new_ones(batch, tokens, 1)], dim=-1)  # [B, T, r+1]
+        u_all = torch.einsum("bti,mkip->btmkp", z1, self.stacked(self.feature_factor))  # [B, T, M, R, p]
+        idx = slot_index[:, :, None, None, None].expand(batch, tokens, 1, R, r)  # [B, T, 1, R, p]
+        return u_all.gather(2, idx).squeeze(2)  # [B, T, R, p]
+
+    def prompt_membership(self, routing: Routing) -> tuple[Tensor, Tensor]:
+        """(one-hot [B, T, M] of prompt tokens by slot, each token's rank within its slot [B, T])."""
+        ids = routing.modality_ids
+        prompt = (ids == QUERY) | (ids >= FIRST_MEDIA)  # answer / system text / padding never feed F
+        onehot = F.one_hot(routing.slot_index, len(self.slot_names)) * prompt[..., None]  # [B, T, M]
+        rank = ((onehot.cumsum(dim=1) - 1) * onehot).sum(-1)  # [B, T], 0 off the prompt
+        if routing is not self._checked_routing:  # one host sync per routing, not per call
+            counts = onehot.sum(dim=1).amax(dim=0).tolist()  # [M]
+            over = [(n, c, cap) for n, c, cap in zip(self.slot_names, counts, self.capacity) if c > cap]
+            if over:
+                raise ValueError(f"wander token factor too small (slot, tokens, max_tokens): {over}; "
+                                 "raise adapter.options.max_tokens")
+            self._checked_routing = routing
+        return onehot, rank
+
+    def context(self, u: Tensor, routing: Routing) -> Tensor:
+        """H_{b,μ}^{(k)} = Σ_l c_{μ,k,l} ⊙_{m≠μ} F_{b,m,l}^{(k)}: [B, M, R, p]."""
+        onehot, rank = self.prompt_membership(routing)
+        offsets = torch.tensor([0, *self.capacity[:-1]], device=u.device).cumsum(0)  # [M]
+        table = torch.cat([self.token_factor[n] for n in self.slot_names])  # [ΣTm, R, L]
+        rows = table[offsets[routing.slot_index] + rank]  # [B, T, R, L]: A_{μ(t)}[rank of t]
+        weights = onehot.to(u.dtype)[:, :, :, None, None] * rows[:, :, None]  # [B, T, M, R, L]
+        summary = torch.einsum("btmkl,btkp->bmklp", weights, u)  # F [B, M, R, L, p]
+        present = onehot.sum(dim=1) > 0  # [B, M]
+        constant = self.stacked(self.feature_factor)[:, :, -1]  # [M, R, p]: B_m^{(k)ᵀ} [0; 1]
+        summary = torch.where(present[:, :, None, None, None], summary, constant[None, :, :, None, :])
+        others = exclusive_products(summary)  # [B, M, R, L, p]
+        return torch.einsum("mkl,bmklp->bmkp", self.stacked(self.slot_weight), others)  # [B, M, R, p]
+
+    # --- AdapterLinear --------------------------------------------------------------------------
+    def delta(self, x: Tensor, routing: Routing | None) -> Tensor:
+        if routing is None:
+            if self._decode_context is None or self._decode_context.shape[0] != x.shape[0]:
+                raise RuntimeError("wander decode step without a matching prefill: the cached context is "
+                                   f"{None if self._decode_context is None else tuple(self._decode_context.shape)}")
+            u = self.own_features(x, None)  # [B, T, R, p]
+            fused = (u * self._decode_context[:, None].to(u.dtype)).sum(dim=2)  # [B, T, p]
+            return fused @ self.up.t()
+        u = self.own_features(x, routing.slot_index)  # [B, T, R, p]
+        ctx = self.context(u, routing)  # [B, M, R, p]
+        self._decode_context = ctx[:, 0].detach()  # what generated (text) tokens need; no graph kept
+        batch, tokens = routing.slot_index.shape
+        idx = routing.slot_index[:, :, None, None].expand(batch, tokens, *ctx.shape[2:])  # [B, T, R, p]
+        fused = (u * ctx.gather(1, idx)).sum(dim=2)  # [B, T, p]: Σ_k u ⊙ H_{b,μ(t)}
+        return fused @ self.up.t()  # [B, T, o]
+
+    def text_delta_weight(self) -> Tensor:
+        raise NotImplementedError("wander cannot be merged into W0: its text path has a GELU and depends on "
+                                  "the prompt's media through the fusion")
