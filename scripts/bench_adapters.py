@@ -9,6 +9,8 @@ Ratios (time of the first over time of the second, forward + backward, median of
   moka_vs_lora_layer   our MokA layer / our LoRA layer, W0 included     (target <= 1.05)
   lora_vs_peft         our LoRA layer / peft's LoRA layer, W0 included  (target <= 1.1)
   wander_vs_lora_layer our Wander layer (default options) / our LoRA layer, W0 included
+  moka_decode_vs_lora_decode  one decode step (B new text tokens, no grad, W0 included): MokA
+                       takes its text path only, so it should cost what base + one LoRA costs
 """
 
 from __future__ import annotations
@@ -99,18 +101,39 @@ def main() -> None:
     }
     times["peft_layer"] = timed(fwd_bwd(peft_lora_layer(base, spec), x), args.reps)
     times["wander_layer"] = wander_layer_time(base, spec, slot, x, args.reps)
+    times.update(decode_step_times(base, moka, lora, slot, args.batch, args.d, args.reps))
     result = {
         "moka_vs_reference": times["reference_adapter"] / times["moka_adapter"],
         "moka_vs_lora_adapter": times["moka_adapter"] / times["lora_adapter"],
         "moka_vs_lora_layer": times["moka_layer"] / times["lora_layer"],
         "lora_vs_peft": times["lora_layer"] / times["peft_layer"],
         "wander_vs_lora_layer": times["wander_layer"] / times["lora_layer"],
+        "moka_decode_vs_lora_decode": times["moka_decode"] / times["lora_decode"],
+        "moka_decode_vs_base_decode": times["moka_decode"] / times["base_decode"],
         "seconds": times,
         "shape": {"d": args.d, "batch": args.batch, "tokens": args.tokens, "rank": args.rank},
         "machine": f"{platform.machine()} {platform.processor() or ''} threads={torch.get_num_threads()}".strip(),
         "device": "cpu",
     }
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}))
+
+
+def decode_step_times(base, moka, lora, slot: RoutingSlot, batch: int, d: int, reps: int) -> dict[str, float]:
+    """Seconds for 100 decode steps of one layer: one new token per sequence, routing text-only."""
+    x = torch.randn(batch, 1, d)
+    slot.decoding = True  # what the backbone pre-hook sets once the KV cache holds the prompt
+
+    def hundred(layer):
+        def run():
+            with torch.no_grad():
+                for _ in range(100):
+                    layer(x)
+        return run
+
+    times = {f"{name}_decode": timed(hundred(layer), reps) for name, layer in
+             (("base", base), ("lora", lora), ("moka", moka))}
+    slot.decoding = False
+    return times
 
 
 def wander_layer_time(base: torch.nn.Linear, spec: AdapterSpec, slot: RoutingSlot, x: torch.Tensor,
