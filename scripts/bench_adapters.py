@@ -9,6 +9,7 @@ Ratios (time of the first over time of the second, forward + backward, median of
   moka_vs_lora_layer   our MokA layer / our LoRA layer, W0 included     (target <= 1.05)
   lora_vs_peft         our LoRA layer / peft's LoRA layer, W0 included  (target <= 1.1)
   wander_vs_lora_layer our Wander layer (default options) / our LoRA layer, W0 included
+  layer_vs_lora        every registered method's layer / our LoRA layer, W0 included
   moka_decode_vs_lora_decode  one decode step (B new text tokens, no grad, W0 included): MokA
                        takes its text path only, so it should cost what base + one LoRA costs
 """
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the official-style oracle lives with the tests
 
-from moka_train.adapters import AdapterSpec, RoutingSlot  # noqa: E402
+from moka_train.adapters import AdapterSpec, RoutingSlot, available_methods, get_method  # noqa: E402
 from moka_train.adapters.methods.lora import LoRALinear  # noqa: E402
 from moka_train.adapters.methods.moka import MokaLinear  # noqa: E402
 from moka_train.adapters.methods.wander import WanderLinear  # noqa: E402
@@ -72,6 +73,8 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=512)
     parser.add_argument("--rank", type=int, default=4)
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--methods", nargs="*", default=None,
+                        help="methods for the per-method whole-layer ratios (default: every registered one)")
     args = parser.parse_args()
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
@@ -110,12 +113,28 @@ def main() -> None:
         "wander_vs_lora_layer": times["wander_layer"] / times["lora_layer"],
         "moka_decode_vs_lora_decode": times["moka_decode"] / times["lora_decode"],
         "moka_decode_vs_base_decode": times["moka_decode"] / times["base_decode"],
+        "layer_vs_lora": per_method_ratios(base, slot, x, args, times["lora_layer"]),
         "seconds": times,
         "shape": {"d": args.d, "batch": args.batch, "tokens": args.tokens, "rank": args.rank},
         "machine": f"{platform.machine()} {platform.processor() or ''} threads={torch.get_num_threads()}".strip(),
         "device": "cpu",
     }
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}))
+
+
+def per_method_ratios(base, slot: RoutingSlot, x: torch.Tensor, args, lora_time: float) -> dict[str, float]:
+    """Whole-layer forward+backward time of every registered method over our LoRA's (same shapes,
+    same routing): the measured cost column of the paper's comparison."""
+    ratios = {}
+    for method in args.methods or available_methods():
+        spec = AdapterSpec(method=method, rank=args.rank, alpha=16, dropout=0.05, modalities=("video", "audio"))
+        layer = get_method(method)(base, spec, slot)
+        with torch.no_grad():  # zero-initialised parameters would let a method skip real work
+            for _, param in layer.adapter_named_parameters():
+                if param.abs().sum() == 0:
+                    param.normal_(0, 0.01)
+        ratios[method] = round(timed(fwd_bwd(layer, x), args.reps) / lora_time, 4)
+    return ratios
 
 
 def decode_step_times(base, moka, lora, slot: RoutingSlot, batch: int, d: int, reps: int) -> dict[str, float]:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# sbatch scripts/slurm_train.sh configs/avqa_llama3.yaml [key=value ...]
+# sbatch scripts/slurm/train.sh configs/avqa_llama3.yaml [key=value ...]
 # One torchrun launcher per node; torchrun starts one process per GPU and sets RANK/WORLD_SIZE,
 # which moka-train's DeepSpeed initialisation reads.
 #SBATCH --job-name=moka-train
@@ -9,7 +9,7 @@
 #SBATCH --cpus-per-task=32
 #SBATCH --output=slurm-%j.out
 set -euo pipefail
-CONFIG=${1:?usage: sbatch scripts/slurm_train.sh CONFIG [overrides]}
+CONFIG=${1:?usage: sbatch scripts/slurm/train.sh CONFIG [overrides]}
 shift
 MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
 export MASTER_ADDR MASTER_PORT=${MASTER_PORT:-29500}
