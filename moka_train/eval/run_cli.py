@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from ..config import load_config
@@ -30,7 +31,8 @@ def run_main(argv: list[str]) -> int:
     from ..utils.dist import init_distributed, is_main
     from .run import run_generation
 
-    init_distributed()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under deepspeed/torchrun: shard over the ranks
+        init_distributed()
     cfg = load_config(args.config, args.overrides)
     probe = "-".join(args.adapter_modalities) if args.adapter_modalities else "all"
     output = Path(args.output or Path(args.checkpoint) / f"predictions_{args.benchmark}_{probe}.jsonl")

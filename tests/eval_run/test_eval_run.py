@@ -75,3 +75,25 @@ def test_single_question_uses_the_official_prompt_and_answers(exported, tmp_path
                      video=str(video), audio=None, speech=None, input=None, output=None)
     assert infer_main(args) == 0
     assert capsys.readouterr().out.strip()  # one answer printed
+
+
+def test_evaluate_run_cli_generates_then_scores(exported, tmp_path, capsys):
+    """`evaluate.py run` end to end on the tiny model: yes/no questions about the synthetic clips,
+    scored as POPE (whose scorer reads our `prediction` and `answer` fields)."""
+    from moka_train.cli import main
+
+    cfg, export, _ = exported
+    rows = [json.loads(line) for line in Path(cfg.data.train_file).read_text().splitlines()[:4]]
+    with (tmp_path / "yesno.jsonl").open("w") as fh:
+        for r in rows:
+            high = r["answer"].endswith("high")
+            fh.write(json.dumps({"id": r["id"], "video": r["video"], "audio": r["audio"],
+                                 "answer": "yes" if high else "no", "conversations": [{"from": "human", "value":
+                                 "This is a video:\n<video>\nThis is an audio:\n<audio>\nIs the tone high?"}]}) + "\n")
+    out = tmp_path / "preds.jsonl"
+    code = main(["evaluate", "run", "--config", str(CONFIG), "--checkpoint", str(export), "--benchmark", "pope",
+                 "--input", str(tmp_path / "yesno.jsonl"), "--output", str(out), "--max-new-tokens", "2"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["benchmark"] == "pope" and result["n"] == 4
+    assert len(out.read_text().splitlines()) == 4

@@ -1,0 +1,55 @@
+"""`evaluate.py score`: score a predictions file against one benchmark's definition.
+
+    python scripts/evaluate.py score --benchmark ave --predictions P.jsonl [--mode official|strict]
+        [--annotations Annotations.txt]
+
+The last output line is one JSON object (``benchmark``, ``metric``, ``value``, ``n``,
+``n_unparsed``, the breakdown, ``mode`` and the predictions path), so scripts can read it with
+``tail -n 1``. Errors (a missing or malformed file, an unknown benchmark) go to stderr, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..utils.logging import get_logger
+from .metrics import MODES, SCORERS, TAKES_ANNOTATIONS, ScoringError, get_scorer
+from .predictions import PredictionsError, read_predictions
+
+log = get_logger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="evaluate.py", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    score = sub.add_parser("score", help="score a predictions JSONL")
+    score.add_argument("--benchmark", required=True, choices=list(SCORERS))
+    score.add_argument("--predictions", required=True, help="our predictions JSONL or an official MokA file")
+    score.add_argument("--mode", choices=MODES, default="official",
+                       help="official: the published scripts, quirks included; strict: unparsable = wrong")
+    score.add_argument("--annotations", help=f"annotations file (used by: {', '.join(sorted(TAKES_ANNOTATIONS))})")
+    return parser
+
+
+def score_file(benchmark: str, predictions: str, mode: str, annotations: str | None = None) -> dict:
+    scorer = get_scorer(benchmark)
+    if annotations and benchmark not in TAKES_ANNOTATIONS:
+        raise ScoringError(f"--annotations is only used by {', '.join(sorted(TAKES_ANNOTATIONS))}, not {benchmark}")
+    rows = read_predictions(predictions)
+    extra = {"annotations": annotations} if annotations else {}
+    return {**scorer(rows, mode, **extra), "predictions": str(predictions)}
+
+
+def evaluate_main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        out = score_file(args.benchmark, args.predictions, args.mode, args.annotations)
+    except (PredictionsError, ScoringError) as err:
+        sys.stderr.write(f"evaluate score: {err}\n")
+        return 2
+    log.info("%s %s (%s): %.2f over %d rows, %d unparsed", out["benchmark"], out["metric"], args.mode,
+             out["value"], out["n"], out["n_unparsed"])
+    print(json.dumps(out))  # the CLI's one result line, always last
+    return 0
