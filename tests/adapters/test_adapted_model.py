@@ -4,7 +4,7 @@ decoding, save/load, merge, trainability and parameter counts."""
 import pytest
 import torch
 
-from helpers import VOCAB, adapted, mixed_batch
+from helpers import VOCAB, adapted, cached_and_recomputed_greedy, mixed_batch
 from moka_train.adapters import (AdapterSpec, AdapterStateError, RoutingSlot, adapter_state_dict, apply_adapters,
                                  count_adapter_parameters, load_adapters, merge_text_path, save_adapters)
 from moka_train.testing.llm import make_tiny_llm
@@ -93,17 +93,8 @@ def test_gradients_reach_only_adapter_parameters():
 def test_cached_greedy_decoding_equals_full_recompute(family, method):
     model, slot, _ = adapted(family, method)
     ids, mod, _ = mixed_batch(batch=2, tokens=16, seed=4)
-    new = 6
-    slot.set(mod)
-    with torch.no_grad():
-        cached = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=new,
-                                do_sample=False, pad_token_id=0, eos_token_id=None)[:, ids.shape[1]:]
-        seq, seq_mod = ids, mod
-        for _ in range(new):  # no cache: the whole sequence each step, generated tokens are text
-            slot.set(seq_mod)
-            nxt = model(input_ids=seq, use_cache=False).logits[:, -1].argmax(-1, keepdim=True)
-            seq, seq_mod = torch.cat([seq, nxt], 1), torch.cat([seq_mod, torch.zeros_like(nxt)], 1)
-    assert torch.equal(cached, seq[:, ids.shape[1]:])
+    cached, recomputed = cached_and_recomputed_greedy(model, slot, ids, mod)
+    assert torch.equal(cached, recomputed)
 
 
 def test_beam_search_repeats_routing_rows():

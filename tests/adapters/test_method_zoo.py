@@ -5,7 +5,7 @@ adding one row to ROWS (and its parameter formula to PER_LAYER)."""
 import pytest
 import torch
 
-from helpers import VOCAB, adapted
+from helpers import VOCAB, adapted, cached_and_recomputed_greedy
 from moka_train.adapters import (AdapterSpec, RoutingSlot, adapter_modules, adapter_state_dict, apply_adapters,
                                  available_methods, count_adapter_parameters, load_adapters, merge_text_path,
                                  save_adapters)
@@ -124,17 +124,8 @@ def test_cached_greedy_decoding_equals_full_recompute(method, kw, family, k):
     model, slot, _ = zoo_model(method, kw, family, k)
     ids, mod, _, answer = zoo_batch(k, batch=2, seed=4)
     ids, mod = ids[:, :answer + 2], mod[:, :answer + 2]  # prompt plus two answer tokens
-    new = 6
-    slot.set(mod)
-    with torch.no_grad():
-        cached = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=new,
-                                do_sample=False, pad_token_id=0, eos_token_id=None)[:, ids.shape[1]:]
-        seq, seq_mod = ids, mod
-        for _ in range(new):  # no cache: the whole sequence each step, generated tokens are text
-            slot.set(seq_mod)
-            nxt = model(input_ids=seq, use_cache=False).logits[:, -1].argmax(-1, keepdim=True)
-            seq, seq_mod = torch.cat([seq, nxt], 1), torch.cat([seq_mod, torch.zeros_like(nxt)], 1)
-    assert torch.equal(cached, seq[:, ids.shape[1]:])
+    cached, recomputed = cached_and_recomputed_greedy(model, slot, ids, mod)
+    assert torch.equal(cached, recomputed)
 
 
 def test_text_query_beam_search_and_decoding_before_prefill():
