@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from ..utils.logging import get_logger
 from .metrics import MODES, SCORERS, TAKES_ANNOTATIONS, ScoringError, get_scorer
@@ -30,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--mode", choices=MODES, default="official",
                        help="official: the published scripts, quirks included; strict: unparsable = wrong")
     score.add_argument("--annotations", help=f"annotations file (used by: {', '.join(sorted(TAKES_ANNOTATIONS))})")
+    report = sub.add_parser("report", help="markdown table of result files, the paper's numbers beside")
+    report.add_argument("results", nargs="+", help="result files written by `evaluate.py run`")
+    report.add_argument("--output", help="write the table here too")
     return parser
 
 
@@ -44,6 +48,14 @@ def score_file(benchmark: str, predictions: str, mode: str, annotations: str | N
 
 def evaluate_main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "report":
+        from .report import markdown_table, read_results
+
+        table = markdown_table(read_results(args.results))
+        if args.output:
+            Path(args.output).write_text(table)
+        print(table, end="")
+        return 0
     try:
         out = score_file(args.benchmark, args.predictions, args.mode, args.annotations)
     except (PredictionsError, ScoringError) as err:

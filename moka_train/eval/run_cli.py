@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 
@@ -40,6 +41,10 @@ def run_main(argv: list[str]) -> int:
                    args.adapter_modalities)
     if not is_main():
         return 0
-    from .cli import evaluate_main
+    from .cli import score_file
 
-    return evaluate_main(["score", "--benchmark", args.benchmark, "--predictions", str(output), "--mode", args.mode])
+    result = {**score_file(args.benchmark, str(output), args.mode), "method": cfg.adapter.method,
+              "recipe": Path(args.config).stem, "checkpoint": str(args.checkpoint), "adapter_modalities": probe}
+    output.with_name(output.name + ".result.json").write_text(json.dumps(result) + "\n")
+    print(json.dumps(result))  # the one result line, always last
+    return 0

@@ -95,5 +95,22 @@ def test_evaluate_run_cli_generates_then_scores(exported, tmp_path, capsys):
                  "--input", str(tmp_path / "yesno.jsonl"), "--output", str(out), "--max-new-tokens", "2"])
     assert code == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert result["benchmark"] == "pope" and result["n"] == 4
+    assert result["benchmark"] == "pope" and result["n"] == 4 and result["method"] == "moka"
+    assert json.loads(Path(str(out) + ".result.json").read_text()) == result
     assert len(out.read_text().splitlines()) == 4
+
+
+def test_report_puts_the_paper_beside_our_numbers(tmp_path, capsys):
+    from moka_train.cli import main
+
+    files = []
+    for method, value in (("moka", 75.0), ("lora", 72.5)):
+        path = tmp_path / f"{method}.result.json"
+        path.write_text(json.dumps({"benchmark": "music_avqa", "value": value, "method": method,
+                                    "recipe": "avqa_llama2"}) + "\n")
+        files.append(str(path))
+    assert main(["evaluate", "report", *files, "--output", str(tmp_path / "table.md")]) == 0
+    table = capsys.readouterr().out
+    assert "| llama2 | moka | 75.00 (paper 75.71) |" in table
+    assert "| llama2 | lora | 72.50 (paper 73.41) |" in table
+    assert (tmp_path / "table.md").read_text() == table

@@ -1,0 +1,72 @@
+"""`evaluate.py report RESULT...`: a markdown table, methods x benchmarks, with the paper beside.
+
+A result file is the JSON line that `evaluate.py run` writes next to its predictions
+(`<predictions>.result.json`: benchmark, value, method, recipe). Where the recipe's backbone and
+method appear in the paper's tables (`../shared/PAPER.md`), the published figure stands beside ours.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+# (backbone, benchmark) -> method -> published value (PAPER.md, Tables 1-5)
+LLAMA2 = {
+    "music_avqa": {"lora": 73.41, "multi_lora": 72.66, "lora_moe": 73.57, "dora": 73.97, "hydra_lora": 74.12,
+                   "unimodal_lora": 74.37, "uni_mm_lora": 74.43, "uni_mm_lora_gate": 74.94, "moka": 75.71,
+                   "moka_text_query": 74.94, "moka_naive": 75.04, "moka_no_xattn": 74.85, "moka_proj": 73.83},
+    "ave": {"lora": 69.84, "multi_lora": 71.77, "lora_moe": 72.81, "dora": 72.18, "hydra_lora": 72.27,
+            "unimodal_lora": 71.44, "uni_mm_lora": 72.36, "uni_mm_lora_gate": 73.56, "moka": 74.68,
+            "moka_text_query": 72.59, "moka_naive": 73.18},
+    "mme": {"lora": 908.52, "multi_lora": 882.87, "lora_moe": 938.52, "dora": 786.47, "hydra_lora": 774.47,
+            "unimodal_lora": 992.31, "uni_mm_lora": 972.87, "uni_mm_lora_gate": 988.37, "moka": 1025.86,
+            "moka_text_query": 955.18, "moka_naive": 996.73, "moka_proj": 926.77},
+    "mmbench": {"lora": 50.64, "multi_lora": 49.83, "lora_moe": 51.98, "dora": 51.31, "hydra_lora": 47.33,
+                "unimodal_lora": 51.98, "uni_mm_lora": 50.96, "uni_mm_lora_gate": 52.01, "moka": 52.74,
+                "moka_text_query": 51.25, "moka_naive": 51.49, "moka_proj": 53.97},
+    "pope": {"lora": 70.28, "multi_lora": 68.20, "lora_moe": 71.15, "dora": 71.07, "hydra_lora": 70.87,
+             "unimodal_lora": 72.24, "uni_mm_lora": 73.39, "uni_mm_lora_gate": 73.48, "moka": 74.23,
+             "moka_text_query": 72.94, "moka_naive": 73.52, "moka_no_xattn": 73.57, "moka_proj": 72.43},
+    "seed": {"lora": 39.71, "multi_lora": 38.44, "lora_moe": 39.13, "dora": 38.96, "hydra_lora": 38.81,
+             "unimodal_lora": 39.27, "uni_mm_lora": 39.74, "uni_mm_lora_gate": 39.91, "moka": 40.45,
+             "moka_text_query": 39.91, "moka_naive": 40.17, "moka_proj": 41.01},
+    "mmau_speech": {"lora": 30.33, "multi_lora": 29.73, "lora_moe": 27.63, "dora": 26.73, "hydra_lora": 29.13,
+                    "unimodal_lora": 38.14, "uni_mm_lora": 37.54, "uni_mm_lora_gate": 32.13, "moka": 38.44},
+    "airbench_speech": {"lora": 31.75, "multi_lora": 31.91, "lora_moe": 33.97, "dora": 34.36, "hydra_lora": 31.66,
+                        "unimodal_lora": 35.14, "uni_mm_lora": 32.56, "uni_mm_lora_gate": 33.04, "moka": 39.64,
+                        "moka_no_xattn": 33.25},
+}
+PAPER = {"llama2": LLAMA2}
+
+
+def backbone_of(recipe: str) -> str:
+    """`avqa_llama2` -> `llama2` (recipes are named <scenario>_<backbone>[_<method>])."""
+    parts = Path(recipe).stem.split("_")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def read_results(paths: list[str | Path]) -> list[dict]:
+    results = []
+    for path in paths:
+        lines = [line for line in Path(path).read_text().splitlines() if line.strip()]
+        if not lines:
+            raise ValueError(f"{path}: empty result file")
+        results.append(json.loads(lines[-1]))
+    return results
+
+
+def markdown_table(results: list[dict]) -> str:
+    benchmarks = sorted({r["benchmark"] for r in results})
+    rows: dict[tuple[str, str], dict[str, dict]] = {}
+    for r in results:
+        rows.setdefault((backbone_of(r.get("recipe", "")), r.get("method", "?")), {})[r["benchmark"]] = r
+    lines = ["| backbone | method | " + " | ".join(benchmarks) + " |", "|---|---|" + "---|" * len(benchmarks)]
+    for (backbone, method), by_bench in sorted(rows.items()):
+        cells = []
+        for bench in benchmarks:
+            ours = by_bench.get(bench)
+            paper = PAPER.get(backbone, {}).get(bench, {}).get(method)
+            text = f"{ours['value']:.2f}" if ours else "–"
+            cells.append(text + (f" (paper {paper:.2f})" if paper is not None else ""))
+        lines.append(f"| {backbone or '?'} | {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
