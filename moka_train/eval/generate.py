@@ -51,8 +51,10 @@ def answer_batches(model, tokenizer, dataset, batch_size: int = 8, max_new_token
         new = model.generate(batch, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop_ids(tokenizer),
                              pad_token_id=tokenizer.pad_token_id)
         texts = tokenizer.batch_decode(new, skip_special_tokens=True)
-        yield [{**meta, "id": sample_id, "prediction": text.strip()}
-               for sample_id, meta, text in zip(batch["ids"], batch["meta"], texts)]
+        # the prompt as the model saw it (template and placeholders are special tokens, left out)
+        prompts = tokenizer.batch_decode(batch["input_ids"], skip_special_tokens=True)
+        yield [{**meta, "id": sample_id, "prompt": prompt.strip(), "prediction": text.strip()}
+               for sample_id, meta, prompt, text in zip(batch["ids"], batch["meta"], prompts, texts)]
 
 
 def generate_predictions(cfg: RunConfig, tokenizer, model, input_file: str | Path, batch_size: int = 8,

@@ -46,6 +46,7 @@ def test_predictions_in_input_order_and_rerun_skips_done(exported, tmp_path):
     assert [r["id"] for r in rows] == ids
     assert [r["prediction"] == "FROM-EARLIER-RUN" for r in rows] == [True, True, False, False, False, False]
     assert all(r["adapter_modalities"] == "all" for r in rows[2:])
+    assert all("Please answer this question:" in r["prompt"] for r in rows[2:])  # the prompt is recorded
     assert not list(tmp_path.glob("preds.jsonl.rank*"))  # parts merged away
 
 
