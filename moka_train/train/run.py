@@ -11,14 +11,14 @@ from pathlib import Path
 
 from ..config import RunConfig, dump_config
 from ..config.schema import StageConfig
+from ..data.tokenizer import load_tokenizer
+from ..model.export import export_weights, gathered, load_export
 from ..utils.dist import barrier, init_distributed, is_main, world_size
 from ..utils.logging import get_logger
 from ..utils.seeding import seed_everything
 from .checkpoint import CheckpointManager
-from ..data.tokenizer import load_tokenizer
 from .data import build_stage_data
 from .engine import build_engine
-from ..model.export import export_weights, gathered, load_export
 from .loop import LoopState, steps_for, train_stage
 from .metrics import MetricsLogger
 from .stages import set_trainable, uses_adapters
@@ -27,6 +27,7 @@ log = get_logger(__name__)
 
 
 def run(cfg: RunConfig) -> Path:
+    _check_stage_order(cfg.stages)
     init_distributed()
     out = Path(cfg.output_dir)
     if is_main():
@@ -35,7 +36,6 @@ def run(cfg: RunConfig) -> Path:
     checkpoints = CheckpointManager(out / "checkpoints", cfg.train.keep_last)
     resume = _resume_point(cfg, checkpoints)
     tokenizer = load_tokenizer(cfg.model)
-    _check_stage_order(cfg.stages)
     for stage in cfg.stages:
         if resume and _stage_done(cfg, stage, resume):
             log.info("stage %s already exported: skipped", stage.name)
