@@ -62,6 +62,8 @@ def train_stage(engine, make_loader, state: LoopState, total_steps: int, grad_ac
     while state.step < total_steps:
         for batch in make_loader(state.epoch, state.position):
             state.position += 1
+            # counted on the host copy: .tolist() on a GPU tensor would sync every micro-step
+            counts = tokens_per_modality(batch["modality_ids"], modality_names)
             batch = to_device(batch, engine.device)
             loss = engine(batch)["loss"]
             if not _finite_everywhere(loss, state, max_nonfinite_in_row):
@@ -69,7 +71,7 @@ def train_stage(engine, make_loader, state: LoopState, total_steps: int, grad_ac
             engine.backward(loss)
             engine.step()
             window.append(loss.item())
-            tokens.update(tokens_per_modality(batch["modality_ids"], modality_names))
+            tokens.update(counts)
             micro += 1
             if micro % grad_accum:
                 continue
