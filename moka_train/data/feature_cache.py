@@ -67,6 +67,16 @@ class FeatureCache:
         self.root = Path(root)
         self.identities = identities
         self.stats = CacheStats()
+        self._hashes: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> content hash
+
+    def content_hash(self, media_path: str | Path) -> str:
+        """sha256 of the file's bytes, read once per process while size and mtime stay the same
+        (each epoch would otherwise re-read every media file just to find its entry)."""
+        stat = os.stat(media_path)
+        key = (str(media_path), stat.st_size, stat.st_mtime_ns)
+        if key not in self._hashes:
+            self._hashes[key] = file_sha256(media_path)
+        return self._hashes[key]
 
     def entry_path(self, name: str, content: str) -> Path:
         identity = hashlib.sha256(self.identities[name].encode()).hexdigest()[:16]
@@ -76,7 +86,7 @@ class FeatureCache:
         """Features of one media file, or None (a miss, or a rejected entry)."""
         if name not in self.identities:
             return None
-        content = file_sha256(media_path)
+        content = self.content_hash(media_path)
         path = self.entry_path(name, content)
         if not path.is_file():
             self.stats.misses += 1
@@ -91,7 +101,7 @@ class FeatureCache:
 
     def store(self, name: str, media_path: str | Path, features: torch.Tensor) -> Path:
         """Write atomically (aside, then renamed), so a crash never leaves a half entry."""
-        content = file_sha256(media_path)
+        content = self.content_hash(media_path)
         path = self.entry_path(name, content)
         path.parent.mkdir(parents=True, exist_ok=True)
         tensor = features.detach().to("cpu").contiguous()
