@@ -132,15 +132,18 @@ class MultimodalLM(nn.Module):
         return self.llm.generate(inputs_embeds=embeds, attention_mask=batch["attention_mask"], **generate_kwargs)
 
     # --- what trains, and what is exported ----------------------------------------------------
+    def _embedding_tables(self) -> tuple[Tensor, dict[str, Tensor]]:
+        """The added placeholder ids, and the input / output embedding matrices they index."""
+        ids = torch.tensor(self.added_token_ids, dtype=torch.long)
+        return ids, {"input": self.llm.get_input_embeddings().weight, "output": self.llm.get_output_embeddings().weight}
+
     def added_embeddings(self) -> dict[str, Tensor]:
         """Input and output embedding rows of the placeholder tokens added to the vocabulary."""
-        ids = torch.tensor(self.added_token_ids, dtype=torch.long)
-        rows = {"input": self.llm.get_input_embeddings().weight, "output": self.llm.get_output_embeddings().weight}
+        ids, rows = self._embedding_tables()
         return {k: w.detach()[ids.to(w.device)].to("cpu").clone() for k, w in rows.items()}
 
     def load_added_embeddings(self, tensors: dict[str, Tensor]) -> None:
-        ids = torch.tensor(self.added_token_ids, dtype=torch.long)
-        rows = {"input": self.llm.get_input_embeddings().weight, "output": self.llm.get_output_embeddings().weight}
+        ids, rows = self._embedding_tables()
         if set(tensors) != set(rows) or tensors["input"].shape[0] != len(ids):
             raise ValueError(f"embeddings export holds {sorted(tensors)} with {tensors['input'].shape[0]} rows; "
                              f"the model added {len(ids)} placeholder tokens")
