@@ -19,6 +19,9 @@ class AdapterLinear(nn.Module):
     method_name = "abstract"
     # adapter parameters whose name starts with one of these start at zero (so ΔW = 0 at init)
     zero_init: tuple[str, ...] = ("lora_B",)
+    # True when delta(x, None) is x ↦ text_delta_weight() x and delta never reads W0, so the text
+    # path can be folded into W0 for decoding (see fold_text_path)
+    foldable = False
 
     def __init__(self, base_layer: nn.Linear, spec: AdapterSpec, slot: RoutingSlot) -> None:
         super().__init__()
@@ -29,6 +32,7 @@ class AdapterLinear(nn.Module):
         self.out_features = base_layer.out_features
         self.scale = spec.scale
         self.dropout = nn.Dropout(spec.dropout) if spec.dropout > 0 else nn.Identity()
+        self.folded = False  # W0 holds W0 + ΔW_text (decode-time folding)
         self.build()
         self.reset_adapter_parameters()
 
@@ -68,10 +72,40 @@ class AdapterLinear(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         out = self.base_layer(x)
         routing = self.slot.read(x)
+        if not self.folded:
+            return out + self.routed_delta(x, routing).to(out.dtype)
+        if self.training:
+            raise RuntimeError("adapter layer is folded for decoding: call unfold_text_path() before training")
+        if routing is None:  # decode step: W0 + ΔW_text is exactly the text path, nothing to add
+            return out
+        # prefill: W0 already carries the text path, so add the routed delta minus that path
+        return out + (self.routed_delta(x, routing) - self.delta(x, None)).to(out.dtype)
+
+    def routed_delta(self, x: Tensor, routing: Routing | None) -> Tensor:
         delta = self.delta(self.dropout(x), routing)
         if routing is not None and routing.active is not None:  # partial-modality probe
             delta = delta * routing.active[..., None].to(delta.dtype)
-        return out + delta.to(out.dtype)
+        return delta
+
+    # --- decode-time folding ----------------------------------------------------------------------
+    def fold_text_path(self) -> None:
+        """W0 += ΔW_text: decode steps (text only) then cost one plain matmul, as a merged LoRA;
+        prefill still computes the full method, subtracting the folded text path."""
+        if not self.foldable:
+            raise NotImplementedError(f"{self.method_name} cannot fold its text path into W0 (its decode "
+                                      "delta is not a fixed linear map, or it reads W0)")
+        if self.folded:
+            return
+        with torch.no_grad():
+            self.base_layer.weight += self.text_delta_weight().to(self.base_layer.weight.dtype)
+        self.folded = True
+
+    def unfold_text_path(self) -> None:
+        """Undo :meth:`fold_text_path` (exact up to rounding: the adapter cannot train while folded)."""
+        if self.folded:
+            with torch.no_grad():
+                self.base_layer.weight -= self.text_delta_weight().to(self.base_layer.weight.dtype)
+            self.folded = False
 
     def extra_repr(self) -> str:
         return f"method={self.method_name}, rank={self.spec.rank}, in={self.in_features}, out={self.out_features}"

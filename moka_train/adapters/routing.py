@@ -112,7 +112,8 @@ def _extends_cache(kwargs: dict) -> bool:
     cache_position = kwargs.get("cache_position")
     if cache_position is not None:  # transformers 4.x passes it explicitly
         return bool(cache_position.reshape(-1)[0] > 0)
-    cache = kwargs.get("past_key_values")
+    # transformers 5 passes the cache as ``cache`` (``past_key_values`` is its deprecated name)
+    cache = kwargs.get("cache", kwargs.get("past_key_values"))
     return cache is not None and hasattr(cache, "get_seq_length") and cache.get_seq_length() > 0
 
 

@@ -75,3 +75,26 @@ def merge_text_path(model: nn.Module) -> list[str]:
         setattr(model.get_submodule(parent_name), child, base)
         merged.append(name)
     return merged
+
+
+def fold_text_path(model: nn.Module) -> list[str]:
+    """Fold every adapter's text path into its W0 for generation (eval mode only).
+
+    Decode steps then run plain matmuls, as fast as a merged LoRA, while prefill still applies
+    each method in full (it subtracts the folded text path again). Raises, folding nothing,
+    when a method cannot fold (see ``AdapterLinear.foldable``). Undo with :func:`unfold_text_path`.
+    """
+    modules = adapter_modules(model)
+    refused = sorted({m.method_name for m in modules.values() if not m.foldable})
+    if refused:
+        raise NotImplementedError(f"method(s) {refused} cannot fold their text path; generate unfolded")
+    for module in modules.values():
+        module.fold_text_path()
+    return list(modules)
+
+
+def unfold_text_path(model: nn.Module) -> list[str]:
+    modules = adapter_modules(model)
+    for module in modules.values():
+        module.unfold_text_path()
+    return list(modules)

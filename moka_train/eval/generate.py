@@ -24,8 +24,13 @@ from ..utils.logging import get_logger
 log = get_logger(__name__)
 
 
-def load_for_inference(cfg: RunConfig, export_dir: str | Path):
-    """Tokenizer + model with adapters, every role of the export loaded strictly."""
+def load_for_inference(cfg: RunConfig, export_dir: str | Path, fold: bool = True):
+    """Tokenizer + model with adapters in eval mode, every role of the export loaded strictly.
+
+    ``fold``: fold the adapters' text path into W0 where the method allows it, so that decode
+    steps cost what a merged LoRA costs (prefill still runs the full method; same tokens).
+    """
+    from ..adapters import adapter_modules, fold_text_path
     from ..model.build import build_model
     from ..model.export import load_export
 
@@ -33,7 +38,12 @@ def load_for_inference(cfg: RunConfig, export_dir: str | Path):
     model = build_model(cfg.model, tokenizer, cfg.adapter)
     loaded = load_export(model, export_dir)
     log.info("loaded %s from %s", loaded, export_dir)
-    return tokenizer, model.eval()
+    model.eval()
+    modules = adapter_modules(model).values()
+    if fold and modules and all(m.foldable for m in modules):
+        fold_text_path(model)
+        log.info("adapter text path folded into the base weights for decoding")
+    return tokenizer, model
 
 
 def eval_dataset(cfg: RunConfig, tokenizer, model, input_file: str | Path) -> MultimodalDataset:

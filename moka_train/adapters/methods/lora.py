@@ -14,6 +14,8 @@ from ..routing import Routing
 class LoRALinear(AdapterLinear):
     """h = W0 x + s · B A x;  A [r, d], B [o, r]."""
 
+    foldable = True
+
     def build(self) -> None:
         self.lora_A = self.new_param(self.spec.rank, self.in_features)
         self.lora_B = self.new_param(self.out_features, self.spec.rank)

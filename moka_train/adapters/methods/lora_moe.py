@@ -21,6 +21,8 @@ class LoRAMoELinear(MultiLoRALinear):
     makes ΔW token-dependent, so there is no exact merge.
     """
 
+    foldable = False
+
     def build(self) -> None:
         super().build()
         self.router = self.new_param(self.spec.experts, self.in_features)

@@ -22,6 +22,7 @@ class MokaLinear(AdapterLinear):
     slot i of the routing is the i-th entry. Decoding (routing None) uses A_text only.
     """
 
+    foldable = True
     cross_attention = True
 
     def build(self) -> None:

@@ -39,6 +39,8 @@ class MokaTextQueryLinear(MokaLinear):
     Merge (text path s·B·A_text) is exact only for inputs without media.
     """
 
+    foldable = False
+
     def build(self) -> None:
         super().build()
         self.media_cache: tuple[Tensor, Tensor] | None = None  # ([B, N, r] keys, [B, N] valid); not state

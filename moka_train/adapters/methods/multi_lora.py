@@ -23,6 +23,8 @@ class MultiLoRALinear(AdapterLinear):
     sum is one LoRA of rank N·r computed with two GEMMs. Merge is exact.
     """
 
+    foldable = True
+
     def build(self) -> None:
         self.expert_order = expert_names(self.spec.experts)  # explicit order, not the dict's
         rank = self.spec.rank

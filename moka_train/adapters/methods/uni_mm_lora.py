@@ -21,6 +21,8 @@ class UniMMLoRALinear(AdapterLinear):
     (routing None) uses A_text. Merge (text path) is exact: s B A_text + s B_sh A_sh.
     """
 
+    foldable = True
+
     zero_init = ("lora_B", "shared_B")
 
     def build(self) -> None:
@@ -57,6 +59,8 @@ class UniMMLoRAGateLinear(UniMMLoRALinear):
     input (Kaiming-initialised), a convex mix of the two branches. The gate is per token and
     causal. It makes ΔW depend on the input, so there is no exact merge.
     """
+
+    foldable = False
 
     def build(self) -> None:
         super().build()

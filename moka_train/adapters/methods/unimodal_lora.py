@@ -30,6 +30,8 @@ class UnimodalLoRALinear(AdapterLinear):
     Merge folds the text LoRA (exact for text tokens).
     """
 
+    foldable = True
+
     def build(self) -> None:
         self.slot_names = slot_names(self.spec)  # routing slot i -> slot_names[i]
         rank = self.spec.rank
