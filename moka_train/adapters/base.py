@@ -78,14 +78,18 @@ class AdapterLinear(nn.Module):
             raise RuntimeError("adapter layer is folded for decoding: call unfold_text_path() before training")
         if routing is None:  # decode step: W0 + ΔW_text is exactly the text path, nothing to add
             return out
-        # prefill: W0 already carries the text path, so add the routed delta minus that path
-        return out + (self.routed_delta(x, routing) - self.delta(x, None)).to(out.dtype)
+        return out + self.folded_prefill_delta(x, routing).to(out.dtype)
 
     def routed_delta(self, x: Tensor, routing: Routing | None) -> Tensor:
         delta = self.delta(self.dropout(x), routing)
         if routing is not None and routing.active is not None:  # partial-modality probe
             delta = delta * routing.active[..., None].to(delta.dtype)
         return delta
+
+    def folded_prefill_delta(self, x: Tensor, routing: Routing) -> Tensor:
+        """Prefill delta when W0 already carries the text path: the routed delta minus that path
+        (a method may compute it more cheaply)."""
+        return self.routed_delta(x, routing) - self.delta(x, None)
 
     # --- decode-time folding ----------------------------------------------------------------------
     def fold_text_path(self) -> None:

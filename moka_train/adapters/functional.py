@@ -4,6 +4,7 @@ M adapter slots (text + non-text modalities), N non-text tokens, Q query-text to
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -14,15 +15,18 @@ def lora_delta(x: Tensor, A: Tensor, B: Tensor, scale: float) -> Tensor:
     return (x @ A.t() * scale) @ B.t()
 
 
-def routed_down(x: Tensor, A_stack: Tensor, slot_index: Tensor, rank: int, scale: float) -> Tensor:
+def routed_down(x: Tensor, A_stack: Tensor, slot_gather: Tensor, scale: float) -> Tensor:
     """a_t = s · A_{m(t)} x_t with one GEMM for all slots, then a per-token gather.
 
-    x [B, T, d], A_stack [M*r, d] (slot-major), slot_index [B, T] -> [B, T, r].
+    x [B, T, d], A_stack [M*r, d] (slot-major), slot_gather [B, T, 1, r] (the token's slot,
+    ``Routing.slot_gather_index``) -> [B, T, r].
     """
-    batch, tokens, _ = x.shape
-    a_all = (x @ A_stack.t()).view(batch, tokens, -1, rank)  # [B, T, M, r]
-    index = slot_index[:, :, None, None].expand(batch, tokens, 1, rank)  # [B, T, 1, r]
-    return a_all.gather(2, index).squeeze(2) * scale  # [B, T, r]
+    return slot_projections(x, A_stack, slot_gather.shape[-1]).gather(2, slot_gather).squeeze(2) * scale
+
+
+def slot_projections(x: Tensor, A_stack: Tensor, rank: int) -> Tensor:
+    """A_i x for every slot i, unscaled: x [B, T, d], A_stack [M*r, d] -> [B, T, M, r]."""
+    return (x @ A_stack.t()).view(*x.shape[:2], -1, rank)
 
 
 def gather_rows(a: Tensor, positions: Tensor) -> Tensor:
@@ -64,17 +68,47 @@ def scatter_add_rows(a: Tensor, positions: Tensor, valid: Tensor, update: Tensor
     return a.scatter_add(1, positions[:, :, None].expand(-1, -1, a.shape[-1]), update)
 
 
-def text_guided_attention(a: Tensor, nontext_pos: Tensor, nontext_valid: Tensor, query_pos: Tensor,
-                          query_valid: Tensor, weight: float, inv_tau: Tensor | float) -> Tensor:
+@dataclass(frozen=True)
+class AttentionPlan:
+    """What MokA's cross-attention needs besides the rank vectors, built once per forward.
+
+    Padding keys get a bias of the dtype's minimum (their softmax weight underflows to 0), and
+    the update weight is λ for a real non-text token of a sample that has query text, else 0, so
+    a sample without query text gets a' = a (not NaN) with no per-layer masking.
+    """
+
+    nontext_index: Tensor  # [B, N, r] gather/scatter index of the non-text tokens
+    query_index: Tensor  # [B, Q, r] gather index of the query-text tokens
+    key_bias: Tensor  # [B, 1, Q] float32
+    update_weight: Tensor  # [B, N, 1]
+    inv_tau: Tensor | float  # scalar, or [B, 1, 1] (num_query)
+
+    @property
+    def empty(self) -> bool:
+        return self.nontext_index.shape[1] == 0 or self.query_index.shape[1] == 0
+
+
+def attention_plan(nontext_pos: Tensor, nontext_valid: Tensor, query_pos: Tensor, query_valid: Tensor,
+                   rank: int, weight: float, inv_tau: Tensor | float, dtype: torch.dtype) -> AttentionPlan:
+    has_query = query_valid.any(dim=1, keepdim=True)  # [B, 1]
+    key_bias = torch.zeros(query_valid.shape, dtype=torch.float32, device=query_valid.device)
+    key_bias = key_bias.masked_fill(~query_valid, torch.finfo(torch.float32).min)[:, None, :]
+    update_weight = (weight * (nontext_valid & has_query)).to(dtype)[:, :, None]
+    return AttentionPlan(nontext_pos[:, :, None].expand(-1, -1, rank), query_pos[:, :, None].expand(-1, -1, rank),
+                         key_bias, update_weight, inv_tau)
+
+
+def text_guided_attention(a: Tensor, plan: AttentionPlan) -> Tensor:
     """MokA's task-centric cross-attention in rank space (DESIGN §3, step 2).
 
     Non-text tokens query the sample's query-text tokens: a'_t = a_t + λ Σ_j softmax_j(a_t·a_j/τ) a_j.
-    Only N×Q logits are formed, never T×T. a [B, T, r] -> [B, T, r].
+    Only N×Q logits are formed, never T×T; eight kernels per layer. a [B, T, r] -> [B, T, r].
     """
-    if nontext_pos.shape[1] == 0 or query_pos.shape[1] == 0:
+    if plan.empty:
         return a
-    queries = gather_rows(a, nontext_pos)  # [B, N, r]
-    keys = gather_rows(a, query_pos)  # [B, Q, r]
-    logits = (queries.float() @ keys.float().transpose(1, 2)) * inv_tau  # [B, N, Q]
-    mixed = masked_softmax_mix(logits, keys, query_valid)  # [B, N, r]
-    return scatter_add_rows(a, nontext_pos, nontext_valid, weight * mixed)
+    queries = a.gather(1, plan.nontext_index)  # [B, N, r]
+    keys = a.gather(1, plan.query_index)  # [B, Q, r]
+    scaled_keys = keys.float() * plan.inv_tau  # τ folded into the keys: [B, 1, 1] or a scalar
+    logits = torch.baddbmm(plan.key_bias, queries.float(), scaled_keys.transpose(1, 2))  # [B, N, Q]
+    mixed = torch.softmax(logits, dim=-1).to(a.dtype) @ keys  # [B, N, r]
+    return a.scatter_add(1, plan.nontext_index, mixed * plan.update_weight)

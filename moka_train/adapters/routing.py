@@ -9,7 +9,8 @@ the backbone: the KV cache already holds tokens.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 from torch import Tensor
@@ -38,6 +39,19 @@ class Routing:
     query_pos: Tensor  # [B, Q] positions of query-text tokens, left-packed
     query_valid: Tensor  # [B, Q]
     active: Tensor | None = None  # [B, T] tokens whose adapter delta is applied (None: all)
+    # tensors derived once per forward and shared by every layer (expanded gather indices, masks)
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def cached(self, key: tuple, build: Callable[[], object]):
+        """``build()`` once per routing and key; the layers of one forward then share the result."""
+        if key not in self.memo:
+            self.memo[key] = build()
+        return self.memo[key]
+
+    def slot_gather_index(self, rank: int) -> Tensor:
+        """[B, T, 1, r] index that picks each token's slot out of [B, T, M, r]."""
+        return self.cached(("slot_index", rank), lambda: self.slot_index[:, :, None, None].expand(
+            *self.slot_index.shape, 1, rank))
 
     @classmethod
     def from_modality_ids(cls, modality_ids: Tensor, num_modalities: int,

@@ -6,7 +6,8 @@ import torch
 from torch import Tensor, nn
 
 from ..base import AdapterLinear
-from ..functional import inverse_temperature, routed_down, text_guided_attention
+from ..functional import (AttentionPlan, attention_plan, inverse_temperature, routed_down, slot_projections,
+                          text_guided_attention)
 from ..registry import register
 from ..routing import Routing
 
@@ -34,23 +35,40 @@ class MokaLinear(AdapterLinear):
         """a [B, T, r]: every token through its modality's A, in one GEMM."""
         if routing is None:
             return x @ self.lora_A[TEXT].t() * self.scale
-        stacked = self.stacked_A()  # [M*r, d]
-        return routed_down(x, stacked, routing.slot_index, self.spec.rank, self.scale)
+        return routed_down(x, self.stacked_A(), routing.slot_gather_index(self.spec.rank), self.scale)
 
     def stacked_A(self) -> Tensor:
         # explicit order: a ParameterDict built from a dict may not keep insertion order
         return torch.cat([self.lora_A[n] for n in self.slot_names], dim=0)  # [M*r, d], slot-major
 
+    def plan(self, routing: Routing, dtype: torch.dtype) -> AttentionPlan:
+        """The attention's indices and masks: built by the first layer, shared by the others."""
+        spec = self.spec
+        key = ("moka_plan", spec.rank, spec.temperature, self.scale, spec.xattn_weight, dtype)
+        return routing.cached(key, lambda: attention_plan(
+            routing.nontext_pos, routing.nontext_valid, routing.query_pos, routing.query_valid, spec.rank,
+            spec.xattn_weight, inverse_temperature(spec.temperature, spec.rank, self.scale, routing.query_valid),
+            dtype))
+
     def interact(self, a: Tensor, routing: Routing) -> Tensor:
-        inv_tau = inverse_temperature(self.spec.temperature, self.spec.rank, self.scale, routing.query_valid)
-        return text_guided_attention(a, routing.nontext_pos, routing.nontext_valid, routing.query_pos,
-                                     routing.query_valid, self.spec.xattn_weight, inv_tau)
+        return text_guided_attention(a, self.plan(routing, a.dtype))
 
     def delta(self, x: Tensor, routing: Routing | None) -> Tensor:
         a = self.down(x, routing)  # [B, T, r]
         if routing is not None and self.cross_attention:
             a = self.interact(a, routing)
         return a @ self.lora_B.t()  # [B, T, o]
+
+    def folded_prefill_delta(self, x: Tensor, routing: Routing) -> Tensor:
+        # the one GEMM of down() already holds A_text x for every token: subtract it in rank space
+        rank = self.spec.rank
+        a_all = slot_projections(x, self.stacked_A(), rank)  # [B, T, M, r]
+        a = a_all.gather(2, routing.slot_gather_index(rank)).squeeze(2) * self.scale
+        if self.cross_attention:
+            a = self.interact(a, routing)
+        if routing.active is not None:
+            a = a * routing.active[..., None].to(a.dtype)
+        return (a - a_all[:, :, 0] * self.scale) @ self.lora_B.t()
 
     def text_delta_weight(self) -> Tensor:
         return self.scale * self.lora_B @ self.lora_A[TEXT]

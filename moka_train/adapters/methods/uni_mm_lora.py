@@ -39,7 +39,7 @@ class UniMMLoRALinear(AdapterLinear):
             a = x @ self.lora_A[TEXT].t() * self.scale  # [B, T, r]
         else:
             stacked = torch.cat([self.lora_A[n] for n in self.slot_names], dim=0)  # [M*r, d], slot-major
-            a = routed_down(x, stacked, routing.slot_index, self.spec.rank, self.scale)  # [B, T, r]
+            a = routed_down(x, stacked, routing.slot_gather_index(self.spec.rank), self.scale)  # [B, T, r]
         shared = (x @ self.shared_A.t() * self.scale) @ self.shared_B.t()
         return a @ self.lora_B.t(), shared
 
