@@ -1,108 +1,157 @@
-"""Training speed and peak memory of the tiny configuration, every adapter method side by side.
+"""Training step speed and activation memory, every adapter method side by side, with and without
+the frozen-encoder feature cache; and LoRA vs MokA on a LLaMA-shaped model.
 
-    python scripts/bench_train.py [--steps 30] [--methods lora moka ...]
+    python scripts/bench_train.py [--rounds 8 --block 3] [--methods lora moka ...] [--no-llama]
+    python scripts/bench_train.py --paper-media --methods lora moka --rounds 2 --block 1 --no-llama
 
-Each method runs in its own process (so peak RSS is its own) on the same tiny workspace, the
-same batches and the same number of optimizer steps (data loading + MultimodalLM forward +
-backward + AdamW); lora and moka run again reading the frozen-encoder feature cache. Prints one
-JSON line: steps/s and peak RSS per run, ratios to LoRA, and the cache's speed-up.
+Tiny recipe (``configs/tiny_avqa.yaml``, its fine-tuning stage): one process builds one model per
+method with the stage's trainable set, AdamW over the trainer's parameter groups (foreach, as
+DeepSpeed's flat partitions make it one kernel per group), and iterators over the stage's data
+with media decoded (CLIP, BEATs and video/audio decoding each step) and, for lora and moka, read
+from the feature cache (``data_prep/cache_features.py``). A step is data loading + forward +
+backward + optimizer step. All runs are stepped round robin, ``--block`` steps each per round,
+so drift of the machine hits every run alike; the median block is reported.
+
+``--paper-media``: the same recipe with real-sized encoders (CLIP ViT-B/16, BEATs base; random
+weights) on 10 s clips sampled as in the paper (10 frames at 224 px, 10 one-second audio
+segments), where decoding and encoding cost what they cost in the paper's setting.
+
+LLaMA shape (``bench_gpu.py``'s training rows with CPU settings): a random LLaMA-shaped model
+(hidden 1024) whose GEMMs dominate, as on a real backbone, so the MokA / LoRA step ratio
+measures the method rather than Python overhead per layer.
+
+Prints one JSON line: steps/s and saved activations per run, ratios to LoRA, the cache speed-up.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import platform
-import resource
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import torch
+
+from bench_gpu import parse_args as gpu_args, rounded, saved_activation_mb, train_rows  # scripts/ is sys.path[0]
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+RECIPE = ROOT / "configs" / "tiny_avqa.yaml"
+LLAMA_SHAPE = ["--device", "cpu", "--dtype", "float32", "--hidden", "1024", "--layers", "4", "--intermediate",
+               "2752", "--heads", "16", "--vocab", "8000", "--batch", "2", "--seq", "512", "--no-checkpointing",
+               "--methods", "lora", "moka"]
 
-def measure(method: str, workspace: str, steps: int, queue, cache_dir: str | None = None) -> None:
-    import torch
 
-    from moka_train.config import load_config
-    from moka_train.data.tokenizer import load_tokenizer
-    from moka_train.model.build import build_model
-    from moka_train.train.data import build_stage_data
+class Run:
+    """One method training on the tiny recipe's fine-tuning stage, from decoded media or the cache."""
 
-    os.environ["DEMO_ROOT"] = workspace
-    torch.manual_seed(0)
-    overrides = [f"adapter.method={method}"] + ([f"data.feature_cache={cache_dir}"] if cache_dir else [])
-    cfg = load_config(ROOT / "configs" / "tiny_avqa.yaml", overrides)
-    tokenizer = load_tokenizer(cfg.model)
-    model = build_model(cfg.model, tokenizer, cfg.adapter)
-    stage = cfg.stages[-1]
-    data = build_stage_data(cfg, stage, tokenizer, [b.spec for b in model.branches])
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=1e-3)
-    model.train()
+    def __init__(self, method: str, cache_dir: str | None, overrides: list[str]) -> None:
+        from moka_train.config import load_config
+        from moka_train.data.tokenizer import load_tokenizer
+        from moka_train.model.build import build_model
+        from moka_train.train.data import build_stage_data
+        from moka_train.train.engine import param_groups
+        from moka_train.train.stages import set_trainable
 
-    def step(batch):
-        loss = model(batch)["loss"]
+        overrides = [*overrides, f"adapter.method={method}"] + ([f"data.feature_cache={cache_dir}"] if cache_dir else [])
+        cfg = load_config(RECIPE, overrides)
+        stage = cfg.stages[-1]
+        torch.manual_seed(0)
+        tokenizer = load_tokenizer(cfg.model)
+        self.model = build_model(cfg.model, tokenizer, cfg.adapter)
+        set_trainable(self.model, stage, [b.spec.name for b in self.model.branches])
+        self.model.train()
+        self.optimizer = torch.optim.AdamW(param_groups(self.model, stage.optim), lr=stage.optim.lr, foreach=True)
+        self.data = build_stage_data(cfg, stage, tokenizer, [b.spec for b in self.model.branches])
+        self.epoch, self.batches = 0, iter(self.data.loader(0, 0))
+
+    def next_batch(self) -> dict:
+        batch = next(self.batches, None)
+        if batch is None:  # a new epoch
+            self.epoch += 1
+            self.batches = iter(self.data.loader(self.epoch, 0))
+            batch = next(self.batches)
+        return batch
+
+    def step(self, batch: dict | None = None) -> None:
+        loss = self.model(batch if batch is not None else self.next_batch())["loss"]
         loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
 
-    # data loading (decoding, or reading cached features) is part of a training step's cost
-    batches = iter(data.loader(0, 0))
-    step(next(batches))  # warm-up
-    start = time.perf_counter()
-    for _ in range(steps):
-        step(next(batches))
-    elapsed = time.perf_counter() - start
-    queue.put({"method": method, "steps_per_s": steps / elapsed,
-               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-               "trainable": sum(p.numel() for p in params)})
+
+def tiny_rows(methods: list[str], rounds: int, block: int, cache_dir: str, overrides: list[str]) -> dict:
+    runs = {m: Run(m, None, overrides) for m in methods}
+    runs.update({f"{m}+cache": Run(m, cache_dir, overrides) for m in ("lora", "moka") if m in methods})
+    seconds = {name: [] for name in runs}
+    for round_ in range(rounds + 1):  # round 0 warms up
+        for name, run in runs.items():
+            start = time.perf_counter()
+            for _ in range(block):
+                run.step()  # loading the batch (decoding or reading the cache) is part of the step
+            if round_:
+                seconds[name].append((time.perf_counter() - start) / block)
+    rows = {}
+    for name, run in runs.items():
+        batch = run.next_batch()
+        rows[name] = {"steps_per_s": 1 / statistics.median(seconds[name]),
+                      "saved_activation_mb": saved_activation_mb(lambda: run.step(batch)),
+                      "trainable": sum(p.numel() for p in run.model.parameters() if p.requires_grad)}
+    for name, row in rows.items():
+        lora = rows["lora+cache" if name.endswith("+cache") else "lora"]
+        row["time_vs_lora"] = lora["steps_per_s"] / row["steps_per_s"]
+        row["activations_vs_lora"] = row["saved_activation_mb"] / lora["saved_activation_mb"]
+    return rows
+
+
+def fill_cache(cache_dir: Path, overrides: list[str]) -> str:
+    from moka_train.config import load_config
+    from moka_train.train.feature_cache_writer import fill_feature_cache
+
+    fill_feature_cache(load_config(RECIPE, [*overrides, f"data.feature_cache={cache_dir}"]))
+    return str(cache_dir)
 
 
 def main() -> None:
     from moka_train.adapters import available_methods
-    from moka_train.testing.workspace import build_tiny_workspace
+    from moka_train.testing.workspace import PAPER_MEDIA_OVERRIDES, build_tiny_workspace
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--block", type=int, default=3, help="steps per run per round")
     parser.add_argument("--methods", nargs="*", default=None, help="default: every registered method")
+    parser.add_argument("--no-llama", dest="llama", action="store_false", help="skip the LLaMA-shaped rows")
+    parser.add_argument("--paper-media", action="store_true",
+                        help="real-sized encoders (CLIP ViT-B/16, BEATs base) and 10 s clips sampled as in the "
+                             "paper (10 frames at 224 px, 10 audio segments); the LLM stays tiny")
     args = parser.parse_args()
     methods = args.methods or available_methods()
-    ctx = mp.get_context("spawn")
-    results = {}
+    if "lora" not in methods:
+        methods = ["lora", *methods]  # the reference of every ratio
+    overrides = PAPER_MEDIA_OVERRIDES if args.paper_media else []
     with tempfile.TemporaryDirectory() as tmp:
-        workspace = str(build_tiny_workspace(Path(tmp) / "ws", seed=0, num_av=4 * (args.steps + 1)))
-        cache_dir = fill_cache(workspace, Path(tmp) / "cache")
-        runs = [(m, None) for m in methods] + [(m, cache_dir) for m in ("lora", "moka") if m in methods]
-        for method, cache in runs:
-            queue = ctx.Queue()
-            proc = ctx.Process(target=measure, args=(method, workspace, args.steps, queue, cache))
-            proc.start()
-            results[method + ("+cache" if cache else "")] = queue.get()
-            proc.join()
-    for name, r in results.items():
-        base = results.get("lora+cache" if name.endswith("+cache") else "lora")
-        if base:
-            r["time_vs_lora"] = round(base["steps_per_s"] / r["steps_per_s"], 3)
-            r["memory_vs_lora"] = round(r["peak_rss_mb"] / base["peak_rss_mb"], 3)
-        r["steps_per_s"], r["peak_rss_mb"] = round(r["steps_per_s"], 2), round(r["peak_rss_mb"], 1)
-    speedup = {m: round(results[f"{m}+cache"]["steps_per_s"] / results[m]["steps_per_s"], 3)
-               for m in ("lora", "moka") if f"{m}+cache" in results}
-    print(json.dumps({"bench": "train_tiny", "steps": args.steps, "machine": platform.machine(),
-                      "feature_cache_speedup": speedup, "methods": results}))
-
-
-def fill_cache(workspace: str, cache_dir: Path) -> str:
-    from moka_train.config import load_config
-    from moka_train.train.feature_cache_writer import fill_feature_cache
-
-    os.environ["DEMO_ROOT"] = workspace
-    fill_feature_cache(load_config(ROOT / "configs" / "tiny_avqa.yaml", [f"data.feature_cache={cache_dir}"]))
-    return str(cache_dir)
+        steps = (args.rounds + 2) * args.block  # enough clips that no run needs a second epoch
+        os.environ["DEMO_ROOT"] = str(build_tiny_workspace(Path(tmp) / "ws", seed=0, num_av=4 * steps,
+                                                           paper_media=args.paper_media))
+        rows = tiny_rows(methods, args.rounds, args.block, fill_cache(Path(tmp) / "cache", overrides), overrides)
+    result = {"bench": "train", "media": "paper" if args.paper_media else "tiny",
+              "machine": f"{platform.machine()} threads={torch.get_num_threads()}",
+              "feature_cache_speedup": {m: rows[f"{m}+cache"]["steps_per_s"] / rows[m]["steps_per_s"]
+                                        for m in ("lora", "moka") if f"{m}+cache" in rows},
+              "tiny_recipe": rows}
+    if args.llama:
+        shape = gpu_args(LLAMA_SHAPE + ["--steps", str(args.rounds), "--warmup", "1"])
+        llama = train_rows(shape, flops={"model": 0, "hardware": 0, "six_n": 0}, peak=None)
+        result["llama_shape"] = {"shape": {k: getattr(shape, k) for k in ("hidden", "layers", "batch", "seq")},
+                                 "moka_vs_lora_step": llama["moka"]["step_s"] / llama["lora"]["step_s"],
+                                 "rows": llama}
+    print(json.dumps(rounded(result)))
 
 
 if __name__ == "__main__":

@@ -31,25 +31,36 @@ TINY_BEATS_CFG = {
     "finetuned_model": True, "predictor_dropout": 0.1, "predictor_class": 5,
 }
 
+# the same architectures at real sizes (random weights): CLIP ViT-B/16 and BEATs base, for
+# measurements where the encoders' cost must be a real one (bench_train --paper-media)
+BASE_HF_CLIP_SHAPE = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+                          image_size=224, patch_size=16, projection_dim=512)
+BASE_BEATS_CFG = {**TINY_BEATS_CFG, "embed_dim": 512, "encoder_layers": 12, "encoder_embed_dim": 768,
+                  "encoder_ffn_embed_dim": 3072, "encoder_attention_heads": 12, "conv_pos": 128,
+                  "conv_pos_groups": 16, "num_buckets": 320, "max_distance": 800, "predictor_class": 527}
+
 # n_audio_ctx stays 1500: whisper's encoder only accepts full 30 s windows (3000 mel frames)
 TINY_WHISPER_DIMS = {"n_mels": 80, "n_audio_ctx": 1500, "n_audio_state": 32, "n_audio_head": 2,
                      "n_audio_layer": 2, "n_vocab": 64, "n_text_ctx": 16, "n_text_state": 32,
                      "n_text_head": 2, "n_text_layer": 1}
 
 
-def tiny_hf_clip_model(seed: int = 0):
-    """A 3-block ``CLIPVisionModel`` (28 px, patch 14: 4 patch tokens), random, eval mode."""
+TINY_HF_CLIP_SHAPE = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
+                          image_size=28, patch_size=14, projection_dim=16)
+
+
+def tiny_hf_clip_model(seed: int = 0, shape: dict | None = None):
+    """A 3-block ``CLIPVisionModel`` (28 px, patch 14: 4 patch tokens), random, eval mode; or
+    the architecture at ``shape`` (e.g. ``BASE_HF_CLIP_SHAPE``)."""
     from transformers import CLIPVisionConfig, CLIPVisionModel
 
     torch.manual_seed(seed)
-    config = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
-                              image_size=28, patch_size=14, projection_dim=16)
-    return CLIPVisionModel(config).eval()
+    return CLIPVisionModel(CLIPVisionConfig(**(shape or TINY_HF_CLIP_SHAPE))).eval()
 
 
-def make_tiny_hf_clip(directory: str | Path, seed: int = 0) -> Path:
-    """``tiny_hf_clip_model(seed)`` in save_pretrained format."""
-    tiny_hf_clip_model(seed).save_pretrained(str(directory))
+def make_tiny_hf_clip(directory: str | Path, seed: int = 0, shape: dict | None = None) -> Path:
+    """``tiny_hf_clip_model(seed, shape)`` in save_pretrained format."""
+    tiny_hf_clip_model(seed, shape).save_pretrained(str(directory))
     return Path(directory)
 
 
@@ -78,21 +89,22 @@ def make_tiny_open_clip(directory: str | Path, seed: int = 0) -> Path:
     return directory
 
 
-def tiny_beats_model(seed: int = 0) -> tuple[BEATs, dict[str, torch.Tensor]]:
-    """A random 2-layer BEATs (deep norm, gated relative bias) and its classifier head weights."""
+def tiny_beats_model(seed: int = 0, cfg: dict | None = None) -> tuple[BEATs, dict[str, torch.Tensor]]:
+    """A random 2-layer BEATs (deep norm, gated relative bias) and its classifier head weights;
+    or the architecture of ``cfg`` (e.g. ``BASE_BEATS_CFG``)."""
+    cfg = cfg or TINY_BEATS_CFG
     torch.manual_seed(seed)
-    model = BEATs(BEATsConfig.from_checkpoint(TINY_BEATS_CFG))
+    model = BEATs(BEATsConfig.from_checkpoint(cfg))
     _jitter(model)
-    width = TINY_BEATS_CFG["encoder_embed_dim"]
-    head = {"weight": torch.randn(TINY_BEATS_CFG["predictor_class"], width) * 0.02,
-            "bias": torch.zeros(TINY_BEATS_CFG["predictor_class"])}
+    head = {"weight": torch.randn(cfg["predictor_class"], cfg["encoder_embed_dim"]) * 0.02,
+            "bias": torch.zeros(cfg["predictor_class"])}
     return model.eval(), head
 
 
-def make_tiny_beats(path: str | Path, seed: int = 0) -> Path:
-    """``tiny_beats_model(seed)`` in the official format: ``{"cfg": ..., "model": state_dict}``
+def make_tiny_beats(path: str | Path, seed: int = 0, cfg: dict | None = None) -> Path:
+    """``tiny_beats_model(seed, cfg)`` in the official format: ``{"cfg": ..., "model": state_dict}``
     with the official key names, including the fine-tuned classifier head."""
-    model, head = tiny_beats_model(seed)
+    model, head = tiny_beats_model(seed, cfg)
     return save_beats(model, path, finetuned_head=head)
 
 
