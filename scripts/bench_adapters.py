@@ -3,7 +3,8 @@
     python scripts/bench_adapters.py            # d=4096, B=8, T=512, r=4, text+video+audio, fp32
     python scripts/bench_adapters.py --d 1024 --reps 3   # quicker
 
-Ratios (time of the first over time of the second, forward + backward, median of --reps):
+Ratios (time of the first over time of the second, forward + backward, median of --reps rounds
+in each of which every layer runs once, in a random order):
   moka_vs_reference    official-style per-sample loop / our MokA       (adapter path only; higher is better)
   moka_vs_lora_adapter our MokA / our LoRA                              (adapter path only; target <= 1.5)
   moka_vs_lora_layer   our MokA layer / our LoRA layer, W0 included     (target <= 1.05)
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import random
 import statistics
 import sys
 import time
@@ -49,14 +51,18 @@ def realistic_ids(batch: int, tokens: int, gen: torch.Generator) -> torch.Tensor
     return ids
 
 
-def timed(fn, reps: int) -> float:
-    fn()  # warm-up
-    samples = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+def timed_together(fns: dict, reps: int) -> dict[str, float]:
+    """Median seconds of each function over ``reps`` rounds after a warm-up round; every round
+    runs them all, in a random order, so that the machine's drift hits every function alike."""
+    rng = random.Random(0)
+    samples = {name: [] for name in fns}
+    for round_ in range(reps + 1):
+        for name in rng.sample(list(fns), len(fns)):
+            start = time.perf_counter()
+            fns[name]()
+            if round_:
+                samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def fwd_bwd(compute, x):
@@ -95,15 +101,13 @@ def main() -> None:
     ours = lambda t: moka.delta(moka.dropout(t), routing)  # noqa: E731
     lora_path = lambda t: lora.delta(lora.dropout(t), routing)  # noqa: E731
 
-    times = {
-        "reference_adapter": timed(fwd_bwd(ref, x), args.reps),
-        "moka_adapter": timed(fwd_bwd(ours, x), args.reps),
-        "lora_adapter": timed(fwd_bwd(lora_path, x), args.reps),
-        "moka_layer": timed(fwd_bwd(moka, x), args.reps),
-        "lora_layer": timed(fwd_bwd(lora, x), args.reps),
-    }
-    times["peft_layer"] = timed(fwd_bwd(peft_lora_layer(base, spec), x), args.reps)
-    times["wander_layer"] = wander_layer_time(base, spec, slot, x, args.reps)
+    layers = {name: fwd_bwd(compute, x) for name, compute in (
+        ("reference_adapter", ref), ("moka_adapter", ours), ("lora_adapter", lora_path), ("moka_layer", moka),
+        ("lora_layer", lora), ("peft_layer", peft_lora_layer(base, spec)), ("wander_layer", wander_layer(base, spec, slot)))}
+    methods = args.methods or available_methods()
+    layers.update({f"method:{m}": fwd_bwd(method_layer(m, base, slot, args), x) for m in methods})
+    times = timed_together(layers, args.reps)
+    per_method = {m: round(times.pop(f"method:{m}") / times["lora_layer"], 4) for m in methods}
     times.update(decode_step_times(base, moka, lora, slot, args.batch, args.d, args.reps))
     result = {
         "moka_vs_reference": times["reference_adapter"] / times["moka_adapter"],
@@ -113,7 +117,7 @@ def main() -> None:
         "wander_vs_lora_layer": times["wander_layer"] / times["lora_layer"],
         "moka_decode_vs_lora_decode": times["moka_decode"] / times["lora_decode"],
         "moka_decode_vs_base_decode": times["moka_decode"] / times["base_decode"],
-        "layer_vs_lora": per_method_ratios(base, slot, x, args, times["lora_layer"]),
+        "layer_vs_lora": per_method,
         "seconds": times,
         "shape": {"d": args.d, "batch": args.batch, "tokens": args.tokens, "rank": args.rank},
         "machine": f"{platform.machine()} {platform.processor() or ''} threads={torch.get_num_threads()}".strip(),
@@ -122,19 +126,17 @@ def main() -> None:
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}))
 
 
-def per_method_ratios(base, slot: RoutingSlot, x: torch.Tensor, args, lora_time: float) -> dict[str, float]:
-    """Whole-layer forward+backward time of every registered method over our LoRA's (same shapes,
-    same routing): the measured cost column of the paper's comparison."""
-    ratios = {}
-    for method in args.methods or available_methods():
-        spec = AdapterSpec(method=method, rank=args.rank, alpha=16, dropout=0.05, modalities=("video", "audio"))
-        layer = get_method(method)(base, spec, slot)
-        with torch.no_grad():  # zero-initialised parameters would let a method skip real work
-            for _, param in layer.adapter_named_parameters():
-                if param.abs().sum() == 0:
-                    param.normal_(0, 0.01)
-        ratios[method] = round(timed(fwd_bwd(layer, x), args.reps) / lora_time, 4)
-    return ratios
+def method_layer(method: str, base, slot: RoutingSlot, args):
+    """A whole layer of a registered method on the shared W0, every adapter parameter non-zero
+    (zero-initialised parameters would let a method skip real work): the measured cost column
+    of the paper's comparison, as a ratio to our LoRA layer."""
+    spec = AdapterSpec(method=method, rank=args.rank, alpha=16, dropout=0.05, modalities=("video", "audio"))
+    layer = get_method(method)(base, spec, slot)
+    with torch.no_grad():
+        for _, param in layer.adapter_named_parameters():
+            if param.abs().sum() == 0:
+                param.normal_(0, 0.01)
+    return layer
 
 
 def decode_step_times(base, moka, lora, slot: RoutingSlot, batch: int, d: int, reps: int) -> dict[str, float]:
@@ -149,20 +151,18 @@ def decode_step_times(base, moka, lora, slot: RoutingSlot, batch: int, d: int, r
                     layer(x)
         return run
 
-    times = {f"{name}_decode": timed(hundred(layer), reps) for name, layer in
-             (("base", base), ("lora", lora), ("moka", moka))}
+    times = timed_together({f"{name}_decode": hundred(layer) for name, layer in
+                            (("base", base), ("lora", lora), ("moka", moka))}, reps)
     slot.decoding = False
     return times
 
 
-def wander_layer_time(base: torch.nn.Linear, spec: AdapterSpec, slot: RoutingSlot, x: torch.Tensor,
-                      reps: int) -> float:
-    """Forward + backward of a whole Wander layer (default width / CP rank / token rank) on the same
-    W0, batch and routing as the LoRA layer; U is made non-zero so the fusion's backward runs."""
-    wander_spec = AdapterSpec(method="wander", dropout=spec.dropout, modalities=spec.modalities)
-    wander = WanderLinear(base, wander_spec, slot)
+def wander_layer(base: torch.nn.Linear, spec: AdapterSpec, slot: RoutingSlot) -> WanderLinear:
+    """A Wander layer (default width / CP rank / token rank) on the same W0 as the LoRA layer;
+    U is made non-zero so the fusion's backward runs."""
+    wander = WanderLinear(base, AdapterSpec(method="wander", dropout=spec.dropout, modalities=spec.modalities), slot)
     torch.nn.init.normal_(wander.up, std=0.01)
-    return timed(fwd_bwd(wander, x), reps)
+    return wander
 
 
 def peft_lora_layer(base: torch.nn.Linear, spec: AdapterSpec):
