@@ -3,7 +3,7 @@
     python scripts/bench_adapters.py            # d=4096, B=8, T=512, r=4, text+video+audio, fp32
     python scripts/bench_adapters.py --d 1024 --reps 3   # quicker
 
-Ratios (time of the first over time of the second, forward + backward, median of --reps rounds
+Ratios (time of the first over time of the second, forward + backward, least of --reps rounds
 in each of which every layer runs once, in a random order):
   moka_vs_reference    official-style per-sample loop / our MokA       (adapter path only; higher is better)
   moka_vs_lora_adapter our MokA / our LoRA                              (adapter path only; target <= 1.5)
@@ -21,7 +21,6 @@ import argparse
 import json
 import platform
 import random
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -52,8 +51,10 @@ def realistic_ids(batch: int, tokens: int, gen: torch.Generator) -> torch.Tensor
 
 
 def timed_together(fns: dict, reps: int) -> dict[str, float]:
-    """Median seconds of each function over ``reps`` rounds after a warm-up round; every round
-    runs them all, in a random order, so that the machine's drift hits every function alike."""
+    """Least seconds of each function over ``reps`` rounds after a warm-up round; every round
+    runs them all, in a random order, so that the machine's drift hits every function alike.
+    The least, not the median: interference only ever adds time, and on a shared machine it
+    moved medians of identical layers apart by up to 20 % where minima agreed."""
     rng = random.Random(0)
     samples = {name: [] for name in fns}
     for round_ in range(reps + 1):
@@ -62,7 +63,7 @@ def timed_together(fns: dict, reps: int) -> dict[str, float]:
             fns[name]()
             if round_:
                 samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return {name: min(values) for name, values in samples.items()}
 
 
 def fwd_bwd(compute, x):
