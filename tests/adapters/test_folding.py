@@ -33,9 +33,7 @@ def prefill_and_decode_logits(model, slot, ids, mod, attention):
     return logits
 
 
-@pytest.mark.parametrize("method", FOLDABLE)
-def test_folded_model_gives_the_unfolded_logits_in_prefill_and_decode(method):
-    model, slot, _ = adapted(method=method)
+def assert_folding_keeps_the_logits(model, slot):
     model.eval()
     ids, mod, attention = mixed_batch()
     reference = prefill_and_decode_logits(model, slot, ids, mod, attention)
@@ -43,6 +41,12 @@ def test_folded_model_gives_the_unfolded_logits_in_prefill_and_decode(method):
     folded = prefill_and_decode_logits(model, slot, ids, mod, attention)
     for want, got in zip(reference, folded):
         torch.testing.assert_close(got, want, atol=2e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("method", FOLDABLE)
+def test_folded_model_gives_the_unfolded_logits_in_prefill_and_decode(method):
+    model, slot, _ = adapted(method=method)
+    assert_folding_keeps_the_logits(model, slot)
 
 
 def test_folded_moka_decode_adds_nothing_to_the_base_matmul():
@@ -81,14 +85,8 @@ def test_partial_modality_probe_survives_folding():
     """With the probe, tokens of inactive modalities get no adapter at all: folding must then
     remove the text path it put into W0 for them."""
     model, slot, _ = adapted(method="moka")
-    model.eval()
-    ids, mod, attention = mixed_batch()
     slot.active_ids = (0, 1, 2)  # text, query and video: audio tokens unadapted
-    reference = prefill_and_decode_logits(model, slot, ids, mod, attention)
-    fold_text_path(model)
-    folded = prefill_and_decode_logits(model, slot, ids, mod, attention)
-    for want, got in zip(reference, folded):
-        torch.testing.assert_close(got, want, atol=2e-5, rtol=1e-5)
+    assert_folding_keeps_the_logits(model, slot)
 
 
 def test_unfold_restores_the_base_weights_and_training_while_folded_is_refused():
