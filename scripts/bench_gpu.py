@@ -165,7 +165,9 @@ class Trainee:
             self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
             self.model.enable_input_require_grads()  # the frozen embeddings would cut the graph at layer 0
         self.model.train()
-        self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=1e-4)
+        # foreach: one kernel per group, as DeepSpeed's flat partitions and CUDA's default make it
+        self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=1e-4,
+                                           foreach=True)
 
     def step(self, ids: torch.Tensor, mod: torch.Tensor) -> None:
         self.slot.set(mod)  # the routing is part of a real step's cost

@@ -43,8 +43,8 @@ def read_done(path: Path) -> dict[str, dict]:
 
 def run_generation(cfg: RunConfig, checkpoint: str | Path, input_file: str | Path, output: str | Path,
                    batch_size: int = 8, max_new_tokens: int = 32, limit: int | None = None,
-                   adapter_modalities: list[str] | None = None) -> Path:
-    tokenizer, model = load_for_inference(cfg, checkpoint)
+                   adapter_modalities: list[str] | None = None, fold: bool = True) -> Path:
+    tokenizer, model = load_for_inference(cfg, checkpoint, fold=fold)
     model.slot.active_ids = probe_ids(model, adapter_modalities)
     output = Path(output)
     part = output.with_name(f"{output.name}.rank{rank()}")

@@ -26,6 +26,8 @@ def run_main(argv: list[str]) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--adapter-modalities", nargs="+", help="partial-modality probe: e.g. text, or video audio")
     parser.add_argument("--mode", choices=["official", "strict"], default="official")
+    parser.add_argument("--no-fold", dest="fold", action="store_false",
+                        help="keep the adapters' text path unfolded in decoding (same tokens, slower)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args(argv)
 
@@ -38,7 +40,7 @@ def run_main(argv: list[str]) -> int:
     probe = "-".join(args.adapter_modalities) if args.adapter_modalities else "all"
     output = Path(args.output or Path(args.checkpoint) / f"predictions_{args.benchmark}_{probe}.jsonl")
     run_generation(cfg, args.checkpoint, args.input, output, args.batch_size, args.max_new_tokens, args.limit,
-                   args.adapter_modalities)
+                   args.adapter_modalities, fold=args.fold)
     if not is_main():
         return 0
     from .cli import score_file

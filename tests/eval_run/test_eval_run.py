@@ -50,6 +50,19 @@ def test_predictions_in_input_order_and_rerun_skips_done(exported, tmp_path):
     assert not list(tmp_path.glob("preds.jsonl.rank*"))  # parts merged away
 
 
+def test_folded_decoding_answers_exactly_as_unfolded(exported, tmp_path):
+    """Evaluation folds MokA's text path into W0 for decoding: the same greedy answers, through
+    the real pipeline (features spliced into inputs_embeds, batched left padding, KV cache)."""
+    cfg, export, _ = exported
+    answers = {}
+    for fold in (False, True):
+        output = tmp_path / f"fold_{fold}.jsonl"
+        run_generation(cfg, export, cfg.data.train_file, output, batch_size=4, max_new_tokens=6, limit=8, fold=fold)
+        answers[fold] = [json.loads(line)["prediction"] for line in output.read_text().splitlines()]
+    assert answers[True] == answers[False] and len(answers[True]) == 8
+    assert len(set(answers[True])) > 1  # answers that depend on the sample, not one constant string
+
+
 def test_probe_names_are_checked_and_recorded(exported, tmp_path):
     cfg, export, model = exported
     assert probe_ids(model, ["text"]) == (0, 1)
