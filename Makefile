@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install test demo clean
+.PHONY: install test demo bench bench-gpu clean
 
 install: $(STAMP)
 
@@ -19,6 +19,16 @@ test: install
 
 demo: install
 	$(PY) scripts/demo.py --output-dir demo_out
+
+# one JSON line of side-by-side ratios each (README, Performance); about 12 minutes on 2 CPU cores
+bench: install
+	$(PY) scripts/bench_adapters.py
+	$(PY) scripts/bench_generate.py
+	$(PY) scripts/bench_train.py
+
+# LLaMA-2-7B shape in bf16 on a GPU: training step time and MFU, generation speed
+bench-gpu: install
+	$(PY) scripts/bench_gpu.py
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache
