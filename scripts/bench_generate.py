@@ -7,7 +7,8 @@ the prompt is routed like the paper's AV sample (text, video, audio, query text;
 prompt length). ``moka_folded`` is what evaluation runs (``load_for_inference`` folds the text
 path into W0): decode steps are plain matmuls, so its decode should match merged LoRA, while
 prefill still runs the full MokA path. The same measurement as ``bench_gpu.py``'s generation
-rows (fresh models each round, rotated order), with CPU defaults. Prints one JSON line of ratios.
+rows (every kind takes a turn at every decode step, in a random order), with CPU defaults.
+Prints one JSON line of ratios.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 
+import torch
 from bench_gpu import GENERATE_KINDS, generate_rows, parse_args, rounded  # scripts/ is sys.path[0]
 
 CPU_DEFAULTS = ["--device", "cpu", "--dtype", "float32", "--hidden", "1024", "--layers", "6",
@@ -28,8 +30,6 @@ def main(argv: list[str] | None = None) -> dict:
 
     def ratio(num: str, den: str, key: str = "decode_tok_s") -> float:
         return rows[num][key] / rows[den][key]
-
-    import torch
 
     result = rounded({
         "moka_folded_vs_lora_merged_decode": ratio("moka_folded", "lora_merged"),

@@ -18,7 +18,8 @@ CUDA, ``step_peak_mb`` (peak allocation of a step above the memory held before i
 
 Generation: greedy with the KV cache, prefill and decode tokens/s for the base model, LoRA merged
 into the weights, MokA, and MokA with its text path folded for decoding (``fold_text_path``, what
-evaluation runs), timed round robin. Prints one JSON line.
+evaluation runs); the kinds take turns at every decode step, in a random order. Prints one
+JSON line.
 """
 
 from __future__ import annotations
