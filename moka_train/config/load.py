@@ -58,8 +58,7 @@ def _load_composed(path: Path, seen: tuple[Path, ...]) -> tuple[dict, dict[str, 
         raise ConfigError(f"config base cycle: {' -> '.join(map(str, seen + (path,)))}")
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    with path.open() as fh:
-        own = yaml.safe_load(fh) or {}
+    own = _read_yaml(path)
     if not isinstance(own, dict):
         raise ConfigError(f"{path}: top level must be a mapping, got {type(own).__name__}")
     bases = own.pop("base", None) or []
@@ -72,6 +71,25 @@ def _load_composed(path: Path, seen: tuple[Path, ...]) -> tuple[dict, dict[str, 
     deep_merge(merged, own)
     origin.update({k: str(path) for k in _leaf_keys(own)})
     return merged, origin
+
+
+def _read_yaml(path: Path) -> Any:
+    """yaml.safe_load of a file; a syntax error names the file, line and column."""
+    try:
+        with path.open() as fh:
+            return yaml.safe_load(fh) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}{_yaml_position(err)}: YAML syntax error: {_yaml_problem(err)}") from None
+
+
+def _yaml_position(err: yaml.YAMLError) -> str:
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    return f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    parts = [getattr(err, "context", None), getattr(err, "problem", None)]
+    return ", ".join(p for p in parts if p) or str(err).splitlines()[0]
 
 
 def deep_merge(into: dict, other: dict) -> None:
@@ -99,7 +117,11 @@ def _parse_override(item: str) -> tuple[str, Any]:
         raise ConfigError(f"override {item!r} must look like key.sub=value")
     key, raw = item.split("=", 1)
     key = re.sub(r"\[(\d+)\]", r".\1", key.strip())  # stages[0].name -> stages.0.name
-    return key, yaml.safe_load(raw) if raw.strip() else ""
+    try:
+        return key, yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as err:
+        raise ConfigError(f"override {item!r}: the value is not valid YAML{_yaml_position(err)} "
+                          f"({_yaml_problem(err)})") from None
 
 
 def _set_dotted(data: dict, key: str, value: Any) -> None:
@@ -144,10 +166,13 @@ def _interpolate(value: Any, key: str) -> Any:
 
 def _lookup_var(match: re.Match, key: str) -> str:
     name, default = match.group(1), match.group(2)
-    if name in os.environ:
-        return os.environ[name]
-    if default is not None:
+    value = os.environ.get(name)
+    if value:
+        return value
+    if default is not None:  # as in the shell, ${VAR:-default} also covers a set but empty VAR
         return default
+    if value is not None:  # `${DEMO_ROOT}/run` with DEMO_ROOT="" would silently become /run
+        raise ConfigError(f"{key}: environment variable ${{{name}}} is set but empty (export {name}=...)")
     raise ConfigError(f"{key}: environment variable ${{{name}}} is not set (export {name}=...)")
 
 

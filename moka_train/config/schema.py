@@ -20,6 +20,8 @@ __all__ = [
 class RunConfig(Section):
     output_dir: str = "runs/default"
     resume: str | None = None  # "auto" or a checkpoint directory
+    overwrite: bool = False  # start afresh where output_dir holds a run: deletes its checkpoints and exports
+    resume_allow_changes: tuple[str, ...] = ()  # identity keys resume may find changed, e.g. [data.seed]
     model: ModelConfig
     adapter: AdapterConfig = AdapterConfig()
     data: DataConfig

@@ -4,11 +4,13 @@ Layout under ``<output_dir>/checkpoints``::
 
     <stage>-step00000100/          DeepSpeed engine state (weights, optimiser, scheduler)
         rng_rank<r>.pt             every rank's RNG state
-        trainer_state.json         step, stage, sampler position, counters, data report
+        trainer_state.json         step, stage, sampler position, counters, data report, run identity
+        checksums.json             size and sha256 of every file above (verified before loading)
         COMPLETE                   written last; a directory without it is never loaded
     latest                         the tag of the newest complete checkpoint (replaced atomically)
 
 A crash at any point of a save leaves ``latest`` pointing at the previous complete checkpoint.
+Loading verifies the checksums and unpickles tensors only (``checkpoint_files``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import torch
 
 from ..utils.dist import barrier, is_main, rank
 from ..utils.logging import get_logger
+from .checkpoint_files import (CheckpointFileError, install_safe_loader, safe_torch_load, verify_checksums,
+                               write_checksums)
 
 log = get_logger(__name__)
 COMPLETE = "COMPLETE"
@@ -60,6 +64,7 @@ class CheckpointManager:
     def __init__(self, root: str | Path, keep_last: int = 2) -> None:
         self.root = Path(root)
         self.keep_last = keep_last
+        self._verified: set[Path] = set()
 
     def save(self, engine, stage: str, step: int, trainer_state: dict) -> Path:
         """Every rank calls this. Returns the final checkpoint directory."""
@@ -78,6 +83,7 @@ class CheckpointManager:
             trainable = sorted(n for n, p in engine.module.named_parameters() if p.requires_grad)
             self._write_json(partial / STATE_FILE, {**trainer_state, "stage": stage, "step": step,
                                                     "trainable": trainable})
+            write_checksums(partial)
             (partial / COMPLETE).write_text("ok\n")
             shutil.rmtree(final, ignore_errors=True)
             os.replace(partial, final)
@@ -96,19 +102,59 @@ class CheckpointManager:
             raise RuntimeError(f"{pointer} names {path}, which is not a complete checkpoint")
         return path
 
+    def complete(self) -> list[Path]:
+        """Every complete checkpoint directory (by name)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p for p in self.root.iterdir() if p.is_dir() and (p / COMPLETE).is_file())
+
+    def newest_verified(self, stage_order: list[str]) -> Path | None:
+        """The newest complete checkpoint whose files verify; the ones that fail are logged by file."""
+        def newest_first(path: Path) -> tuple[int, int]:
+            try:
+                state = read_state(path)
+            except CheckpointFileError:
+                return (-2, -1)  # tried last; verify() names the broken file
+            stage = state.get("stage")
+            return (stage_order.index(stage) if stage in stage_order else -1, int(state.get("step", -1)))
+
+        failures = []
+        for path in sorted(self.complete(), key=newest_first, reverse=True):
+            try:
+                self.verify(path)
+                if failures:
+                    log.warning("resume: falling back to %s, the newest checkpoint that verifies", path)
+                return path
+            except CheckpointFileError as err:
+                log.warning("resume: skipping checkpoint %s: %s", path.name, err)
+                failures.append(str(err))
+        if failures:
+            raise CheckpointFileError("resume: no checkpoint verifies:\n  " + "\n  ".join(failures))
+        return None
+
+    def verify(self, path: Path) -> None:
+        """Checksums of every file; once per directory and process."""
+        path = Path(path)
+        if path.resolve() in self._verified:
+            return
+        if not (path / COMPLETE).is_file():
+            raise CheckpointFileError(f"not a complete checkpoint (no {COMPLETE} marker): {path}")
+        verify_checksums(path)
+        self._verified.add(path.resolve())
+
     def load(self, engine, path: str | Path) -> dict:
         """Restore engine state and this rank's RNG; returns the trainer state."""
         path = Path(path)
-        if not (path / COMPLETE).is_file():
-            raise FileNotFoundError(f"not a complete checkpoint (no {COMPLETE} marker): {path}")
-        state = json.loads((path / STATE_FILE).read_text())
+        self.verify(path)
+        state = read_state(path)
         _check_same_trainable(engine.module, state["trainable"], path)
+        install_safe_loader(engine)  # DeepSpeed's own reader would unpickle anything
         # the checkpoint holds the trainable parameters only (checked just above), so DeepSpeed
         # must not insist on finding the frozen ones in it
         load_path, _ = engine.load_checkpoint(str(path.parent), tag=path.name, load_module_strict=False)
         if load_path is None:
             raise RuntimeError(f"DeepSpeed could not load the checkpoint at {path}")
-        restore_rng(torch.load(path / f"rng_rank{rank()}.pt", weights_only=True))
+        restore_rng(safe_torch_load(path / f"rng_rank{rank()}.pt"))
         return state
 
     def _prune(self, keep: Path) -> None:
@@ -125,6 +171,15 @@ class CheckpointManager:
 
     def _write_json(self, path: Path, data: dict) -> None:
         self._write_text_atomic(path, json.dumps(data, indent=2))
+
+
+def read_state(path: Path) -> dict:
+    """trainer_state.json of a checkpoint directory; a broken one is named."""
+    file = Path(path) / STATE_FILE
+    try:
+        return json.loads(file.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise CheckpointFileError(f"{file}: cannot be read ({type(err).__name__}: {err})") from None
 
 
 def _check_same_trainable(module, saved: list[str], path: Path) -> None:

@@ -10,6 +10,7 @@ import torch
 
 from ..config.load import deep_merge
 from ..config.schema import OptimConfig, TrainConfig
+from .checkpoint_files import install_safe_loader
 
 
 def deepspeed_config(train: TrainConfig, optim: OptimConfig) -> dict:
@@ -80,4 +81,5 @@ def build_engine(model: torch.nn.Module, train: TrainConfig, optim: OptimConfig,
     optimizer = make_optimizer(param_groups(model, optim), optim, train.deepspeed.offload_optimizer)
     scheduler = warmup_cosine(optimizer, optim, total_steps)
     engine, _, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler, config=config)
+    install_safe_loader(engine)  # engine.load_checkpoint would otherwise unpickle anything
     return engine

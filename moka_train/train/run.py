@@ -1,7 +1,7 @@
 """run(cfg): the whole training flow, top to bottom.
 
-init distributed → seed → tokenizer → per stage: model → trainable set → init weights → data →
-engine → resume → loop → export.
+init distributed → claim the output dir → resume point (verified, same identity) → tokenizer →
+per stage: model → trainable set → init weights → data → engine → resume → loop → export.
 """
 
 from __future__ import annotations
@@ -9,18 +9,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..config import RunConfig, dump_config
+from ..config import ConfigError, RunConfig, dump_config
 from ..config.schema import StageConfig
 from ..data.tokenizer import load_tokenizer
 from ..model.export import export_weights, gathered, load_export
 from ..utils.dist import barrier, init_distributed, is_main, world_size
 from ..utils.logging import get_logger
 from ..utils.seeding import seed_everything
-from .checkpoint import CheckpointManager
+from .checkpoint import CheckpointManager, read_state
+from .checkpoint_files import CheckpointFileError
+from .identity import check_identity, run_identity
 from .data import build_stage_data
 from .engine import build_engine
 from .loop import LoopState, steps_for, train_stage
 from .metrics import MetricsLogger
+from .run_dir import claim_output_dir
 from .stages import set_trainable, uses_adapters
 
 log = get_logger(__name__)
@@ -30,11 +33,12 @@ def run(cfg: RunConfig) -> Path:
     _check_stage_order(cfg.stages)
     init_distributed()
     out = Path(cfg.output_dir)
+    checkpoints = CheckpointManager(out / "checkpoints", cfg.train.keep_last)
+    claim_output_dir(cfg, checkpoints)
+    resume = _resume_point(cfg, checkpoints)
     if is_main():
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(dump_config(cfg))
-    checkpoints = CheckpointManager(out / "checkpoints", cfg.train.keep_last)
-    resume = _resume_point(cfg, checkpoints)
     tokenizer = load_tokenizer(cfg.model)
     for stage in cfg.stages:
         if resume and _stage_done(cfg, stage, resume):
@@ -58,18 +62,22 @@ def run_stage(cfg: RunConfig, stage: StageConfig, tokenizer, checkpoints, resume
         loaded = load_export(model, Path(cfg.output_dir) / "export" / earlier)
         log.info("stage %s: loaded %s from stage %s", stage.name, loaded, earlier)
     data = build_stage_data(cfg, stage, tokenizer, specs)
+    identity = run_identity(cfg, stage)
     total = steps_for(data.batches_per_epoch, stage.epochs, cfg.train.grad_accum, cfg.train.max_steps)
     engine = build_engine(model, cfg.train, stage.optim, total)
     state = LoopState()
     if resume:
-        state = LoopState(**checkpoints.load(engine, resume[1])["loop"])
+        saved = checkpoints.load(engine, resume[1])
+        state = LoopState(**saved["loop"])
+        restore_data_report(data.dataset.report, saved.get("data"))
         log.info("stage %s: resumed at step %d (epoch %d, batch %d)", stage.name, state.step, state.epoch, state.position)
     log.info("stage %s: %d trainable tensors, %d steps, %d ranks", stage.name, len(trainable), total, world_size())
     metrics = MetricsLogger(cfg.output_dir, stage.name, total, cfg.train.wandb_mode, cfg.model_dump(mode="json"),
                             start_step=state.step)
 
     def save(loop_state: LoopState) -> None:
-        checkpoints.save(engine, stage.name, loop_state.step, {"loop": loop_state.to_dict(), "data": data.report()})
+        checkpoints.save(engine, stage.name, loop_state.step,
+                         {"loop": loop_state.to_dict(), "data": data.report(), "identity": identity})
 
     finished = train_stage(engine, data.loader, state, total, cfg.train.grad_accum, metrics, save,
                            cfg.train.log_every, cfg.train.save_every, cfg.train.max_nonfinite_in_row,
@@ -91,15 +99,41 @@ def _write_data_report(cfg: RunConfig, stage: StageConfig, report: dict) -> None
         (Path(cfg.output_dir) / f"data_report_{stage.name}.json").write_text(json.dumps(report, indent=2))
 
 
+def restore_data_report(report, saved: dict | None) -> None:
+    """Put back the bad samples met before the checkpoint: they are not met again in its epoch."""
+    for reason, entries in ((saved or {}).get("bad") or {}).items():
+        report.update([{**entry, "reason": reason} for entry in entries])
+
+
 def _resume_point(cfg: RunConfig, checkpoints: CheckpointManager) -> tuple[str, Path] | None:
-    """(stage name, checkpoint dir) to continue from, or None for a fresh run."""
+    """(stage name, checkpoint dir) to continue from, or None for a fresh run.
+
+    resume=auto takes the newest checkpoint whose files verify; an explicit path must verify.
+    Either must come from a stage of this config and from the same data, seed and world size."""
     if cfg.resume is None:
         return None
-    path = checkpoints.latest() if cfg.resume == "auto" else Path(cfg.resume)
+    names = [s.name for s in cfg.stages]
+    if cfg.resume == "auto":
+        path = checkpoints.newest_verified(names)
+    else:
+        path = Path(cfg.resume)
+        try:
+            checkpoints.verify(path)
+        except CheckpointFileError as err:
+            raise CheckpointFileError(f"resume={cfg.resume}: {err}; resume=auto takes the newest checkpoint "
+                                      "that verifies") from None
     if path is None:
         log.info("resume=auto: no checkpoint yet, starting fresh")
         return None
-    state = json.loads((path / "trainer_state.json").read_text())
+    state = read_state(path)
+    if state["stage"] not in names:
+        raise ConfigError(f"resume: checkpoint {path} belongs to stage {state['stage']!r}, which the config does "
+                          f"not list (stages: {', '.join(names)}). Name the stage {state['stage']!r} again, "
+                          "or start afresh with overwrite=true or in a new output_dir.")
+    stage = cfg.stages[names.index(state["stage"])]
+    changed = check_identity(state.get("identity"), run_identity(cfg, stage), cfg.resume_allow_changes, path)
+    if changed:
+        log.warning("resume: continuing although %s changed (resume_allow_changes)", ", ".join(changed))
     return state["stage"], path
 
 

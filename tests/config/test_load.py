@@ -103,3 +103,44 @@ def test_config_is_frozen(recipe):
     cfg = load_config(recipe)
     with pytest.raises(Exception):
         cfg.adapter.rank = 2
+
+
+def test_empty_env_var_names_key_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    from moka_train.cli import main
+
+    monkeypatch.setenv("DEMO_ROOT", "")
+    monkeypatch.chdir(tmp_path)  # `/run` would be absolute; anything relative would land here
+    config = write(tmp_path / "c.yaml", {**BASE, "model": {"llm_path": "/m"}, "output_dir": "${DEMO_ROOT}/run"})
+    with pytest.raises(ConfigError, match=r"output_dir: environment variable \$\{DEMO_ROOT\} is set but empty"):
+        load_config(config)
+    assert main(["train", "--config", str(config)]) == 2
+    assert "config error: output_dir: environment variable ${DEMO_ROOT} is set but empty" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
+
+
+def test_empty_env_var_takes_the_default_like_the_shell(recipe, monkeypatch):
+    monkeypatch.setenv("DATA_ROOT", "")
+    assert load_config(recipe).data.root == "/tmp/data"
+
+
+def test_yaml_syntax_error_is_a_config_error_with_file_line_column(tmp_path, capsys):
+    from moka_train.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  llm_path: /m\ndata: {root: /d\ntrain:\n  seed: 1\n")  # unclosed flow mapping
+    assert main(["validate", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"config error: {bad}:4:") and "YAML syntax error" in err, err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_yaml_syntax_error_in_a_base_file_names_that_file(tmp_path):
+    (tmp_path / "base.yaml").write_text("train:\n  seed: [1\n")
+    write(tmp_path / "recipe.yaml", {"base": "base.yaml"})
+    with pytest.raises(ConfigError, match=rf"{tmp_path / 'base.yaml'}:\d+:\d+: YAML syntax error"):
+        load_config(tmp_path / "recipe.yaml")
+
+
+def test_override_that_is_not_yaml_is_a_config_error(recipe):
+    with pytest.raises(ConfigError, match=r"override 'stages=\[\{name: s1': the value is not valid YAML"):
+        load_config(recipe, ["stages=[{name: s1"])

@@ -1,0 +1,58 @@
+"""An output directory belongs to one run: a new run never silently replaces an earlier one.
+
+Rerunning a command without ``resume=auto`` used to prune the earlier run's checkpoints, replace
+its exports and append to its metrics. Now it refuses, saying both ways forward; ``overwrite=true``
+deletes what the earlier run wrote and starts afresh.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from ..config import ConfigError, RunConfig
+from ..utils.dist import barrier, is_main
+from ..utils.logging import get_logger
+from .checkpoint import LATEST, CheckpointManager
+
+log = get_logger(__name__)
+# everything a run writes that a fresh run would mix with its own
+RUN_OUTPUTS = ("checkpoints", "export", "metrics.jsonl", "data_report_*.json", "loss_*.png")
+
+
+def earlier_run(out: Path, checkpoints: CheckpointManager) -> list[str]:
+    """What an earlier run left in ``out`` (empty when there is none)."""
+    found = []
+    done = checkpoints.complete()
+    if done:
+        found.append(f"{len(done)} checkpoint(s) in {checkpoints.root}, the last {done[-1].name}")
+    elif (checkpoints.root / LATEST).is_file():
+        found.append(f"{checkpoints.root / LATEST}")
+    exports = sorted(p.parent.name for p in (out / "export").glob("*/manifest.json"))
+    if exports:
+        found.append(f"exports of stage(s) {', '.join(exports)} in {out / 'export'}")
+    return found
+
+
+def claim_output_dir(cfg: RunConfig, checkpoints: CheckpointManager) -> None:
+    """Refuse to start a fresh run over an earlier one, unless ``overwrite`` says to delete it."""
+    if cfg.resume is not None:
+        return
+    out = Path(cfg.output_dir)
+    found = earlier_run(out, checkpoints)
+    if not found:
+        return
+    if not cfg.overwrite:
+        raise ConfigError(f"output_dir {out} already holds a run ({'; '.join(found)}). Continue it with "
+                          "resume=auto, or start afresh with overwrite=true (deletes its checkpoints, exports "
+                          "and metrics), or choose another output_dir.")
+    barrier()  # every rank has looked before rank 0 deletes
+    if is_main():
+        log.warning("overwrite=true: deleting the earlier run in %s (%s)", out, "; ".join(found))
+        for pattern in RUN_OUTPUTS:
+            for path in out.glob(pattern):
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+    barrier()
