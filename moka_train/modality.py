@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .utils.media_sampling import SamplingPlan
+
 PAD = -1
 TEXT = 0
 QUERY = 1
@@ -30,6 +32,7 @@ class ModalitySpec:
     placeholder: str
     num_tokens: int
     index: int
+    sampling: SamplingPlan | None = None  # None: data.video_frames and the whole waveform
 
     @property
     def id(self) -> int:
@@ -46,10 +49,12 @@ def adapter_index_of_id(mid: int) -> int:
     return 0 if mid in (TEXT, QUERY) else mid - FIRST_MEDIA + 1
 
 
-def build_modality_specs(names_placeholders_tokens: list[tuple[str, str, int]]) -> list[ModalitySpec]:
-    """Specs in config order; names and placeholders must be unique."""
+def build_modality_specs(names_placeholders_tokens: list[tuple[str, str, int]],
+                         sampling: dict[str, SamplingPlan] | None = None) -> list[ModalitySpec]:
+    """Specs in config order (with each name's sampling plan); names and placeholders must be unique."""
     names = [n for n, _, _ in names_placeholders_tokens]
     placeholders = [p for _, p, _ in names_placeholders_tokens]
     if len(set(names)) != len(names) or len(set(placeholders)) != len(placeholders):
         raise ValueError(f"modality names and placeholders must be unique, got {names} / {placeholders}")
-    return [ModalitySpec(n, p, k, i) for i, (n, p, k) in enumerate(names_placeholders_tokens)]
+    sampling = sampling or {}
+    return [ModalitySpec(n, p, k, i, sampling.get(n)) for i, (n, p, k) in enumerate(names_placeholders_tokens)]

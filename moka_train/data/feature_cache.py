@@ -2,7 +2,8 @@
 
 An entry is keyed by the media file's *content* (sha256 of its bytes), the encoder's identity
 (type, checkpoint path, size and mtime, feature layer) and the preprocessing that produced the
-encoder input (frames, image size, segment length, sample rate). Entries are single safetensors
+encoder input (the modality's whole sampling plan: frame count and position, audio window count,
+length, placement, lead, time unit, sample rate; and the image size). Entries are single safetensors
 files, sharded by hash prefix and memory-mapped on read:
 
     <cache>/<modality>/<identity hash>/<content hash[:2]>/<content hash>.safetensors
@@ -44,9 +45,9 @@ def encoder_identity(modality: ModalityConfig, data: DataConfig) -> str:
     ckpt = Path(enc.path)
     stat = ckpt.stat() if ckpt.exists() else None
     size_mtime = f"{stat.st_size}:{stat.st_mtime_ns}" if stat else "missing"
+    plan = modality.sampling_plan()
     return (f"{enc.type}|{ckpt.resolve()}|{size_mtime}|layer={enc.layer}|model={enc.model_name}|"
-            f"frames={modality.frames}|segment={modality.segment_seconds}|image={data.image_size}|"
-            f"video_frames={data.video_frames}|sr={data.sample_rate}")
+            f"image={data.image_size}|{plan!r}")
 
 
 def _tensor_checksum(tensor: torch.Tensor) -> str:

@@ -1,5 +1,8 @@
 """Decode raw media: video frames (decord), 16 kHz mono audio, PIL images.
 
+Which frames are decoded follows the modality's sampling plan (``utils.media_sampling``); audio is
+decoded whole and cut into the plan's windows by the model, where each clip's length is known.
+
 Every call opens its own reader and closes it before returning, so the functions are safe in
 DataLoader worker processes (no handle is shared across a fork). Outputs are *raw*: uint8
 frames or float waveforms; each encoder's own preprocessing (normalisation, fbank, mel) runs on
@@ -14,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..config.sections.model import AUDIO_SAMPLE_RATE
+from ..utils.media_sampling import SamplingPlan, frame_indices
 
 SAFE_DECODE_SIZE = 224
 
@@ -29,11 +34,13 @@ class MediaError(RuntimeError):
 def uniform_indices(num_total: int, num_frames: int) -> np.ndarray:
     """Centres of ``num_frames`` equal segments of a clip: the same instants whatever the fps;
     a clip shorter than ``num_frames`` repeats frames rather than changing the output shape."""
-    return np.minimum(((np.arange(num_frames) + 0.5) * num_total / num_frames).astype(np.int64), num_total - 1)
+    return frame_indices(num_total, num_frames, "centre")
 
 
-def load_video(path: Path | str, num_frames: int, size: int, sample_id: str = "?") -> torch.Tensor:
-    """``num_frames`` frames spread uniformly over the clip → uint8 ``[F, size, size, 3]``.
+def load_video(path: Path | str, num_frames: int, size: int, sample_id: str = "?",
+               position: str = "centre") -> torch.Tensor:
+    """``num_frames`` frames spread uniformly over the clip, one at the ``position`` (start or
+    centre) of each equal segment → uint8 ``[F, size, size, 3]``.
 
     decord resizes while decoding (aspect ratio not kept, as the 224x224 official recipes do).
     """
@@ -44,22 +51,23 @@ def load_video(path: Path | str, num_frames: int, size: int, sample_id: str = "?
         raise MediaError(path, sample_id, "file not found")
     try:
         try:
-            frames = torch.from_numpy(_decode_frames(decord, path, num_frames, size))
+            frames = torch.from_numpy(_decode_frames(decord, path, num_frames, size, position))
         except decord.DECORDError:
             # decord 0.6 fails to output some small frame sizes (<= 48 px, also at the native
             # size of a tiny clip: a row-stride check); decode at a size it handles, resize here
-            frames = _resize(torch.from_numpy(_decode_frames(decord, path, num_frames, SAFE_DECODE_SIZE)), size)
+            frames = _resize(torch.from_numpy(_decode_frames(decord, path, num_frames, SAFE_DECODE_SIZE, position)),
+                             size)
     except Exception as err:  # decord raises its own DECORDError and RuntimeErrors
         raise MediaError(path, sample_id, f"video decode failed ({type(err).__name__}: {err})") from None
     return frames  # [F, H, W, 3] uint8
 
 
-def _decode_frames(decord, path: Path, num_frames: int, size: int) -> np.ndarray:
+def _decode_frames(decord, path: Path, num_frames: int, size: int, position: str) -> np.ndarray:
     reader = decord.VideoReader(str(path), width=size, height=size, num_threads=1)
     total = len(reader)
     if total == 0:
         raise ValueError("no frames")
-    frames = reader.get_batch(uniform_indices(total, num_frames).tolist()).asnumpy()
+    frames = reader.get_batch(frame_indices(total, num_frames, position).tolist()).asnumpy()
     del reader  # close the file now, not at some later garbage collection
     return np.ascontiguousarray(frames)
 
@@ -70,7 +78,7 @@ def _resize(frames: torch.Tensor, size: int) -> torch.Tensor:
     return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()  # [F, size, size, 3]
 
 
-def load_audio(path: Path | str, sample_rate: int = 16000, max_seconds: float | None = None,
+def load_audio(path: Path | str, sample_rate: int = AUDIO_SAMPLE_RATE, max_seconds: float | None = None,
                sample_id: str = "?") -> torch.Tensor:
     """Mono float32 waveform in [-1, 1] at ``sample_rate`` → ``[N]``.
 
@@ -96,7 +104,10 @@ def load_audio(path: Path | str, sample_rate: int = 16000, max_seconds: float | 
 def _read_wav(path: Path, sample_rate: int) -> torch.Tensor:
     with wave.open(str(path), "rb") as fh:
         width, channels, rate = fh.getsampwidth(), fh.getnchannels(), fh.getframerate()
-        raw = fh.readframes(fh.getnframes())
+        claimed, raw = fh.getnframes(), fh.readframes(fh.getnframes())
+    if len(raw) < claimed * width * channels:  # a cut-off download: never load it short silently
+        raise ValueError(f"truncated WAV: the header says {claimed} frames, the file holds "
+                         f"{len(raw) // (width * channels)}")
     if width == 1:  # 8-bit PCM is unsigned
         data = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
     elif width in (2, 4):
@@ -137,13 +148,15 @@ def load_image(path: Path | str, size: int, sample_id: str = "?") -> torch.Tenso
     return torch.from_numpy(array.copy()).unsqueeze(0)  # [1, H, W, 3]
 
 
-def load_media(kind: str, path: Path, sample_id: str, *, frames: int, size: int, sample_rate: int,
-               max_seconds: float | None = None) -> torch.Tensor:
-    """Dispatch on the modality's kind (``data.media_kinds``)."""
+def load_media(kind: str, path: Path, sample_id: str, *, frames: int, size: int,
+               max_seconds: float | None = None, plan: SamplingPlan | None = None) -> torch.Tensor:
+    """Dispatch on the modality's kind (``data.media_kinds``); ``plan`` (the modality's sampling)
+    sets the frame count and position, else ``frames`` frames at segment centres."""
     if kind == "video":
-        return load_video(path, frames, size, sample_id)
+        count, position = (plan.count, plan.frame_position) if plan is not None else (frames, "centre")
+        return load_video(path, count, size, sample_id, position)
     if kind == "audio":
-        return load_audio(path, sample_rate, max_seconds, sample_id)
+        return load_audio(path, AUDIO_SAMPLE_RATE, max_seconds, sample_id)
     if kind == "image":
         return load_image(path, size, sample_id)
     raise ValueError(f"unknown media kind {kind!r}")

@@ -21,6 +21,8 @@ class DataReport:
     split: str = "train"
     total: int = 0  # samples read from the file (after multi-turn splitting)
     bad: dict[str, dict[str, dict]] = field(default_factory=dict)  # reason -> id -> details
+    # samples used but altered, e.g. audio longer than the windows reach: reason -> id -> details
+    notes: dict[str, dict[str, dict]] = field(default_factory=dict)
 
     def add(self, reason: str, sample_id: str, source: str = "?", file: str | None = None, detail: str = "") -> None:
         entry = {"id": sample_id, "source": source, "detail": detail}
@@ -28,10 +30,17 @@ class DataReport:
             entry["file"] = file
         self.bad.setdefault(reason, {}).setdefault(sample_id, entry)
 
+    def note(self, reason: str, sample_id: str, detail: str = "") -> None:
+        self.notes.setdefault(reason, {}).setdefault(sample_id, {"id": sample_id, "detail": detail})
+
     def update(self, entries: list[dict]) -> None:
-        """Merge entries as they come in a batch (``{"reason", "id", ...}`` dicts)."""
+        """Merge entries as they come in a batch (``{"reason", "id", ...}`` dicts; ``"note": True``
+        marks a used-but-altered sample, not a bad one)."""
         for e in entries:
-            self.add(e["reason"], e["id"], e.get("source", "?"), e.get("file"), e.get("detail", ""))
+            if e.get("note"):
+                self.note(e["reason"], e["id"], e.get("detail", ""))
+            else:
+                self.add(e["reason"], e["id"], e.get("source", "?"), e.get("file"), e.get("detail", ""))
 
     @property
     def counts(self) -> dict[str, int]:
@@ -57,7 +66,8 @@ class DataReport:
 
     def to_dict(self) -> dict:
         return {"split": self.split, "total": self.total, "num_bad": self.num_bad, "counts": self.counts,
-                "bad": {reason: list(ids.values()) for reason, ids in sorted(self.bad.items())}}
+                "bad": {reason: list(ids.values()) for reason, ids in sorted(self.bad.items())},
+                "notes": {reason: list(ids.values()) for reason, ids in sorted(self.notes.items())}}
 
     def write(self, path: str | Path) -> Path:
         path = Path(path)

@@ -10,12 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from whisper.audio import HOP_LENGTH, N_FFT, N_SAMPLES, mel_filters, pad_or_trim
+from whisper.audio import HOP_LENGTH, N_FFT, N_SAMPLES, SAMPLE_RATE, mel_filters, pad_or_trim
 from whisper.model import AudioEncoder, ModelDimensions
 
+from ..config.sections.model import AUDIO_SAMPLE_RATE, WHISPER_WINDOW_SECONDS
 from .base import Encoder, load_strict, load_torch_file, require_path
 
 ENCODER_PREFIX = "encoder."
+# the data pipeline decodes at the project's audio rate and the config limits windows to 30 s
+if SAMPLE_RATE != AUDIO_SAMPLE_RATE or N_SAMPLES != WHISPER_WINDOW_SECONDS * AUDIO_SAMPLE_RATE:
+    raise ImportError(f"openai-whisper expects {SAMPLE_RATE} Hz / {N_SAMPLES} samples per window; "
+                      f"moka_train decodes at {AUDIO_SAMPLE_RATE} Hz with {WHISPER_WINDOW_SECONDS:g} s windows")
 
 
 def log_mel_batch(audio: torch.Tensor, n_mels: int) -> torch.Tensor:
@@ -34,8 +39,9 @@ def log_mel_batch(audio: torch.Tensor, n_mels: int) -> torch.Tensor:
 
 
 class WhisperEncoder(Encoder):
-    """Whisper's encoder on 30 s windows: ``preprocess`` pads/trims 16 kHz audio to 30 s and makes
-    the log-mel; ``forward`` returns ``[N, n_audio_ctx, n_audio_state]`` (1500 frames per window)."""
+    """Whisper's encoder on 30 s windows: ``preprocess`` pads 16 kHz audio windows (at most 30 s:
+    the config refuses longer ones, and audio beyond the windows is counted in the data report as
+    ``audio_truncated``) to 30 s and makes the log-mel; ``forward`` returns ``[N, n_audio_ctx, n_audio_state]`` (1500 frames per window)."""
 
     def __init__(self, path: str | Path, key: str = "encoder.path"):
         super().__init__()

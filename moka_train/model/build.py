@@ -24,7 +24,7 @@ def modality_specs(model_cfg: ModelConfig, encoder_tokens: dict[str, int] | None
     encoder_tokens = encoder_tokens or {}
     return build_modality_specs([
         (m.name, m.placeholder, num_output_tokens(m.projector, m.frames, encoder_tokens.get(m.name)))
-        for m in model_cfg.modalities])
+        for m in model_cfg.modalities], {m.name: m.sampling_plan() for m in model_cfg.modalities})
 
 
 def adapter_spec(adapter: AdapterConfig, model_cfg: ModelConfig) -> AdapterSpec:
@@ -64,6 +64,10 @@ def build_model(model_cfg: ModelConfig, tokenizer, adapter: AdapterConfig | None
     if model_cfg.gradient_checkpointing:
         enable_activation_checkpointing(llm)
     model = MultimodalLM(llm, encoders, projectors, branches, slot, added)
+    for m in model_cfg.modalities:
+        log.info("media sampling %s: %s", m.name, m.sampling_plan().describe())
+    if adapter is not None:
+        log.info("adapter %s, cross-attention temperature: %s", adapter.method, adapter.temperature)
     model.projectors.to(DTYPES[model_cfg.dtype])
     return model
 
@@ -78,7 +82,7 @@ def _resize_to_tokenizer(llm, tokenizer) -> list[int]:
 
 
 def _dummy_shape(m: ModalityConfig) -> tuple[int, ...]:
-    """One raw item of this modality: frames [F, H, W, 3] or waveform segments [F, samples]."""
+    """One raw item of this modality: frames [F, H, W, 3] or audio windows [F, samples]."""
     if m.encoder.type.startswith("clip"):
         return (m.frames, 32, 32, 3)  # resized by the encoder's own preprocessing
-    return (m.frames, int(m.segment_seconds * 16000))
+    return (m.frames, m.sampling_plan().nominal_width())

@@ -12,7 +12,9 @@ import torch
 from torch import Tensor, nn
 
 from ..adapters import RoutingSlot, adapter_state_dict
+from ..config.sections.model import AUDIO_SAMPLE_RATE
 from ..modality import ModalitySpec
+from ..utils.media_sampling import SamplingPlan, cut_windows
 from .splice import splice_features, zero_touch
 
 
@@ -21,22 +23,24 @@ class Branch:
     """One non-text modality: how many raw items per sample and how they are encoded."""
 
     spec: ModalitySpec
-    frames: int  # frames / segments per item (1 for images)
-    item_shape: tuple[int, ...]  # one raw item: [F, H, W, 3] uint8 frames or [F, samples] waveform
+    frames: int  # frames / audio windows per item (1 for images)
+    item_shape: tuple[int, ...]  # one raw item: [F, H, W, 3] uint8 frames or [F, samples] audio windows
 
 
-def segment_waveform(wave: Tensor, frames: int, samples: int) -> Tensor:
-    """[n, S] -> [n, F, samples]: the first F·samples of each waveform, zero-padded."""
-    total = frames * samples
-    wave = nn.functional.pad(wave, (0, max(0, total - wave.shape[1])))[:, :total]  # [n, F*samples]
-    return wave.reshape(wave.shape[0], frames, samples)
+def audio_windows(waves: Tensor, lengths: Tensor | None, plan: SamplingPlan | None,
+                  frames: int, window_samples: int) -> list[tuple[Tensor, Tensor]]:
+    """Zero-padded waveforms [n, S] -> [(item positions [g], windows [g, F, width])], one group
+    per window width (see ``utils.media_sampling``). Without a plan: F consecutive real-time
+    windows of ``window_samples`` (the default plan)."""
+    lengths = torch.full((waves.shape[0],), waves.shape[1]) if lengths is None else lengths
+    if plan is None:
+        plan = SamplingPlan(kind="audio", count=frames, window_seconds=window_samples / AUDIO_SAMPLE_RATE)
+    return cut_windows(waves, lengths, plan)
 
 
-def encode_media(encoder: nn.Module, raw: Tensor, frames: int, segment_samples: int, name: str) -> Tensor:
-    """One encoder over raw items: [n, F, H, W, 3] frames or [n, S] waveforms -> [n, F, L, D]."""
+def encode_media(encoder: nn.Module, raw: Tensor, frames: int, name: str) -> Tensor:
+    """One encoder over raw items: [n, F, H, W, 3] frames or [n, F, samples] audio windows -> [n, F, L, D]."""
     items = raw.shape[0]
-    if raw.dim() == 2:
-        raw = segment_waveform(raw, frames, segment_samples)  # [n, F, S_seg]
     if raw.shape[1] != frames:
         raise ValueError(f"{name}: the batch holds {raw.shape[1]} frames per item (data.video_frames) but "
                          f"the model expects {frames} (model.modalities[].frames); make them equal")
@@ -59,18 +63,27 @@ class MultimodalLM(nn.Module):
         self._adapter_names: frozenset[str] | None = None
 
     # --- the pieces -------------------------------------------------------------------------
-    def encode(self, name: str, raw: Tensor, frames: int) -> Tensor:
-        """Raw media of ``n`` items -> projected tokens [n, K, d]."""
-        return self.project(name, self.encoder_features(name, raw, frames))
+    def encode(self, name: str, raw: Tensor, frames: int, lengths: Tensor | None = None) -> Tensor:
+        """Raw media of ``n`` items -> projected tokens [n, K, d].
+
+        A waveform batch [n, S] (valid lengths ``lengths``) is cut into the modality's windows
+        first; windows of different widths (nominal seconds of clips of different lengths) are
+        encoded and projected group by group, then put back in item order.
+        """
+        if raw.dim() != 2:  # frames [n, F, H, W, 3], or audio already cut [n, F, samples]
+            return self.project(name, self.encoder_features(name, raw, frames))
+        branch = self.branch(name)
+        groups = audio_windows(raw, lengths, branch.spec.sampling, frames, branch.item_shape[-1])
+        tokens = [self.project(name, self.encoder_features(name, windows, frames)) for _, windows in groups]
+        if len(tokens) == 1:
+            return tokens[0]
+        order = torch.argsort(torch.cat([rows for rows, _ in groups]))
+        return torch.cat(tokens)[order.to(tokens[0].device)]
 
     def encoder_features(self, name: str, raw: Tensor, frames: int) -> Tensor:
-        """Raw media -> encoder features [n, F, L, D] (what the feature cache stores).
-
-        Frames arrive as [n, F, H, W, 3]; a waveform [n, S] is cut into F consecutive segments
-        of the configured length (zero-padded or trimmed), each encoded on its own.
-        """
-        encoder = self.encoders[name]
-        return encode_media(encoder, raw, frames, self.branch(name).item_shape[-1], name)
+        """Frames [n, F, H, W, 3] or audio windows [n, F, samples] -> encoder features
+        [n, F, L, D] (what the feature cache stores)."""
+        return encode_media(self.encoders[name], raw, frames, name)
 
     def project(self, name: str, feats: Tensor) -> Tensor:
         """Encoder features [n, F, L, D] -> LLM tokens [n, K, d]."""
@@ -99,19 +112,22 @@ class MultimodalLM(nn.Module):
                 # every rank calls every module on every step, or ZeRO-3 waits for ever
                 untouched.append(self.encode(name, self.dummy_raw(name), branch.frames))
                 continue
-            tokens = self.media_tokens(batch, name, raw, cached, branch.frames)
+            lengths = batch.get("media_lengths", {}).get(name)
+            tokens = self.media_tokens(batch, name, raw, cached, branch.frames, lengths)
             embeds = splice_features(embeds, batch["modality_ids"], branch.spec.id, tokens, name,
                                      batch.get("ids"))
         return embeds, zero_touch(*untouched).to(embeds.device)
 
-    def media_tokens(self, batch: dict, name: str, raw: Tensor | None, cached: Tensor | None, frames: int) -> Tensor:
+    def media_tokens(self, batch: dict, name: str, raw: Tensor | None, cached: Tensor | None, frames: int,
+                     lengths: Tensor | None = None) -> Tensor:
         """Projected tokens of every item of a modality, in batch-row order, whether it arrived
         as raw media or as cached encoder features."""
         if cached is None:
-            return self.encode(name, raw, frames)
+            return self.encode(name, raw, frames, lengths)
         if raw is None:
             return self.project(name, cached)
-        tokens = torch.cat([self.encode(name, raw, frames), self.project(name, cached)])  # [n_raw+n_cached, K, d]
+        # [n_raw + n_cached, K, d]
+        tokens = torch.cat([self.encode(name, raw, frames, lengths), self.project(name, cached)])
         rows = torch.cat([batch["media_index"][name], batch["features_index"][name]])
         return tokens[torch.argsort(rows.to(tokens.device))]
 

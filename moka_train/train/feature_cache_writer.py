@@ -18,7 +18,7 @@ from ..data.feature_cache import cache_for
 from ..data.media import MediaError, load_media
 from ..data.records import read_jsonl
 from ..encoders.registry import build_encoder
-from ..model.multimodal_lm import encode_media
+from ..model.multimodal_lm import audio_windows, encode_media
 from ..utils.logging import get_logger
 from .data import stage_data_config
 
@@ -62,12 +62,16 @@ def _cache_one(cache, encoder, modality, data_cfg, name: str, path, sample_id: s
         return "already_cached"
     try:
         raw = load_media(data_cfg.media_kinds[name], path, sample_id, frames=data_cfg.video_frames,
-                         size=data_cfg.image_size, sample_rate=data_cfg.sample_rate,
-                         max_seconds=data_cfg.audio_max_seconds)
+                         size=data_cfg.image_size, max_seconds=data_cfg.audio_max_seconds,
+                         plan=modality.sampling_plan())
     except MediaError as err:
         log.warning("not cached: %s", err)
         return "unreadable_media"
-    samples = int(modality.segment_seconds * data_cfg.sample_rate)
-    feats = encode_media(encoder, raw[None], modality.frames, samples, name)[0]  # [F, L, D]
+    if raw.dim() == 1:  # a waveform: the modality's windows, exactly as the model cuts them
+        plan = modality.sampling_plan()
+        (_, raw), = audio_windows(raw[None], None, plan, plan.count, plan.nominal_width())
+    else:
+        raw = raw[None]
+    feats = encode_media(encoder, raw, modality.frames, name)[0]  # [F, L, D]
     cache.store(name, path, feats)
     return "written"

@@ -2,9 +2,16 @@
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from ...utils.media_sampling import SamplingPlan
 from .base import Section
+
+# every supported audio encoder (BEATs, Whisper) was trained on 16 kHz: the one audio rate of the
+# project, used by decoding, window cutting and the encoders' front ends (not a setting)
+AUDIO_SAMPLE_RATE = 16000
+WHISPER_WINDOW_SECONDS = 30.0  # whisper pads or trims every input to this
+AUDIO_ENCODERS = ("beats", "whisper")
 
 
 class EncoderConfig(Section):
@@ -24,13 +31,58 @@ class ProjectorConfig(Section):
     per_frame: bool = True  # video/audio: project each frame/segment separately
 
 
+class MediaSampling(Section):
+    """Which instants of a clip are encoded (moka_train/utils/media_sampling.py)."""
+
+    frame_position: Literal["start", "centre"] = "centre"  # video: frame at each segment's start (official) or centre
+    # audio windows: window k anchored at k x segment_seconds (consecutive, AVE) or at k x clip / frames (spread, AVQA)
+    window_placement: Literal["consecutive", "spread"] = "consecutive"  # audio: window anchors, see above
+    window_lead_seconds: float = Field(0.0, ge=0)  # audio: a window starts this long before its anchor
+    time_unit: Literal["real", "nominal"] = "real"  # audio: nominal = one second is clip samples / nominal_seconds
+    nominal_seconds: float | None = Field(None, gt=0)  # audio: the clip length the data promises (60, 10)
+
+
 class ModalityConfig(Section):
     name: str
     placeholder: str  # e.g. "<video>"; expanded to the projector's token count
     encoder: EncoderConfig
     projector: ProjectorConfig = ProjectorConfig()
-    frames: int = Field(1, gt=0)  # video frames / audio segments per sample (1 for images)
-    segment_seconds: float = Field(1.0, gt=0)  # audio segment length
+    frames: int = Field(1, gt=0)  # video frames / audio windows per sample (1 for images)
+    segment_seconds: float = Field(1.0, gt=0)  # audio window length
+    sampling: MediaSampling = MediaSampling()
+
+    @property
+    def is_audio(self) -> bool:
+        return self.encoder.type in AUDIO_ENCODERS
+
+    @model_validator(mode="after")
+    def _check_sampling(self) -> "ModalityConfig":
+        where, chosen = f"model.modalities[{self.name}].sampling", self.sampling.model_fields_set
+        audio_only = sorted(chosen - {"frame_position"})
+        if self.is_audio and "frame_position" in chosen:
+            raise ValueError(f"{where}.frame_position applies to video encoders, not {self.encoder.type}")
+        if not self.is_audio and audio_only:
+            raise ValueError(f"{where}: {audio_only} apply to audio encoders (beats, whisper), "
+                             f"not {self.encoder.type}")
+        if (self.sampling.time_unit == "nominal") != (self.sampling.nominal_seconds is not None):
+            raise ValueError(f"{where}: time_unit 'nominal' needs nominal_seconds and nominal_seconds needs "
+                             f"time_unit 'nominal' (got {self.sampling.time_unit!r}, {self.sampling.nominal_seconds})")
+        if self.sampling.time_unit == "nominal" and self.projector.type == "mlp":
+            raise ValueError(f"{where}: nominal seconds make the window length (and the encoder's token count) "
+                             "follow each clip's length; the mlp projector needs a fixed count: use qformer")
+        if self.encoder.type == "whisper" and self.segment_seconds > WHISPER_WINDOW_SECONDS:
+            raise ValueError(f"model.modalities[{self.name}].segment_seconds={self.segment_seconds}: whisper "
+                             f"encodes at most {WHISPER_WINDOW_SECONDS:g} s per window; use more frames instead")
+        return self
+
+    def sampling_plan(self) -> SamplingPlan:
+        """The plan data loading, the model and the feature cache all follow."""
+        s = self.sampling
+        return SamplingPlan(kind="audio" if self.is_audio else "visual", count=self.frames,
+                            frame_position=s.frame_position, window_seconds=self.segment_seconds,
+                            placement=s.window_placement, lead_seconds=s.window_lead_seconds,
+                            time_unit=s.time_unit, nominal_seconds=s.nominal_seconds,
+                            sample_rate=AUDIO_SAMPLE_RATE)
 
 
 class ModelConfig(Section):

@@ -15,7 +15,9 @@ import torch
 import torch.nn.functional as F
 from torchaudio.compliance.kaldi import get_mel_banks
 
-SAMPLE_RATE = 16000
+from ...config.sections.model import AUDIO_SAMPLE_RATE
+
+SAMPLE_RATE = AUDIO_SAMPLE_RATE  # BEATs was trained on 16 kHz fbanks (the project's one audio rate)
 NUM_MEL_BINS = 128
 FBANK_MEAN = 15.41663  # statistics BEATs was trained with
 FBANK_STD = 6.55582
