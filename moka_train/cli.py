@@ -23,6 +23,11 @@ def _add_config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
 
 
+TEMPERATURE_MEANING = {"official": "sqrt(r) on the scaled rank vectors, as the official code ran",
+                       "paper": "sqrt(r) on the unscaled rank vectors, the paper's formula",
+                       "num_query": "sqrt(query tokens), the first release"}
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     """The resolved config as YAML, then (as YAML comments, so it still loads) the token budget
     per sample and the trainable parameters per role."""
@@ -32,6 +37,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     summary = yaml.safe_dump(describe(cfg), sort_keys=False)
     sys.stdout.write("\n# --- budget ---\n" + "".join(f"# {line}\n" for line in summary.splitlines()))
+    sys.stdout.write("# --- media sampling and adapter temperature ---\n"
+                     + "".join(f"# {m.name}: {m.sampling_plan().describe()}\n" for m in cfg.model.modalities)
+                     + f"# adapter.temperature: {cfg.adapter.temperature} "
+                       f"({TEMPERATURE_MEANING[cfg.adapter.temperature]})\n")
     return 0
 
 

@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 from ..config.sections.data import DataConfig
 from ..modality import ModalitySpec
 from ..utils.logging import get_logger
+from ..utils.media_sampling import SamplingPlan, covered_samples
 from .feature_cache import FeatureCache
 from .media import MediaError, load_media
 from .records import DEFAULT_MEDIA_KEYS, Sample, conversation_problem, for_generation, read_jsonl, split_turns
@@ -42,6 +43,7 @@ class MultimodalDataset(Dataset):
         unknown = [m.name for m in modalities if m.name not in cfg.media_kinds]
         if unknown:
             raise ValueError(f"modalities {unknown} have no entry in data.media_kinds {dict(cfg.media_kinds)}")
+        _check_video_frames(cfg, modalities)
         self.renderer = Renderer(tokenizer, cfg.template, self.modalities, cfg.max_length, cfg.system_prompt,
                                  QueryRules(tuple(cfg.query_markers), cfg.media_lead_in))
         keys = tuple(dict.fromkeys(DEFAULT_MEDIA_KEYS + tuple(m.name for m in modalities)))
@@ -76,7 +78,7 @@ class MultimodalDataset(Dataset):
                 bad.append({"reason": "unreadable_media", "id": sample.id, "source": sample.source,
                             "file": err.path, "detail": str(err)})
                 continue
-            item["bad_samples"] = bad
+            item["bad_samples"] = bad + item.pop("notes")  # notes: used, but altered (e.g. audio cut)
             return item
         raise BadSampleError(f"{len(bad)} consecutive samples from index {index} have unreadable media: "
                              f"{[b['file'] for b in bad]}")
@@ -110,7 +112,8 @@ class MultimodalDataset(Dataset):
     def _load(self, sample: Sample) -> dict:
         rendered = self.renderer.render(self._prompt(sample), self.generation)
         paths = sample.media_paths(self.cfg.root)
-        media, features = {}, {}
+        media, features, notes = {}, {}, []
+        plans = {m.name: m.sampling for m in self.modalities}
         for name in rendered.media:
             cached = self.cache.load(name, paths[name]) if self.cache is not None and paths[name].is_file() else None
             if cached is not None:  # encoder features: no decoding, no encoder pass
@@ -118,9 +121,36 @@ class MultimodalDataset(Dataset):
             else:
                 media[name] = load_media(self.cfg.media_kinds[name], paths[name], sample.id,
                                          frames=self.cfg.video_frames, size=self.cfg.image_size,
-                                         sample_rate=self.cfg.sample_rate, max_seconds=self.cfg.audio_max_seconds)
+                                         max_seconds=self.cfg.audio_max_seconds, plan=plans[name])
+                notes += self._truncation_notes(sample, name, paths[name], media[name], plans[name])
         return {"id": sample.id, "input_ids": rendered.input_ids, "labels": rendered.labels,
-                "modality_ids": rendered.modality_ids, "media": media, "features": features, "meta": sample.meta}
+                "modality_ids": rendered.modality_ids, "media": media, "features": features, "meta": sample.meta,
+                "notes": notes}
+
+    def _truncation_notes(self, sample: Sample, name: str, path: Path, media, plan: SamplingPlan | None) -> list:
+        """Audio longer than consecutive real-time windows reach is cut: counted, never silent
+        (e.g. speech beyond whisper's 30 s window)."""
+        if plan is None or plan.kind != "audio" or plan.placement != "consecutive" or plan.time_unit != "real":
+            return []
+        covered = covered_samples(media.shape[0], plan)
+        if media.shape[0] <= covered:
+            return []
+        detail = (f"{path}: {name} is {media.shape[0] / plan.sample_rate:.2f} s; only the first "
+                  f"{covered / plan.sample_rate:.2f} s ({plan.count} x {plan.window_seconds:g} s windows) is encoded")
+        self.report.note("audio_truncated", sample.id, detail)
+        return [{"reason": "audio_truncated", "id": sample.id, "detail": detail, "note": True}]
+
+
+def _check_video_frames(cfg: DataConfig, modalities: list[ModalitySpec]) -> None:
+    """data.video_frames set beside a modality that carries its own frame count: they must agree."""
+    if "video_frames" not in cfg.model_fields_set:
+        return
+    for m in modalities:
+        is_video = cfg.media_kinds.get(m.name) == "video"
+        if m.sampling is not None and is_video and m.sampling.count != cfg.video_frames:
+            raise ValueError(f"data.video_frames={cfg.video_frames} but model.modalities[{m.name}].frames="
+                             f"{m.sampling.count}: the model's frame count is the one used; drop data.video_frames")
+
 
 
 def build_dataset(cfg: DataConfig, tokenizer, modalities: list[ModalitySpec], split: str = "train",

@@ -24,10 +24,11 @@ class DataConfig(Section):
     bad_sample_policy: Literal["skip", "fail"] = "skip"
     max_bad_fraction: float = Field(0.05, ge=0.0, le=1.0)
     num_workers: int = Field(0, ge=0)
+    # frames per video for datasets built without a model config; a run takes them from
+    # model.modalities[].frames (setting both to different values is an error)
     video_frames: int = Field(10, gt=0)
     image_size: int = Field(224, gt=0)
-    sample_rate: int = Field(16000, gt=0)
-    audio_max_seconds: float | None = Field(None, gt=0)  # crop longer audio (None: keep all)
+    audio_max_seconds: float | None = Field(None, gt=0)  # crop decoded audio first (None: keep all)
     # query span: text between these markers, else the user lines minus lead-ins and placeholders
     query_markers: tuple[str, str] = ("<query>", "</query>")
     media_lead_in: str = DEFAULT_LEAD_IN
