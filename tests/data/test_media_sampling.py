@@ -120,3 +120,51 @@ def test_default_sampling_keeps_the_first_seconds_in_consecutive_segments():
     (_, windows), = audio_windows(clip, torch.tensor([3 * SR]), plan, plan.count, plan.nominal_width())
     assert torch.equal(windows[0].flatten(), clip[0, : SR])
     assert frame_indices(8, 4, video.sampling_plan().frame_position).tolist() == [1, 3, 5, 7]
+
+
+def test_audio_beyond_the_windows_is_counted_never_silently_cut(synthetic_root, tmp_path, load_tokenizer):
+    # speech longer than its consecutive windows (whisper: 30 s) is cut: a note in the data report
+    import json
+
+    from moka_train.config.sections.data import DataConfig
+    from moka_train.data.dataset import MultimodalDataset
+    from moka_train.modality import build_modality_specs
+    from moka_train.utils.media_sampling import SamplingPlan
+
+    from conftest import write_jsonl
+
+    plan = SamplingPlan(kind="audio", count=1, window_seconds=0.25)
+    specs = build_modality_specs([("speech", "<speech>", 4)], {"speech": plan})
+    rows = [json.loads(line) for line in (synthetic_root / "speech_qa.jsonl").read_text().splitlines()][:2]
+    file = write_jsonl(tmp_path / "speech.jsonl", rows)
+    data = DataConfig(root=str(synthetic_root), train_file=str(file), template="llama3")
+    tokenizer = load_tokenizer("llama3")
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<speech>"]})
+    ds = MultimodalDataset(file, data, tokenizer, specs)
+    item = ds[0]
+    seconds = item["media"]["speech"].numel() / SR
+    assert seconds > 0.25
+    note, = item["bad_samples"]
+    assert note["note"] and note["reason"] == "audio_truncated" and note["id"] == rows[0]["id"]
+    assert f"{seconds:.2f} s; only the first 0.25 s" in note["detail"]
+    assert ds.report.num_bad == 0 and list(ds.report.to_dict()["notes"]) == ["audio_truncated"]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.modalities.1.sampling.frame_position=start", "frame_position applies to video encoders"),
+    ("model.modalities.0.sampling.time_unit=nominal", "apply to audio encoders"),
+    ("model.modalities.1.sampling.nominal_seconds=null", "time_unit 'nominal' needs nominal_seconds"),
+    ("model.modalities.1.projector.type=mlp", "the mlp projector needs a fixed count"),
+])
+def test_sampling_that_cannot_work_is_refused_naming_the_key(override, message):
+    from moka_train.config import ConfigError
+
+    with pytest.raises((ConfigError, ValueError), match=message):
+        load_config(CONFIGS / "avqa_llama3.yaml", [override])
+
+
+def test_whisper_windows_longer_than_30_s_are_refused(monkeypatch):
+    from moka_train.config import ConfigError
+
+    with pytest.raises((ConfigError, ValueError), match="whisper encodes at most 30 s per window"):
+        load_config(CONFIGS / "speech_llama3.yaml", ["model.modalities.0.segment_seconds=40"])
