@@ -1,24 +1,27 @@
 """A-OKVQA (multiple choice) → unified JSONL; optional seeded subset (the paper used 12K).
 
     python data_prep/convert_aokvqa.py --input aokvqa_v1p0_train.json --media-root $DATA_ROOT/visual \
-        --image-dir coco/train2017 --limit 12000 --seed 0 --out $DATA_ROOT/visual/aokvqa_12k.jsonl
+        --image-dir coco/train2017 --limit 12000 --seed 0 --output $DATA_ROOT/visual/aokvqa_12k.jsonl
 
-Input: the official JSON list ``{"question_id", "image_id", "question", "choices",
-"correct_choice_idx", ...}``. Images are ``<image-dir>/<image_id:012d>.jpg`` (COCO 2017 naming).
-The prompt lists the choices as ``(A) ...`` lines; the target is the letter and the choice,
-``(B) umbrella``; ``answer`` keeps the letter.
+Input: the official JSON list (allenai/aokvqa) ``{"question_id", "image_id", "question",
+"choices", "correct_choice_idx", ...}``. Images are ``<image-dir>/<image_id:012d>.jpg`` (COCO
+2017 naming). The prompt lists the choices as ``(A) ...`` lines; the target is the letter and the
+choice, ``(B) umbrella``; ``answer`` keeps the letter. Rows left out by ``--limit`` are counted as
+``not_sampled``; test-split rows without an answer as ``no_answer``.
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 import random
-from pathlib import Path
 
-from train_common import IMAGE_LEAD_IN, Conversion, base_parser, conversation, report
+from common import Conversion, cli, conversation, lookups_from_args, read_json, require_keys
+
+from moka_train.eval.protocol import IMAGE_LEAD_IN
 
 LETTERS = "ABCDEFGH"
 INSTRUCTION = "Answer with the option's letter from the given choices directly."
+FIELDS = ("question_id", "image_id", "question", "choices")
 
 
 def prompt(question: str, choices: list[str]) -> str:
@@ -26,14 +29,17 @@ def prompt(question: str, choices: list[str]) -> str:
     return f"{IMAGE_LEAD_IN}Please answer this question: {question}\n{options}\n{INSTRUCTION}"
 
 
-def convert(input_file: Path, media_root: Path, image_dir: str = "train2017", limit: int | None = None,
-            seed: int = 0, drop_missing: bool = False) -> Conversion:
-    conv = Conversion("aokvqa", media_root)
-    records = json.loads(Path(input_file).read_text())
-    if limit is not None and limit < len(records):
-        records = random.Random(seed).sample(records, limit)  # a seeded subset, order kept stable below
-        records.sort(key=lambda r: r["question_id"])
-    for rec in records:
+def convert(args: argparse.Namespace) -> Conversion:
+    records = read_json(args.input, list, "the A-OKVQA question list")
+    lookups = lookups_from_args(args, {"image": ("train2017", "coco/train2017", "val2017", "coco/val2017")})
+    conv = Conversion("aokvqa", args.media_root, lookups)
+    conv.read = len(records)
+    if args.limit is not None and args.limit < len(records):
+        conv.skip("not_sampled", len(records) - args.limit)
+        records = random.Random(args.seed).sample(records, args.limit)  # a seeded subset, order kept stable below
+        records.sort(key=lambda r: str(r.get("question_id")))
+    for k, rec in enumerate(records):
+        require_keys(rec, FIELDS, f"{args.input}: record {k}")
         idx = rec.get("correct_choice_idx")
         if idx is None:  # the test split has no answers
             conv.skip("no_answer")
@@ -41,18 +47,16 @@ def convert(input_file: Path, media_root: Path, image_dir: str = "train2017", li
         letter = LETTERS[idx]
         row = {"id": f"aokvqa_{rec['question_id']}", "answer": letter,
                "conversations": conversation(prompt(rec["question"], rec["choices"]), f"({letter}) {rec['choices'][idx]}")}
-        conv.add(row, {"image": f"{image_dir.rstrip('/')}/{int(rec['image_id']):012d}.jpg"}, drop_missing)
+        conv.add(row, {"image": lookups["image"].path(f"{int(rec['image_id']):012d}.jpg")}, args.drop_missing)
     return conv
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--image-dir", default="train2017")
+def add_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    conv = convert(args.input, args.media_root, args.image_dir, args.limit, args.seed, args.drop_missing)
-    return report(conv.write(args.out))
+
+
+main = cli(convert, __doc__, {"image": "train2017, coco/train2017, val2017, coco/val2017"}, add_flags)
 
 
 if __name__ == "__main__":

@@ -1,52 +1,38 @@
-"""AVE test split (testSet.txt, lines ``Category&VideoID&Quality&StartTime&EndTime``) → unified
-evaluation JSONL with the official question and the truth in the official form
-``event:NAME start_time:s end_time:e`` (what ``moka_train.eval.metrics.ave`` reads).
+"""AVE test split (testSet.txt) → unified evaluation JSONL with the official question and the
+truth in the official form ``event:NAME start_time:s end_time:e`` (what ``moka_train.eval.metrics.ave``
+reads; GeWu-Lab/MokA AudioVisualText/dataset/unified_dataset.py builds it so).
 
     python data_prep/convert_ave_test.py --input AVE_Dataset/testSet.txt --output eval/ave_test.jsonl \
-        --media-root DATA [--video-dir AVE --audio-dir audio]
+        --media-root AVE_Dataset [--video-dir AVE --audio-dir audio_data]
+
+One row per annotation line (see ``ave_format``): a video annotated twice in the test split gives
+``<id>`` and ``<id>#2``. The prompt is the official one (``protocol.ave_prompt``).
 """
 
 from __future__ import annotations
 
-from common import AV_LEAD_IN, base_parser, finish, human_turn
+import argparse
 
-QUESTION = "Please describe the events and time range that occurred in the video."
+import ave_format
+from common import Conversion, cli, conversation, lookups_from_args
 
-
-def parse_lines(text: str, source: str = "?") -> list[tuple[str, str, int, int]]:
-    """(category, video id, start, end) per line; the header line some copies carry is skipped."""
-    out = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        parts = line.strip().split("&")
-        if not line.strip() or parts[0] == "Category":
-            continue
-        if len(parts) != 5:
-            raise ValueError(f"{source}:{lineno}: expected Category&VideoID&Quality&Start&End, got {line!r}")
-        out.append((parts[0], parts[1], int(parts[3]), int(parts[4])))
-    return out
+from moka_train.eval.protocol import AVE_QUESTION, ave_prompt
 
 
-def convert(entries: list[tuple[str, str, int, int]], video_dir: str = "AVE", audio_dir: str = "audio") -> list[dict]:
-    rows, seen = [], set()
-    for category, vid, start, end in entries:
-        if vid in seen:  # a few AVE videos are annotated twice; the first line is the split's truth
-            continue
-        seen.add(vid)
-        rows.append({"id": vid, "video": f"{video_dir}/{vid}.mp4", "audio": f"{audio_dir}/{vid}.wav",
-                     "conversations": human_turn(AV_LEAD_IN + f"Please answer this question: {QUESTION}"),
-                     "question": QUESTION, "answer": f"event:{category} start_time:{start} end_time:{end}",
-                     "event": category, "start_time": start, "end_time": end})
-    return rows
+def convert(args: argparse.Namespace) -> Conversion:
+    lookups = lookups_from_args(args, ave_format.LAYOUTS)
+    conv = Conversion("ave_test", args.media_root, lookups, duplicates="number")
+    for entry in ave_format.read_lines(args.input):
+        conv.read += 1
+        vid = entry.video_id
+        row = {"id": vid, "conversations": conversation(ave_prompt()), "question": AVE_QUESTION,
+               "answer": f"event:{entry.category} start_time:{entry.start} end_time:{entry.end}",
+               "event": entry.category, "start_time": entry.start, "end_time": entry.end}
+        conv.add(row, {"video": lookups["video"].path(vid), "audio": lookups["audio"].path(vid)}, args.drop_missing)
+    return conv
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--video-dir", default="AVE")
-    parser.add_argument("--audio-dir", default="audio")
-    args = parser.parse_args(argv)
-    entries = parse_lines(args.input.read_text(encoding="utf-8"), str(args.input))
-    return finish(convert(entries, args.video_dir, args.audio_dir), args, "ave_test")
-
+main = cli(convert, __doc__, ave_format.LAYOUT_HELP)
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

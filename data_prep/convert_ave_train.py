@@ -1,56 +1,56 @@
-"""AVE training videos → unified JSONL (audio-visual event localisation fine-tuning).
+"""AVE training split → unified JSONL (audio-visual event localisation fine-tuning).
 
-    python data_prep/convert_ave_train.py --input AVE_Dataset/Annotations.txt --split-file AVE_Dataset/trainSet.txt \
-        --media-root $DATA_ROOT/ave --out $DATA_ROOT/ave/train.jsonl
+    python data_prep/convert_ave_train.py --input AVE_Dataset/trainSet.txt --exclude AVE_Dataset/testSet.txt \
+        --media-root AVE_Dataset --output $DATA_ROOT/ave/train.jsonl
 
-Input: the official ``Annotations.txt`` / ``trainSet.txt`` lines ``Category&VideoID&Quality&StartTime&EndTime``
-(a header line first). Only videos listed in the split file are written. The question is the
-official one; the answer follows the official recipe's tags: ``<event>NAME</event><range>s,e</range>``
-(the official reasoning sentence is not reproduced). Media: ``video/<id>.mp4``, ``audio/<id>.wav``.
+One row per annotation line of the split file (see ``ave_format``): a video annotated twice
+gives ``ave_<id>`` and ``ave_<id>#2``, and the line of such a video that belongs to the test split
+is never taken. ``--exclude`` (repeatable) names split files whose lines must not enter training:
+a line found there is counted as ``in_excluded_split``. The older call ``--input Annotations.txt
+--split-file trainSet.txt`` still works and selects by line too (others: ``not_in_split_file``). The question is the official one
+(``protocol.ave_prompt``); the answer follows the official recipe's tags
+``<event>NAME</event><range>s,e</range>`` (the official reasoning sentence is not reproduced).
 """
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
-from train_common import AV_PROMPT, Conversion, base_parser, conversation, report
+import ave_format
+from common import Conversion, cli, conversation, lookups_from_args
 
-AVE_QUESTION = "Please describe the events and time range that occurred in the video."
-
-
-def read_annotations(path: Path) -> list[dict]:
-    rows = []
-    for lineno, line in enumerate(Path(path).read_text().splitlines(), start=1):
-        parts = line.strip().split("&")
-        if len(parts) != 5 or parts[0] == "Category":
-            continue  # header or blank
-        cat, vid, quality, start, end = parts
-        try:
-            rows.append({"category": cat, "video_id": vid, "start": int(start), "end": int(end)})
-        except ValueError:
-            raise ValueError(f"{path}:{lineno}: start/end must be integers, got {start!r}, {end!r}") from None
-    return rows
+from moka_train.eval.protocol import ave_prompt
 
 
-def convert(annotations: Path, split_file: Path, media_root: Path, drop_missing: bool = False) -> Conversion:
-    conv = Conversion("ave_train", media_root)
-    wanted = {r["video_id"] for r in read_annotations(split_file)}
-    for a in read_annotations(annotations):
-        if a["video_id"] not in wanted:
+def convert(args: argparse.Namespace) -> Conversion:
+    excluded = {ave_format.line_key(e) for path in args.exclude or [] for e in ave_format.read_lines(path)}
+    wanted = {ave_format.line_key(e) for e in ave_format.read_lines(args.split_file)} if args.split_file else None
+    lookups = lookups_from_args(args, ave_format.LAYOUTS)
+    conv = Conversion("ave_train", args.media_root, lookups, duplicates="number")
+    for entry in ave_format.read_lines(args.input):
+        conv.read += 1
+        if wanted is not None and ave_format.line_key(entry) not in wanted:
+            conv.skip("not_in_split_file")
             continue
-        vid = a["video_id"]
-        answer = f"<event>{a['category']}</event><range>{a['start']},{a['end']}</range>"
-        row = {"id": f"ave_{vid}", "event": a["category"], "range": [a["start"], a["end"]],
-               "conversations": conversation(AV_PROMPT.format(q=AVE_QUESTION), answer)}
-        conv.add(row, {"video": f"video/{vid}.mp4", "audio": f"audio/{vid}.wav"}, drop_missing)
+        if ave_format.line_key(entry) in excluded:
+            conv.skip("in_excluded_split")
+            continue
+        vid = entry.video_id
+        answer = f"<event>{entry.category}</event><range>{entry.start},{entry.end}</range>"
+        row = {"id": f"ave_{vid}", "event": entry.category, "range": [entry.start, entry.end],
+               "conversations": conversation(ave_prompt(), answer)}
+        conv.add(row, {"video": lookups["video"].path(vid), "audio": lookups["audio"].path(vid)}, args.drop_missing)
     return conv
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--split-file", type=Path, required=True, help="trainSet.txt")
-    args = parser.parse_args(argv)
-    return report(convert(args.input, args.split_file, args.media_root, args.drop_missing).write(args.out))
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--split-file", type=Path, default=None,
+                        help="with --input Annotations.txt: keep the lines that are also lines of this split file")
+    parser.add_argument("--exclude", type=Path, action="append", help="a split file (testSet.txt) kept out of training")
+
+
+main = cli(convert, __doc__, ave_format.LAYOUT_HELP, add_flags)
 
 
 if __name__ == "__main__":

@@ -3,43 +3,32 @@
     python data_prep/convert_librispeech.py --input LibriSpeech/test-clean --output eval/librispeech_test_clean.jsonl \
         --media-root DATA
 
-Walks ``<speaker>/<chapter>/<speaker>-<chapter>.trans.txt`` (one ``UTTERANCE-ID TRANSCRIPT`` per
-line) under --input, which must lie under the media root; the clip is ``<UTTERANCE-ID>.flac``
-beside the transcript. The split (``test-clean``...) is the nearest ``test-*``/``dev-*`` folder.
+Format: ``librispeech_format``; --input must lie under the media root (clip paths are written
+relative to it). The split (``test-clean``...) is the nearest ``test-*``/``dev-*`` folder.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import argparse
 
-from common import SPEECH_LEAD_IN, base_parser, finish, human_turn, relative_to_root
+from common import Conversion, cli, conversation, relative_to_root
+from librispeech_format import split_of, utterances
 
-PROMPT = "Recognize the speech and give me the transcription."  # SALMONN's ASR instruction
-
-
-def split_of(path: Path) -> str:
-    return next((p for p in reversed(path.parts) if p.startswith(("test-", "dev-", "train-"))), "?")
+from moka_train.eval.protocol import ASR_INSTRUCTION, asr_prompt
 
 
-def convert(input_dir: Path, media_root: Path) -> list[dict]:
-    rows = []
-    for trans in sorted(input_dir.rglob("*.trans.txt")):
-        for lineno, line in enumerate(trans.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            utt, _, text = line.strip().partition(" ")
-            if not text:
-                raise ValueError(f"{trans}:{lineno}: expected 'UTTERANCE-ID TRANSCRIPT', got {line!r}")
-            rows.append({"id": utt, "speech": relative_to_root(trans.parent / f"{utt}.flac", media_root),
-                         "conversations": human_turn(SPEECH_LEAD_IN + PROMPT), "question": PROMPT,
-                         "answer": text, "split": split_of(trans)})
-    return rows
+def convert(args: argparse.Namespace) -> Conversion:
+    relative_to_root(args.input, args.media_root)  # refuse early, naming both folders
+    conv = Conversion("librispeech", args.media_root)
+    for utt, flac, text in utterances(args.input):
+        conv.read += 1
+        row = {"id": utt, "conversations": conversation(asr_prompt()), "question": ASR_INSTRUCTION,
+               "answer": text, "split": split_of(flac)}
+        conv.add(row, {"speech": relative_to_root(flac, args.media_root)}, args.drop_missing)
+    return conv
 
 
-def main(argv: list[str] | None = None) -> dict:
-    args = base_parser(__doc__.splitlines()[0]).parse_args(argv)
-    return finish(convert(args.input, args.media_root), args, "librispeech")
-
+main = cli(convert, __doc__)
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,9 +1,10 @@
 """LLaVA-Instruct-150K → unified JSONL (visual-text fine-tuning).
 
     python data_prep/convert_llava_instruct.py --input llava_instruct_150k.json --media-root $DATA_ROOT/visual \
-        --image-dir coco/train2017 --out $DATA_ROOT/visual/llava_instruct.jsonl
+        --image-dir coco/train2017 --output $DATA_ROOT/visual/llava_instruct.jsonl
 
-Input: the official JSON list ``{"id", "image", "conversations"}`` (already LLaVA-shaped). The
+Input: the official JSON list (liuhaotian/LLaVA-Instruct-150K) ``{"id", "image", "conversations"}``
+(already LLaVA-shaped; several records may share an image id: the k-th becomes ``<id>#k``). The
 image path gets ``--image-dir`` prepended; the ``<image>`` placeholder is removed from wherever the
 annotators put it and the first user turn starts with the official lead-in
 ``This is an image:\\n<image>\\n``. Multi-turn conversations stay whole: set
@@ -12,10 +13,12 @@ annotators put it and the first user turn starts with the official lead-in
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import argparse
 
-from train_common import IMAGE_LEAD_IN, Conversion, base_parser, report
+from common import Conversion, cli, lookups_from_args, read_json, require_keys
+
+from moka_train.eval.protocol import IMAGE_LEAD_IN
+
 
 
 def normalise(conversations: list[dict]) -> list[dict]:
@@ -25,24 +28,22 @@ def normalise(conversations: list[dict]) -> list[dict]:
     return turns
 
 
-def convert(input_file: Path, media_root: Path, image_dir: str = "", drop_missing: bool = False) -> Conversion:
-    conv = Conversion("llava_instruct", media_root)
-    for rec in json.loads(Path(input_file).read_text()):
+def convert(args: argparse.Namespace) -> Conversion:
+    records = read_json(args.input, list, 'the LLaVA list of {"id", "image", "conversations"}')
+    lookups = lookups_from_args(args, {"image": ("", "coco/train2017", "train2017")})
+    conv = Conversion("llava_instruct", args.media_root, lookups, duplicates="number")
+    for k, rec in enumerate(records):
+        conv.read += 1
+        require_keys(rec, ("id", "image"), f"{args.input}: record {k}")
         if not rec.get("conversations"):
             conv.skip("empty_conversation")
             continue
-        image = f"{image_dir.rstrip('/')}/{rec['image']}" if image_dir else rec["image"]
         row = {"id": f"llava_{rec['id']}", "conversations": normalise(rec["conversations"])}
-        conv.add(row, {"image": image}, drop_missing)
+        conv.add(row, {"image": lookups["image"].path(rec["image"])}, args.drop_missing)
     return conv
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--image-dir", default="", help="folder of the images, relative to the media root")
-    args = parser.parse_args(argv)
-    return report(convert(args.input, args.media_root, args.image_dir, args.drop_missing).write(args.out))
-
+main = cli(convert, __doc__, {"image": "the root, coco/train2017, train2017"})
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,43 +1,49 @@
-"""MMAU test-mini (mmau-test-mini.json), speech subset → unified evaluation JSONL.
+"""MMAU test-mini (mmau-test-mini.json of Sakshi113/MMAU), speech subset → unified evaluation JSONL.
 
-    python data_prep/convert_mmau.py --input mmau-test-mini.json --output eval/mmau_speech.jsonl --media-root DATA
+    python data_prep/convert_mmau.py --input mmau-test-mini.json --output eval/mmau_speech.jsonl --media-root DATA \
+        [--speech-dir mmau]
 
-Items carry ``id``, ``audio_id`` (e.g. ``./test-mini-audios/<id>.wav``, relative to the MMAU
-folder, which should be the media root or given with --audio-prefix), ``question``, ``choices``,
-``answer`` (the option text), ``task`` (speech / sound / music), ``category``, ``difficulty``.
-Only ``task == "speech"`` is kept. The clip becomes the ``speech`` modality.
+Items carry ``id``, ``audio_id`` (``./test-mini-audios/<id>.wav``, relative to the MMAU folder:
+the media root, or name it with ``--speech-dir``), ``question``, ``choices``, ``answer`` (the option
+text), ``task`` (speech / sound / music), ``category``, ``sub-category``, ``difficulty``. Rows of
+other tasks are counted as skipped (``task_sound``, ``task_music``). MMAU publishes no prompt; the
+form used is ``moka_train.eval.protocol.mmau_prompt``.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import PurePosixPath
+import argparse
 
-from common import CHOICE_INSTRUCTION, SPEECH_LEAD_IN, base_parser, finish, human_turn, lettered_options
+from common import Conversion, cli, conversation, lookups_from_args, read_json, records
+
+from moka_train.eval.protocol import mmau_prompt
+
+FIELDS = ("id", "audio_id", "question", "choices", "answer", "task")
+LAYOUTS = {"speech": ("", "mmau", "MMAU")}
 
 
-def convert(items: list[dict], audio_prefix: str = "", task: str = "speech") -> list[dict]:
-    rows = []
-    for item in items:
-        if item.get("task") != task:
+def convert(args: argparse.Namespace) -> Conversion:
+    items = read_json(args.input, list, "the MMAU list of questions")
+    lookups = lookups_from_args(args, LAYOUTS)
+    conv = Conversion("mmau_speech", args.media_root, lookups)
+    for item in records(conv, items, FIELDS, args.input):
+        if item["task"] != args.task:
+            conv.skip(f"task_{item['task']}")
             continue
-        audio = PurePosixPath(audio_prefix) / PurePosixPath(item["audio_id"].removeprefix("./"))
-        text = "\n".join([f"Please answer this question: {item['question']}", lettered_options(item["choices"]),
-                          CHOICE_INSTRUCTION])
-        rows.append({"id": item["id"], "speech": audio.as_posix(), "conversations": human_turn(SPEECH_LEAD_IN + text),
-                     "question": item["question"], "choices": item["choices"], "answer": item["answer"],
-                     "category": item.get("category"), "sub-category": item.get("sub-category"),
-                     "difficulty": item.get("difficulty")})
-    return rows
+        row = {"id": item["id"], "conversations": conversation(mmau_prompt(item["question"], item["choices"])),
+               "question": item["question"], "choices": item["choices"], "answer": item["answer"],
+               "category": item.get("category"), "sub-category": item.get("sub-category"),
+               "difficulty": item.get("difficulty")}
+        conv.add(row, {"speech": lookups["speech"].path(item["audio_id"].removeprefix("./"))}, args.drop_missing)
+    return conv
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--audio-prefix", default="", help="folder of the MMAU clips under the media root")
-    args = parser.parse_args(argv)
-    items = json.loads(args.input.read_text(encoding="utf-8"))
-    return finish(convert(items, args.audio_prefix), args, "mmau_speech")
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", default="speech", choices=["speech", "sound", "music"])
+
+
+main = cli(convert, __doc__, {"speech": "the root, mmau, MMAU"}, add_flags)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -3,18 +3,21 @@
     python data_prep/convert_mme.py --input MME_Benchmark_release_version --output eval/mme.jsonl --media-root DATA
 
 Each subtask folder holds either ``images/`` + ``questions_answer_YES_OR_NO/`` or the images and
-their ``.txt`` files side by side; each ``.txt`` has one ``question<TAB>answer`` per line. The
-folder must lie under the media root (image paths are written relative to it).
+their ``.txt`` files side by side; each ``.txt`` line is ``question<TAB>answer``, the question
+ending in MME's "Please answer yes or no." The folder must lie under the media root. The prompt is
+the official one (``moka_train.eval.protocol.mme_prompt``): the phrase is cut from the question and
+the official instruction goes in front, as GeWu-Lab/MokA VisualText/eval_benchmarks/mme/mme.py does.
 """
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
-from common import IMAGE_LEAD_IN, base_parser, finish, human_turn, relative_to_root
+from common import Conversion, ConversionError, cli, conversation, relative_to_root
+from media_lookup import EXTENSIONS
 
-PROMPT = "Please answer this question with yes or no, and no other content. Question: {q}"
-IMAGE_SUFFIXES = (".jpg", ".png", ".jpeg")
+from moka_train.eval.protocol import mme_prompt, mme_question
 
 
 def question_files(subtask_dir: Path) -> list[tuple[Path, Path]]:
@@ -23,30 +26,38 @@ def question_files(subtask_dir: Path) -> list[tuple[Path, Path]]:
     txt_dir, image_dir = (split_layout, subtask_dir / "images") if split_layout.is_dir() else (subtask_dir, subtask_dir)
     pairs = []
     for txt in sorted(txt_dir.glob("*.txt")):
-        images = [image_dir / (txt.stem + s) for s in IMAGE_SUFFIXES if (image_dir / (txt.stem + s)).is_file()]
-        pairs.append((txt, images[0] if images else image_dir / (txt.stem + ".jpg")))  # missing: reported later
+        images = [image_dir / (txt.stem + s) for s in EXTENSIONS["image"] if (image_dir / (txt.stem + s)).is_file()]
+        pairs.append((txt, images[0] if images else image_dir / (txt.stem + ".jpg")))  # missing: reported
     return pairs
 
 
-def convert(release_dir: Path, media_root: Path) -> list[dict]:
-    rows = []
-    for subtask_dir in sorted(p for p in release_dir.iterdir() if p.is_dir()):
+def parse_line(line: str, where: str) -> tuple[str, str]:
+    if "\t" not in line:
+        raise ConversionError(f"{where}: expected 'question<TAB>answer', got {line!r}")
+    question, answer = (part.strip() for part in line.split("\t", 1))
+    try:
+        return mme_question(question), answer
+    except ValueError as err:
+        raise ConversionError(f"{where}: {err}") from None
+
+
+def convert(args: argparse.Namespace) -> Conversion:
+    if not args.input.is_dir():
+        raise ConversionError(f"{args.input}: expected the MME_Benchmark_release_version folder")
+    conv = Conversion("mme", args.media_root)
+    for subtask_dir in sorted(p for p in args.input.iterdir() if p.is_dir()):
         for txt, image in question_files(subtask_dir):
             lines = [ln for ln in txt.read_text(encoding="utf-8").splitlines() if ln.strip()]
             for k, line in enumerate(lines):
-                if "\t" not in line:
-                    raise ValueError(f"{txt}:{k + 1}: expected 'question<TAB>answer', got {line!r}")
-                question, answer = (part.strip() for part in line.split("\t", 1))
-                rows.append({"id": f"{subtask_dir.name}/{txt.stem}/{k}", "image": relative_to_root(image, media_root),
-                             "conversations": human_turn(IMAGE_LEAD_IN + PROMPT.format(q=question)),
-                             "question": question, "answer": answer.lower(), "subtask": subtask_dir.name})
-    return rows
+                conv.read += 1
+                question, answer = parse_line(line, f"{txt}:{k + 1}")
+                row = {"id": f"{subtask_dir.name}/{txt.stem}/{k}", "conversations": conversation(mme_prompt(question)),
+                       "question": question, "answer": answer.lower(), "subtask": subtask_dir.name}
+                conv.add(row, {"image": relative_to_root(image, args.media_root)}, args.drop_missing)
+    return conv
 
 
-def main(argv: list[str] | None = None) -> dict:
-    args = base_parser(__doc__.splitlines()[0]).parse_args(argv)
-    return finish(convert(args.input, args.media_root), args, "mme")
-
+main = cli(convert, __doc__)
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

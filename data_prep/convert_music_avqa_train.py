@@ -1,63 +1,43 @@
 """MUSIC-AVQA training questions → unified JSONL (audio-visual-text fine-tuning).
 
-    python data_prep/convert_music_avqa_train.py --input avqa-train.json --media-root $DATA_ROOT/music_avqa \
-        --out $DATA_ROOT/music_avqa/train.jsonl
+    python data_prep/convert_music_avqa_train.py --input MUSIC-AVQA/data/json_update/avqa-train.json \
+        --media-root $DATA_ROOT/music_avqa --output $DATA_ROOT/music_avqa/train.jsonl
 
-Input: the official split file ``avqa-train.json`` (a list of ``{"video_id", "question_id",
-"type", "question_content", "templ_values", "question_deleted", "anser"}``; ``anser`` is the
-official spelling). The ``<Object>``-style slots of the question template are filled in order
-from ``templ_values``; deleted questions are left out. Media: ``video/<video_id>.mp4`` and
-``audio/<video_id>.wav`` under the media root (``--video-dir``/``--audio-dir``). The target is
-``<answer>X</answer>`` (the official format, without the official reasoning text), the answer
-from the dataset's 42-word vocabulary kept verbatim; ``question_type`` keeps the official type.
+Format and media layouts: ``music_avqa_format``. Deleted questions (``question_deleted``) are
+counted as skipped. The prompt is the official training instruction (the same as the test one,
+``protocol.music_avqa_prompt``); the target is ``<answer>X</answer>`` (the official format,
+without the official reasoning text), the answer from the dataset's 42-word vocabulary kept
+verbatim; ``question_type`` keeps the official type. A question id met twice stops the run.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from pathlib import Path
+import argparse
 
-from train_common import AV_PROMPT, Conversion, base_parser, conversation, report
+import music_avqa_format as avqa
+from common import Conversion, cli, conversation, lookups_from_args
 
-_SLOT = re.compile(r"<[^<>]+>")
-
-
-def fill_template(question: str, values: list[str]) -> str:
-    """Replace the k-th ``<Slot>`` with the k-th value; a count mismatch is an error."""
-    slots = _SLOT.findall(question)
-    if len(slots) != len(values):
-        raise ValueError(f"question {question!r} has {len(slots)} slots but {len(values)} values {values}")
-    it = iter(values)
-    return _SLOT.sub(lambda _m: next(it), question)
+from moka_train.eval.protocol import music_avqa_prompt
 
 
-def convert(input_file: Path, media_root: Path, video_dir: str = "video", audio_dir: str = "audio",
-            drop_missing: bool = False) -> Conversion:
-    conv = Conversion("music_avqa_train", media_root)
-    for q in json.loads(Path(input_file).read_text()):
-        if int(q.get("question_deleted", 0)):
+def convert(args: argparse.Namespace) -> Conversion:
+    items = avqa.read_items(args.input)
+    lookups = lookups_from_args(args, avqa.LAYOUTS)
+    conv = Conversion("music_avqa_train", args.media_root, lookups)
+    for k, item in enumerate(items):
+        conv.read += 1
+        if int(item.get("question_deleted", 0)):
             conv.skip("question_deleted")
             continue
-        values = json.loads(q["templ_values"]) if isinstance(q["templ_values"], str) else q["templ_values"]
-        question = fill_template(q["question_content"], values)
-        vid = q["video_id"]
-        media = {"video": f"{video_dir}/{vid}.mp4", "audio": f"{audio_dir}/{vid}.wav"}
-        qtype = json.loads(q["type"]) if isinstance(q["type"], str) else q["type"]
-        row = {"id": f"avqa_{q['question_id']}", "question_type": qtype, "answer": q["anser"],
-               "conversations": conversation(AV_PROMPT.format(q=question), f"<answer>{q['anser']}</answer>")}
-        conv.add(row, media, drop_missing)
+        where = f"{args.input}: item {k}"
+        vid, answer = item["video_id"], avqa.answer(item)
+        row = {"id": f"avqa_{item['question_id']}", "question_type": avqa.question_type(item, where), "answer": answer,
+               "conversations": conversation(music_avqa_prompt(avqa.question(item, where)), f"<answer>{answer}</answer>")}
+        conv.add(row, {"video": lookups["video"].path(vid), "audio": lookups["audio"].path(vid)}, args.drop_missing)
     return conv
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--video-dir", default="video")
-    parser.add_argument("--audio-dir", default="audio")
-    args = parser.parse_args(argv)
-    conv = convert(args.input, args.media_root, args.video_dir, args.audio_dir, args.drop_missing)
-    return report(conv.write(args.out))
-
+main = cli(convert, __doc__, avqa.LAYOUT_HELP)
 
 if __name__ == "__main__":
     raise SystemExit(main())

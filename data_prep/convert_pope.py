@@ -1,40 +1,29 @@
-"""POPE question files (coco_pope_{random,popular,adversarial}.json, one JSON object a line:
-``question_id``, ``image``, ``text``, ``label``) → unified evaluation JSONL, the split taken from
-the file name.
+"""POPE question files (coco_pope_{random,popular,adversarial}.json of RUCAIBox/POPE
+``output/coco/``, one JSON object a line: ``question_id``, ``image``, ``text``, ``label``) →
+unified evaluation JSONL, the split taken from the file name.
 
     python data_prep/convert_pope.py --input POPE/output/coco --output eval/pope.jsonl \
         --media-root DATA [--image-dir val2014]
 
-``--input`` is one file or a folder holding the three.
+``--input`` is one file or a folder holding the three. The prompt is the official one
+(GeWu-Lab/MokA VisualText/eval_benchmarks/pope/pope.py, ``moka_train.eval.protocol.pope_prompt``).
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 from pathlib import Path
 
-from common import IMAGE_LEAD_IN, base_parser, finish, human_turn
+from common import Conversion, cli, conversation, lookups_from_args, read_json_lines, require_keys
+
+from moka_train.eval.protocol import pope_prompt
+
+LAYOUTS = {"image": ("val2014", "coco/val2014", "")}
+FIELDS = ("question_id", "image", "text", "label")
 
 
 def split_name(path: Path) -> str:
     return path.stem.rsplit("_", 1)[-1]  # coco_pope_adversarial -> adversarial
-
-
-def read_json_lines(path: Path) -> list[dict]:
-    items = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                items.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
-    return items
-
-
-def convert(items: list[dict], split: str, image_dir: str = "val2014") -> list[dict]:
-    return [{"id": f"{split}-{item['question_id']}", "image": f"{image_dir}/{item['image']}",
-             "conversations": human_turn(IMAGE_LEAD_IN + f"Please answer this question: {item['text']}"),
-             "question": item["text"], "answer": item["label"], "split": split} for item in items]
 
 
 def input_files(path: Path) -> list[Path]:
@@ -44,13 +33,21 @@ def input_files(path: Path) -> list[Path]:
     return files
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--image-dir", default="val2014", help="COCO images folder under the media root")
-    args = parser.parse_args(argv)
-    rows = [row for f in input_files(args.input) for row in convert(read_json_lines(f), split_name(f), args.image_dir)]
-    return finish(rows, args, "pope")
+def convert(args: argparse.Namespace) -> Conversion:
+    lookups = lookups_from_args(args, LAYOUTS)
+    conv = Conversion("pope", args.media_root, lookups)
+    for path in input_files(args.input):
+        split = split_name(path)
+        for k, item in enumerate(read_json_lines(path), start=1):
+            conv.read += 1
+            require_keys(item, FIELDS, f"{path}:{k}")
+            row = {"id": f"{split}-{item['question_id']}", "conversations": conversation(pope_prompt(item["text"])),
+                   "question": item["text"], "answer": item["label"], "split": split}
+            conv.add(row, {"image": lookups["image"].path(item["image"])}, args.drop_missing)
+    return conv
 
+
+main = cli(convert, __doc__, {"image": "val2014, coco/val2014, the root"})
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -19,9 +19,11 @@ gives the class list and, for rows without an answer, the truth by video id.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from .common import ScoringError, check_mode, percent, result
+from .rows import scores_rows
 
 SLOTS = 10
 CLASSES = (
@@ -38,6 +40,7 @@ _VIDEO_ID = re.compile(r"([^/\\]+?)(?:\.\w+)?$")
 Event = tuple[str, list[tuple[int, int]]]  # class name, ranges
 
 
+@scores_rows("ave")
 def score(rows: list[dict], mode: str = "official", annotations: str | Path | None = None) -> dict:
     check_mode(mode)
     table = read_annotations(annotations) if annotations else {}
@@ -98,17 +101,43 @@ def video_id(row: dict) -> str:
     return match.group(1) if match else ""
 
 
+@dataclass(frozen=True)
+class AveAnnotation:
+    """One line of an AVE annotation file (``Annotations.txt``, ``trainSet.txt``, ``valSet.txt``,
+    ``testSet.txt`` of YapengTian/AVE-ECCV18 share the form ``Category&VideoID&Quality&Start&End``)."""
+
+    category: str
+    video_id: str
+    quality: str
+    start: int
+    end: int
+    line: int  # 1-based line number in its file
+
+
+def parse_annotations(text: str, source: str = "?") -> list[AveAnnotation]:
+    """Every annotation line in file order (a video annotated twice gives two entries); blank
+    lines and the ``Category&VideoID&...`` header some copies carry are passed over."""
+    out = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        parts = line.strip().split("&")
+        if not line.strip() or parts[0] == "Category":
+            continue
+        if len(parts) != 5:
+            raise ScoringError(f"{source}:{lineno}: expected Category&VideoID&Quality&Start&End, got {line!r}")
+        try:
+            start, end = int(parts[3]), int(parts[4])
+        except ValueError:
+            raise ScoringError(f"{source}:{lineno}: start/end must be whole seconds, got {line!r}") from None
+        out.append(AveAnnotation(parts[0], parts[1], parts[2], start, end, lineno))
+    return out
+
+
 def read_annotations(path: str | Path) -> dict[str, Event]:
     """video id -> (class, [(start, end)]); the first line of a video wins (45 AVE videos have two)."""
     path = Path(path)
     if not path.is_file():
         raise ScoringError(f"annotations file not found: {path}")
     table: dict[str, Event] = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        parts = line.strip().split("&")
-        if not line.strip() or parts[0] == "Category":  # blank lines and the header some copies carry
-            continue
-        if len(parts) != 5:
-            raise ScoringError(f"{path}:{lineno}: expected Category&VideoID&Quality&Start&End, got {line!r}")
-        table.setdefault(parts[1], (parts[0], [(int(parts[3]), int(parts[4]))]))
+    for entry in parse_annotations(path.read_text(encoding="utf-8"), str(path)):
+        table.setdefault(entry.video_id, (entry.category, [(entry.start, entry.end)]))
     return table
