@@ -1,4 +1,4 @@
-"""`moka-train` command line: train | evaluate | infer | validate | show-sample.
+"""`moka-train` command line: train | evaluate | infer | validate | show-sample | import-official.
 
 The ``scripts/*.py`` files call :func:`main` with their subcommand, so
 ``deepspeed scripts/train.py --config X.yaml key=value`` and ``moka-train train --config X.yaml``
@@ -76,6 +76,29 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return evaluate_main(args.rest)
 
 
+def cmd_import_official(args: argparse.Namespace) -> int:
+    """Convert a released official MokA checkpoint into an export of this recipe, loaded back strictly."""
+    from pathlib import Path
+
+    from .data.tokenizer import load_tokenizer
+    from .model.build import build_model
+    from .model.official_import import (OfficialImportError, check_recipe, convert_release, describe_import,
+                                        write_import)
+
+    cfg = load_config(args.config, args.overrides)
+    try:
+        converted = convert_release(args.source, cfg.model, args.kind)
+        check_recipe(cfg.adapter, converted.settings, args.config)
+        model = build_model(cfg.model, load_tokenizer(cfg.model), cfg.adapter if converted.settings else None)
+        out = Path(args.output or Path(cfg.output_dir) / "export" / args.stage)
+        write_import(model, converted, out, dump_config(cfg), args.stage, [str(s) for s in args.source])
+    except OfficialImportError as err:
+        sys.stderr.write(f"import-official: {err}\n")
+        return 2
+    sys.stdout.write("\n".join(describe_import(converted, out)) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moka-train", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -108,6 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="evaluate run ... (generate + score) | evaluate score --benchmark B --predictions F")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("import-official", help="convert a released official MokA checkpoint into an export")
+    _add_config_args(p)
+    p.add_argument("--source", nargs="+", required=True,
+                   help="stage-1 .bin file(s), or an AVQA/AVE checkpoint directory, or the visual-text directory")
+    p.add_argument("--kind", default="auto", help="auto | projector | avt | vt")
+    p.add_argument("--stage", default="official", help="export name under <output_dir>/export/ (default official)")
+    p.add_argument("--output", help="export directory (default <output_dir>/export/<stage>)")
+    p.set_defaults(func=cmd_import_official)
     return parser
 
 

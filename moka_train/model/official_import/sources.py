@@ -1,0 +1,76 @@
+"""The released official MokA files, read safely, and what each kind of release holds.
+
+Three kinds (the layouts written by the official training scripts):
+
+``projector``  stage 1, ``audio_pretrain.bin`` / ``visual_pretrain.bin`` (scripts/pretrain/pretrain.py:
+               ``model.{vl,al}_projector.*`` and the resized ``model.embed_tokens.weight``)
+``avt``        an audio-visual fine-tuned directory (``AVQA_checkpoint/``, ``AVE_checkpoint/``, written
+               by scripts/finetune/finetune.py): ``adapter_model.bin`` (the LoRA layers),
+               ``non_lora_trainables.bin`` (both projectors), ``adapter_config.json`` if shipped
+``vt``         the visual-text directory (VisualText/train/train.py, a PeftMixedModel saved whole by the
+               HF Trainer as ``model.safetensors``)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from .keymap import OfficialImportError
+
+KINDS = ("projector", "avt", "vt")
+AVT_ADAPTER, AVT_PROJECTORS, AVT_CONFIG = "adapter_model.bin", "non_lora_trainables.bin", "adapter_config.json"
+VT_WEIGHTS = "model.safetensors"
+
+
+@dataclass(frozen=True)
+class OfficialFile:
+    path: Path
+    tensors: dict[str, torch.Tensor] = field(repr=False)
+
+
+def read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """A flat name -> tensor dict from ``.bin`` (weights only, no pickled code) or safetensors."""
+    if not path.is_file():
+        raise OfficialImportError(f"official checkpoint file not found: {path}")
+    if path.suffix == ".safetensors":
+        return load_file(str(path))
+    data = torch.load(str(path), map_location="cpu", weights_only=True)
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise OfficialImportError(f"{path}: expected a flat state dict of tensors, got {type(data).__name__}")
+    return data
+
+
+def detect_kind(sources: list[Path]) -> str:
+    """The kind of release a list of paths is; ambiguous or unknown layouts are an error."""
+    if all(p.is_file() and p.suffix == ".bin" for p in sources):
+        return "projector"
+    if len(sources) == 1 and sources[0].is_dir():
+        if (sources[0] / AVT_ADAPTER).is_file():
+            return "avt"
+        if (sources[0] / VT_WEIGHTS).is_file():
+            return "vt"
+    raise OfficialImportError(f"cannot tell the release kind of {[str(p) for p in sources]}: pass stage-1 .bin "
+                              f"files, a directory with {AVT_ADAPTER} (audio-visual) or with {VT_WEIGHTS} "
+                              f"(visual-text), or --kind one of {', '.join(KINDS)}")
+
+
+def read_release(kind: str, sources: list[Path]) -> list[OfficialFile]:
+    """Every tensor file of a release, in the order they are mapped."""
+    if kind == "projector":
+        return [OfficialFile(p, read_tensors(p)) for p in sources]
+    if len(sources) != 1 or not sources[0].is_dir():
+        raise OfficialImportError(f"--kind {kind} takes one checkpoint directory, got {[str(p) for p in sources]}")
+    root = sources[0]
+    names = (AVT_ADAPTER, AVT_PROJECTORS) if kind == "avt" else (VT_WEIGHTS,)
+    return [OfficialFile(root / n, read_tensors(root / n)) for n in names]
+
+
+def read_peft_config(directory: Path) -> dict:
+    """The official adapter_config.json when shipped (plain JSON), else {}."""
+    path = directory / AVT_CONFIG
+    return json.loads(path.read_text()) if path.is_file() else {}
