@@ -35,8 +35,9 @@ class MediaSampling(Section):
     """Which instants of a clip are encoded (moka_train/utils/media_sampling.py)."""
 
     frame_position: Literal["start", "centre"] = "centre"  # video: frame at each segment's start (official) or centre
-    # audio windows: window k anchored at k x segment_seconds (consecutive, AVE) or at k x clip / frames (spread, AVQA)
-    window_placement: Literal["consecutive", "spread"] = "consecutive"  # audio: window anchors, see above
+    # window k starts lead seconds before its anchor: k x segment_seconds (consecutive, as AVE) or
+    # k x clip length / frames (spread, as MUSIC-AVQA)
+    window_placement: Literal["consecutive", "spread"] = "consecutive"  # audio: anchor k·W or k·clip/frames
     window_lead_seconds: float = Field(0.0, ge=0)  # audio: a window starts this long before its anchor
     time_unit: Literal["real", "nominal"] = "real"  # audio: nominal = one second is clip samples / nominal_seconds
     nominal_seconds: float | None = Field(None, gt=0)  # audio: the clip length the data promises (60, 10)
