@@ -10,15 +10,13 @@ os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-SHARED = TESTS.parent.parent / "shared"
+OFFICIAL_FIXTURES = TESTS / "fixtures" / "official"  # the official MokA prediction files, see PROVENANCE.txt
 
 
 @pytest.fixture
 def shared_fixtures() -> Path:
-    path = SHARED / "fixtures" / "official"
-    if not path.is_dir():
-        pytest.skip(f"shared fixtures not found at {path}")
-    return path
+    """The official MokA prediction files, copied into the repository (never skipped: they are part of it)."""
+    return OFFICIAL_FIXTURES
 
 
 @pytest.fixture(scope="session")

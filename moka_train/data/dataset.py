@@ -9,6 +9,12 @@ media cannot be read follows ``data.bad_sample_policy``:
   next readable sample, so batches keep their size on every rank; the entries ride along in
   the item (``bad_samples``) so the main process learns about failures inside workers.
 * ``fail``: raises, naming the file and the sample id.
+
+Generation (``generation=True``, evaluation) never substitutes: an answer must belong to its own
+sample. A sample whose media cannot be read comes back as an error item (``id``, ``meta``,
+``error``: reason, file, detail) for the caller to write as an error row, and the samples that
+cannot be prompted at all (``rejected``: no question, over-length, ...) are kept with their
+reason, so that every input id is accounted for.
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ class MultimodalDataset(Dataset):
         if cfg.multi_turn == "split" and not generation:
             samples = [part for s in samples for part in split_turns(s)]
         self.report = DataReport(split, total=len(samples))
+        self.read_order = [s.id for s in samples]  # every sample read, in file order
+        self.rejected: list[tuple[Sample, str, str]] = []  # generation: (sample, reason, detail) not prompted
         self.samples: list[Sample] = []
         self.lengths: list[int] = []
         for sample in samples:
@@ -68,6 +76,8 @@ class MultimodalDataset(Dataset):
         return len(self.samples)
 
     def __getitem__(self, index: int) -> dict:
+        if self.generation:
+            return self._generation_item(self.samples[index])
         bad: list[dict] = []
         for step in range(min(MAX_SUBSTITUTIONS, len(self.samples))):
             sample = self.samples[(index + step) % len(self.samples)]
@@ -92,17 +102,33 @@ class MultimodalDataset(Dataset):
         sample.media_paths(self.cfg.root)  # an escaping path is an error under every policy
         problem = conversation_problem(sample, self.generation)
         if problem:
-            self._bad(problem, sample, f"sample {sample.id} ({sample.source}): {problem.replace('_', ' ')}")
+            self._drop(problem, sample, f"sample {sample.id} ({sample.source}): {problem.replace('_', ' ')}")
             return
         try:
             rendered = self.renderer.render(self._prompt(sample), self.generation)
         except RenderError as err:
             if err.reason == "overlength" and self.cfg.overlength == "fail":
                 raise BadSampleError(str(err)) from None
-            self._bad(err.reason, sample, str(err), policy="skip" if err.reason == "overlength" else None)
+            self._drop(err.reason, sample, str(err), policy="skip" if err.reason == "overlength" else None)
             return
         self.samples.append(sample)
         self.lengths.append(len(rendered))
+
+    def _drop(self, reason: str, sample: Sample, detail: str, policy: str | None = None) -> None:
+        self._bad(reason, sample, detail, policy=policy)
+        if self.generation:
+            self.rejected.append((sample, reason, detail))
+
+    def _generation_item(self, sample: Sample) -> dict:
+        try:
+            item = self._load(sample)
+        except MediaError as err:
+            self._bad("unreadable_media", sample, str(err), file=err.path)
+            entry = {"reason": "unreadable_media", "id": sample.id, "source": sample.source, "file": err.path,
+                     "detail": str(err)}
+            return {"id": sample.id, "meta": sample.meta, "error": entry, "bad_samples": [entry]}
+        item["bad_samples"] = item.pop("notes", [])
+        return item
 
     def _bad(self, reason: str, sample: Sample, detail: str, file: str | None = None, policy: str | None = None) -> None:
         if (policy or self.cfg.bad_sample_policy) == "fail":

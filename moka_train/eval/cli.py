@@ -4,8 +4,9 @@
         [--annotations Annotations.txt]
 
 The last output line is one JSON object (``benchmark``, ``metric``, ``value``, ``n``,
-``n_unparsed``, the breakdown, ``mode`` and the predictions path), so scripts can read it with
-``tail -n 1``. Errors (a missing or malformed file, an unknown benchmark) go to stderr, exit 2.
+``n_unparsed``, ``n_missing``, the breakdown, ``mode`` and the predictions path), so scripts can
+read it with ``tail -n 1``. Errors (a missing, empty or malformed file, duplicate ids, an unknown
+benchmark) go to stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def score_file(benchmark: str, predictions: str, mode: str, annotations: str | N
     if annotations and benchmark not in TAKES_ANNOTATIONS:
         raise ScoringError(f"--annotations is only used by {', '.join(sorted(TAKES_ANNOTATIONS))}, not {benchmark}")
     rows = read_predictions(predictions)
+    if not rows:
+        raise PredictionsError(f"{predictions}: no prediction rows (the file is empty)")
     extra = {"annotations": annotations} if annotations else {}
     return {**scorer(rows, mode, **extra), "predictions": str(predictions)}
 
@@ -61,7 +64,7 @@ def evaluate_main(argv: list[str]) -> int:
     except (PredictionsError, ScoringError) as err:
         sys.stderr.write(f"evaluate score: {err}\n")
         return 2
-    log.info("%s %s (%s): %.2f over %d rows, %d unparsed", out["benchmark"], out["metric"], args.mode,
-             out["value"], out["n"], out["n_unparsed"])
+    log.info("%s %s (%s): %.2f over %d rows, %d unparsed, %d missing", out["benchmark"], out["metric"], args.mode,
+             out["value"], out["n"], out["n_unparsed"], out["n_missing"])
     print(json.dumps(out))  # the CLI's one result line, always last
     return 0

@@ -2,7 +2,9 @@
 
 Left padding keeps modality ids aligned with their tokens; the attention mask is passed through
 (pads are never attended); greedy by default. Writes one JSON line per sample:
-``{"id", "prediction", "answer", ...record fields}``.
+``{"id", "prediction", "raw_prediction", "generated_tokens", "prompt", ...record fields}``, or,
+for a sample whose media cannot be read or whose prompt cannot be rendered, an error row
+``{"id", "error", "detail", ...record fields}``.
 """
 
 from __future__ import annotations
@@ -54,23 +56,61 @@ def eval_dataset(cfg: RunConfig, tokenizer, model, input_file: str | Path) -> Mu
 
 
 def answer_batches(model, tokenizer, dataset, batch_size: int = 8, max_new_tokens: int = 32):
-    """Greedy answers, one list of rows per left-padded batch."""
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
-                        collate_fn=Collator(tokenizer.pad_token_id, padding_side="left"))
-    for batch in loader:
-        new = model.generate(batch, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop_ids(tokenizer),
-                             pad_token_id=tokenizer.pad_token_id)
-        texts = tokenizer.batch_decode(new, skip_special_tokens=True)
-        # the prompt as the model saw it (template and placeholders are special tokens, left out)
-        prompts = tokenizer.batch_decode(batch["input_ids"], skip_special_tokens=True)
-        yield [{**meta, "id": sample_id, "prompt": prompt.strip(), "prediction": text.strip()}
-               for sample_id, meta, prompt, text in zip(batch["ids"], batch["meta"], prompts, texts)]
+    """Greedy answers, one list of rows per left-padded batch, in the dataset's order; a sample
+    whose media could not be read gets an error row in its place (never another sample's answer)."""
+    collate = Collator(tokenizer.pad_token_id, padding_side="left")
+    stops = stop_ids(tokenizer)
+    for items in DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=list):
+        good = [it for it in items if "error" not in it]
+        answers = iter(answer(model, tokenizer, collate(good), max_new_tokens, stops) if good else [])
+        yield [error_row(it["id"], it["meta"], it["error"]) if "error" in it else next(answers) for it in items]
+
+
+def answer(model, tokenizer, batch: dict, max_new_tokens: int, stops: list[int]) -> list[dict]:
+    """``prediction``: the clean answer; ``raw_prediction``: the same tokens decoded with special
+    tokens kept ("A </s>"), up to and including the first stop token, as the official scripts
+    decode and parse them; ``generated_tokens``: how many that is (== the budget: cut short)."""
+    new = model.generate(batch, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
+                         pad_token_id=tokenizer.pad_token_id)
+    kept = until_stop(new, stops)
+    clean = tokenizer.batch_decode(kept, skip_special_tokens=True)
+    raw = tokenizer.batch_decode(kept, skip_special_tokens=False)
+    # the prompt as the model saw it (template and placeholders are special tokens, left out)
+    prompts = tokenizer.batch_decode(batch["input_ids"], skip_special_tokens=True)
+    return [{**meta, "id": sample_id, "prompt": prompt.strip(), "prediction": text.strip(), "raw_prediction": raw_text,
+             "generated_tokens": len(tokens)}
+            for sample_id, meta, prompt, text, raw_text, tokens in zip(batch["ids"], batch["meta"], prompts, clean, raw,
+                                                                       kept)]
+
+
+def until_stop(new: torch.Tensor, stops: list[int]) -> list[list[int]]:
+    """Each row's tokens up to and including its first stop token (what follows is padding)."""
+    is_stop = torch.isin(new, torch.tensor(stops, device=new.device)).long()
+    past_first_stop = (is_stop.cumsum(dim=1) - is_stop) > 0
+    lengths = (~past_first_stop).sum(dim=1).tolist()
+    return [row[:n] for row, n in zip(new.tolist(), lengths)]
+
+
+def error_row(sample_id: str, meta: dict, error: dict) -> dict:
+    """The row of a sample nothing could be generated for: the record's fields, the reason and detail."""
+    row = {**meta, "id": sample_id, "error": error["reason"], "detail": error.get("detail", "")}
+    return {**row, "file": error["file"]} if error.get("file") else row
+
+
+def rejected_rows(dataset: MultimodalDataset) -> list[dict]:
+    """Error rows of the samples the dataset could not prompt at all (no question, over-length, ...)."""
+    return [error_row(sample.id, sample.meta, {"reason": reason, "detail": detail})
+            for sample, reason, detail in dataset.rejected]
 
 
 def generate_predictions(cfg: RunConfig, tokenizer, model, input_file: str | Path, batch_size: int = 8,
                          max_new_tokens: int = 32) -> list[dict]:
+    """One row per input sample, in the input's order: answers and error rows."""
     dataset = eval_dataset(cfg, tokenizer, model, input_file)
-    return [row for rows in answer_batches(model, tokenizer, dataset, batch_size, max_new_tokens) for row in rows]
+    rows = [row for rows in answer_batches(model, tokenizer, dataset, batch_size, max_new_tokens) for row in rows]
+    rows += rejected_rows(dataset)
+    position = {sample_id: i for i, sample_id in reversed(list(enumerate(dataset.read_order)))}
+    return sorted(rows, key=lambda r: position[r["id"]])
 
 
 def stop_ids(tokenizer) -> list[int]:
@@ -117,7 +157,10 @@ def infer_main(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
             file, root = single_question_file(cfg, media, args.question, Path(tmp))
             one = cfg.model_copy(update={"data": cfg.data.model_copy(update={"root": root})})
-            print(generate_predictions(one, tokenizer, model, file)[0]["prediction"])
+            row = generate_predictions(one, tokenizer, model, file)[0]
+        if row.get("error"):
+            raise SystemExit(f"infer: no answer: {row['error']}: {row['detail']}")
+        print(row["prediction"])
         return 0
     source = args.input or cfg.data.eval_file
     if source is None:
@@ -126,4 +169,8 @@ def infer_main(args: argparse.Namespace) -> int:
         rows = generate_predictions(cfg, tokenizer, model, source)
     out = write_jsonl(rows, args.output or Path(cfg.output_dir) / "predictions.jsonl")
     log.info("wrote %d predictions to %s", len(rows), out)
+    errors = [r["id"] for r in rows if r.get("error")]
+    if errors:
+        log.warning("%s: %d of %d samples have an error row instead of an answer (first: %s)", out, len(errors),
+                    len(rows), errors[:5])
     return 0

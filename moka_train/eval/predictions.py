@@ -10,7 +10,13 @@ Every row comes back as the original fields plus three normalised ones:
   ``<unk>``, ``<pad>``) are removed because the official files keep them;
 * ``answer``: the truth, from ``answer`` / ``answer_gt`` / ``gt_answer``; the official AVE and
   MUSIC-AVQA files name their truth ``output`` (beside ``predict``), so ``output`` is the truth
-  exactly when ``predict`` holds the prediction.
+  exactly when ``predict`` holds the prediction;
+* ``raw_prediction``: the text as decoded with special tokens kept (``"A </s>"``), which is what
+  the official MMBench/SEED parsers read: ours from ``raw_prediction``, the official files' own
+  prediction field as stored (they keep the tokens); a file of ours without it falls back to
+  ``prediction``;
+* ``missing``: true for an error row (``error`` set: the sample's media could not be read or its
+  prompt rendered, so nothing was generated); its prediction texts are empty.
 """
 
 from __future__ import annotations
@@ -53,14 +59,20 @@ def _parse_line(line: str, path: Path, lineno: int) -> dict:
 def normalise_row(obj: dict, path: Path | str = "?", lineno: int = 0) -> dict:
     official_pair = "predict" in obj  # official AVE / MUSIC-AVQA: predict = model, output = truth
     pred_keys = ("prediction", "predict", "response") if official_pair else ("prediction", "response", "output")
-    raw_prediction = _first(obj, pred_keys)
-    if raw_prediction is None:
-        raise PredictionsError(f"{path}:{lineno}: no prediction field (looked for {', '.join(pred_keys)})")
     answer = _first(obj, _ANSWER_KEYS + (("output",) if official_pair else ()))
     row = dict(obj)
     row["id"] = _row_id(obj, lineno)
-    row["prediction"] = clean_text(_unwrap(raw_prediction, path, lineno))
     row["answer"] = clean_text(_unwrap(answer, path, lineno)) if answer is not None else None
+    if obj.get("error"):  # an error row: the sample is counted, nothing was generated for it
+        return {**row, "prediction": "", "raw_prediction": "", "missing": True}
+    found = _first(obj, pred_keys)
+    if found is None:
+        raise PredictionsError(f"{path}:{lineno}: no prediction field (looked for {', '.join(pred_keys)})")
+    text = _unwrap(found, path, lineno)
+    raw = obj.get("raw_prediction")
+    row["raw_prediction"] = _unwrap(raw, path, lineno) if raw is not None else text
+    row["prediction"] = clean_text(text)
+    row["missing"] = False
     return row
 
 

@@ -2,7 +2,7 @@
 
 A result file is the JSON line that `evaluate.py run` writes next to its predictions
 (`<predictions>.result.json`: benchmark, value, method, recipe). Where the recipe's backbone and
-method appear in the paper's tables (`../shared/PAPER.md`), the published figure stands beside ours.
+method appear in the paper's tables, the published figure stands beside ours.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-# (backbone, benchmark) -> method -> published value (PAPER.md, Tables 1-5)
+# (backbone, benchmark) -> method -> published value (the paper's Tables 1-5)
 LLAMA2 = {
     "music_avqa": {"lora": 73.41, "multi_lora": 72.66, "lora_moe": 73.57, "dora": 73.97, "hydra_lora": 74.12,
                    "unimodal_lora": 74.37, "uni_mm_lora": 74.43, "uni_mm_lora_gate": 74.94, "moka": 75.71,

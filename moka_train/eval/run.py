@@ -1,13 +1,22 @@
 """Generate a benchmark's predictions: resumable, sharded over ranks, with the partial-modality probe.
 
 Each rank answers every ``world``-th remaining sample and appends its rows to its own part file
-as each batch finishes; rank 0 merges the parts. A rerun reads what is already written and skips
-those ids, so an interrupted evaluation never redoes finished samples.
+as each batch finishes; rank 0 merges the parts. A rerun of the same evaluation (same checkpoint,
+probe, benchmark, input and budget: see :mod:`.progress`) reads what is already written and skips
+those ids, so an interrupted evaluation never redoes finished samples; any other rerun onto the
+same output is refused.
+
+Every input sample gets exactly one row: an answer, or an error row (``id``, ``error`` = reason,
+``detail``) when its media cannot be read or its prompt cannot be rendered; nothing is
+substituted. Error rows are retried by a rerun (the media may have been fixed) and counted by
+the scorers as ``n_missing``.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -17,7 +26,8 @@ from ..config import RunConfig
 from ..modality import QUERY, TEXT
 from ..utils.dist import barrier, is_main, rank, world_size
 from ..utils.logging import get_logger
-from .generate import answer_batches, eval_dataset, load_for_inference
+from .generate import answer_batches, eval_dataset, load_for_inference, rejected_rows
+from .progress import check_progress, progress_key, read_rows, write_key
 
 log = get_logger(__name__)
 
@@ -34,44 +44,84 @@ def probe_ids(model, names: list[str] | None) -> tuple[int, ...] | None:
     return tuple(sorted(ids + ([TEXT, QUERY] if "text" in names else [])))
 
 
-def read_done(path: Path) -> dict[str, dict]:
-    if not path.is_file():
-        return {}
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return {r["id"]: r for r in rows}
+def part_path(output: Path, r: int) -> Path:
+    return output.with_name(f"{output.name}.rank{r}")
+
+
+def part_files(output: Path) -> list[Path]:
+    """Every rank's part file beside ``output``, whatever world size wrote them."""
+    if not output.parent.is_dir():
+        return []
+    return sorted(p for p in output.parent.iterdir() if re.fullmatch(re.escape(output.name) + r"\.rank\d+", p.name))
+
+
+def finished(rows: dict[str, dict]) -> set[str]:
+    """Ids answered already (error rows are tried again)."""
+    return {i for i, row in rows.items() if not row.get("error")}
 
 
 def run_generation(cfg: RunConfig, checkpoint: str | Path, input_file: str | Path, output: str | Path,
                    batch_size: int = 8, max_new_tokens: int = 32, limit: int | None = None,
-                   adapter_modalities: list[str] | None = None, fold: bool = True) -> Path:
+                   adapter_modalities: list[str] | None = None, fold: bool = True,
+                   benchmark: str | None = None) -> Path:
+    output = Path(output)
+    key = progress_key(checkpoint, adapter_modalities, benchmark, input_file, max_new_tokens)
+    check_progress(output, key, part_files(output))
     tokenizer, model = load_for_inference(cfg, checkpoint, fold=fold)
     model.slot.active_ids = probe_ids(model, adapter_modalities)
-    output = Path(output)
-    part = output.with_name(f"{output.name}.rank{rank()}")
-    done = {**read_done(output), **read_done(part)}
     dataset = eval_dataset(cfg, tokenizer, model, input_file)
-    todo = [i for i, s in enumerate(dataset.samples[:limit]) if s.id not in done]
+    refuse_duplicate_ids(dataset.read_order, input_file)
+    barrier()
+    if is_main():  # earlier parts (torn lines dropped) into the output, so every rank sees the same done set
+        write_key(output, key)
+        merge_parts(output, order=dataset.read_order)
+    barrier()
+    done = finished(read_rows(output))
+    wanted = set(dataset.read_order[:limit])
+    todo = [i for i, s in enumerate(dataset.samples) if s.id in wanted and s.id not in done]
     mine = todo[rank()::world_size()]
-    log.info("%d samples, %d already done, %d on this rank", len(dataset.samples[:limit]), len(done), len(mine))
+    log.info("%d samples, %d already done, %d on this rank", len(wanted), len(done & wanted), len(mine))
     probe = adapter_modalities or "all"
-    with part.open("a") as fh, torch.no_grad():
+    with part_path(output, rank()).open("a") as fh, torch.no_grad():
+        if is_main():  # samples that cannot be prompted at all: their error rows, once
+            unusable = [r for r in rejected_rows(dataset) if r["id"] in wanted and r["id"] not in done]
+            fh.write("".join(json.dumps({**r, "adapter_modalities": probe}) + "\n" for r in unusable))
         for rows in answer_batches(model, tokenizer, Subset(dataset, mine), batch_size, max_new_tokens):
             fh.write("".join(json.dumps({**row, "adapter_modalities": probe}) + "\n" for row in rows))
             fh.flush()  # an interruption loses at most the batch in flight
     barrier()
     if is_main():
-        merge_parts(output, world_size(), order=[s.id for s in dataset.samples[:limit]])
+        merged = merge_parts(output, order=dataset.read_order)
+        warn_missing(output, [merged[i] for i in dataset.read_order[:limit] if i in merged])
     barrier()
     return output
 
 
-def merge_parts(output: Path, parts: int, order: list[str]) -> None:
-    """Rows of the output and every rank's part, one per id, in the input's order."""
-    rows = read_done(output)
-    for r in range(max(parts, 1)):
-        rows.update(read_done(output.with_name(f"{output.name}.rank{r}")))
+def refuse_duplicate_ids(ids: list[str], source: str | Path) -> None:
+    """Two samples with one id would collapse into one row on merge: refuse, naming them."""
+    repeated = [i for i, n in Counter(ids).items() if n > 1]
+    if repeated:
+        raise ValueError(f"{source}: {len(repeated)} sample ids occur more than once ({', '.join(map(repr, repeated[:5]))}"
+                         f"{' ...' if len(repeated) > 5 else ''}); each sample needs its own id to get its own row")
+
+
+def warn_missing(output: Path, rows: list[dict]) -> None:
+    errors = Counter(str(r["error"]) for r in rows if r.get("error"))
+    if errors:
+        log.warning("%s: %d of %d samples have an error row instead of an answer (%s); the scores report them "
+                    "as n_missing (strict mode counts them wrong); a rerun tries them again",
+                    output, sum(errors.values()), len(rows), dict(errors))
+
+
+def merge_parts(output: Path, order: list[str]) -> dict[str, dict]:
+    """Rows of the output and every part file, one per id, in the input's order (part rows win)."""
+    rows = read_rows(output)
+    parts = part_files(output)
+    for part in parts:
+        rows.update(read_rows(part))
     tmp = output.with_name(output.name + ".tmp")
     tmp.write_text("".join(json.dumps(rows[i]) + "\n" for i in order if i in rows))
     tmp.replace(output)
-    for r in range(max(parts, 1)):
-        output.with_name(f"{output.name}.rank{r}").unlink(missing_ok=True)
+    for part in parts:
+        part.unlink()
+    return rows

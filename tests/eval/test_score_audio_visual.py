@@ -54,4 +54,5 @@ def test_ave_bad_annotations_line_is_named(tmp_path):
     bad = tmp_path / "ann.txt"
     bad.write_text("Bark&abc&good&0\n")
     with pytest.raises(ValueError, match=f"{bad}:1: expected Category&VideoID"):
-        ave.score([], "official", annotations=bad)
+        ave.score([{"id": "v", "prediction": "<event>Bark</event><range>0,9</range>", "answer": None}], "official",
+                  annotations=bad)

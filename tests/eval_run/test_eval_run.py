@@ -2,36 +2,19 @@
 and the partial-modality probe is validated and recorded."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-import torch
 
-from moka_train.adapters import adapter_modules
-from moka_train.config import load_config
-from moka_train.data.tokenizer import load_tokenizer
 from moka_train.eval.run import probe_ids, run_generation
-from moka_train.model.build import build_model
-from moka_train.model.export import export_weights
+from tiny_export import build_export
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tiny_avqa.yaml"
 
 
 @pytest.fixture(scope="module")
 def exported(workspace, tmp_path_factory):
-    os.environ["DEMO_ROOT"] = str(workspace)
-    cfg = load_config(CONFIG)
-    tokenizer = load_tokenizer(cfg.model)
-    torch.manual_seed(0)
-    model = build_model(cfg.model, tokenizer, cfg.adapter)
-    with torch.no_grad():
-        for module in adapter_modules(model.llm).values():
-            module.lora_B.normal_(0, 0.05)
-    model.projectors.requires_grad_(True)
-    out = tmp_path_factory.mktemp("export") / "ft"
-    export_weights(model, out, "", {}, extra={"embeddings": model.added_embeddings()})
-    return cfg, out, model
+    return build_export(workspace, tmp_path_factory.mktemp("export"))
 
 
 def test_predictions_in_input_order_and_rerun_skips_done(exported, tmp_path):
@@ -39,14 +22,17 @@ def test_predictions_in_input_order_and_rerun_skips_done(exported, tmp_path):
     source = Path(cfg.data.train_file)
     ids = [json.loads(line)["id"] for line in source.read_text().splitlines()][:6]
     output = tmp_path / "preds.jsonl"
-    # an earlier, interrupted run finished two samples (its answers are marked so we can tell)
-    output.write_text("".join(json.dumps({"id": i, "prediction": "FROM-EARLIER-RUN"}) + "\n" for i in ids[:2]))
+    # an earlier, interrupted run of the same evaluation finished two samples (marked so we can tell)
+    run_generation(cfg, export, source, output, batch_size=4, max_new_tokens=3, limit=2)
+    earlier = [{**json.loads(line), "prediction": "FROM-EARLIER-RUN"} for line in output.read_text().splitlines()]
+    output.write_text("".join(json.dumps(r) + "\n" for r in earlier))
     run_generation(cfg, export, source, output, batch_size=4, max_new_tokens=3, limit=6)
     rows = [json.loads(line) for line in output.read_text().splitlines()]
     assert [r["id"] for r in rows] == ids
     assert [r["prediction"] == "FROM-EARLIER-RUN" for r in rows] == [True, True, False, False, False, False]
     assert all(r["adapter_modalities"] == "all" for r in rows[2:])
     assert all("Please answer this question:" in r["prompt"] for r in rows[2:])  # the prompt is recorded
+    assert all(0 < r["generated_tokens"] <= 3 and r["raw_prediction"] for r in rows[2:])
     assert not list(tmp_path.glob("preds.jsonl.rank*"))  # parts merged away
 
 

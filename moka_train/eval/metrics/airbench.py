@@ -9,8 +9,10 @@ option named (``common.option_strict``); unparsable = wrong.
 from __future__ import annotations
 
 from .common import accuracy_by, check_mode, choice_strict, option_strict, option_texts, percent, require, result
+from .rows import scores_rows
 
 
+@scores_rows("airbench_speech")
 def score(rows: list[dict], mode: str = "official") -> dict:
     check_mode(mode)
     correct, unparsed = [], 0

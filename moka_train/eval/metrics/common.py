@@ -79,12 +79,13 @@ def yes_no(text: str, mode: str) -> str | None:
 # --- multiple choice ----------------------------------------------------------------------------
 
 def choice_official(text: str, letters: str) -> str | None:
-    """The MokA MMBench/SEED rule: lowercase the output, then the first of ``'a '``, ``'b '``, ...
-    (in letter order, not position order) found as a substring wins.
+    """The MokA MMBench/SEED rule: strip and lowercase the output, then the first of ``'a '``,
+    ``'b '``, ... (in letter order, not position order) found as a substring wins.
 
-    So "B. a cat " reads as A, because "a " is tried before "b ": a quirk we reproduce.
+    So "B. a cat " reads as A, because "a " is tried before "b ", and a bare "B" (no end-of-sequence
+    token after it, so nothing follows the letter once stripped) is unreadable: quirks we reproduce.
     """
-    lowered = text.lower()
+    lowered = text.strip().lower()
     for letter in letters:
         if f"{letter.lower()} " in lowered:
             return letter.upper()
@@ -97,10 +98,6 @@ def choice_strict(text: str, letters: str) -> str | None:
     if match and match.group(1).upper() in letters.upper():
         return match.group(1).upper()
     return None
-
-
-def choice(text: str, letters: str, mode: str) -> str | None:
-    return choice_official(text, letters) if mode == "official" else choice_strict(text, letters)
 
 
 # --- options given as texts (MMAU, AIR-Bench) ---------------------------------------------------

@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 
 from .common import accuracy_by, check_mode, option_strict, option_texts, percent, require, result
+from .rows import scores_rows
 
 
+@scores_rows("mmau_speech")
 def score(rows: list[dict], mode: str = "official") -> dict:
     check_mode(mode)
     correct, unparsed = [], 0

@@ -1,37 +1,51 @@
 """MMBench (dev, legacy English TSV, no CircularEval): single-answer multiple choice.
 
-Official: the lowercased output is searched for ``'a '``, ``'b '``, ... in letter order
-(``common.choice_official``); unparsable counts wrong. Strict: only a leading option letter is
-read. Accuracy over all rows, plus per ``category`` (and per ``l2-category`` when present).
-SEED-Bench reuses :func:`multiple_choice` with its own grouping.
+Official (``eval_mmbench.py``): the text the official parser read is the raw decoded output,
+special tokens kept (``"A </s>"``; see the protocol table's ``parser_reads``); it is stripped and
+lowercased, then searched for ``'a '``, ``'b '``, ``'c '``, ``'d '``, ``'e '`` in that order
+whatever options the question has (``common.choice_official``), and the row is right when the
+lowercased truth occurs in ``"(x)"`` of the letter found; unparsable counts wrong. Strict: only a
+leading option letter of the clean prediction is read. Accuracy over all rows, plus per
+``category`` (and per ``l2-category`` when present). SEED-Bench reuses :func:`multiple_choice`
+with its own grouping.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from .common import accuracy_by, check_mode, choice, require, result
+from ..protocol import get_protocol
+from .common import accuracy_by, check_mode, choice_official, choice_strict, require, result
+from .rows import scores_rows
 
 DEFAULT_LETTERS = "ABCD"
+OFFICIAL_LETTERS = "ABCDE"  # the official check tries these five on every question
 
 
+@scores_rows("mmbench")
 def score(rows: list[dict], mode: str = "official") -> dict:
     out = multiple_choice("mmbench", rows, mode, by=lambda r: str(r.get("category", "?")), breakdown="categories")
+    correct = out.pop("_correct")
     if any("l2-category" in r for r in rows):
-        correct = [p == t for p, t in zip(out.pop("_predicted"), out.pop("_truth"))]
         out["l2_categories"] = accuracy_by(rows, correct, lambda r: str(r.get("l2-category", "?")))
-    return _without_private(out)
+    return out
 
 
 def multiple_choice(benchmark: str, rows: list[dict], mode: str, by: Callable[[dict], str], breakdown: str) -> dict:
-    """Accuracy with unparsable answers wrong; the per-row letters stay in ``_predicted``/``_truth``."""
+    """Accuracy with unparsable answers wrong; the per-row verdicts stay in ``_correct``."""
     check_mode(mode)
-    truths = [str(require(r, "answer")).strip().upper() for r in rows]
-    predicted = [choice(r["prediction"], option_letters(r), mode) for r in rows]
-    correct = [p == t for p, t in zip(predicted, truths)]
+    truths = [str(require(r, "answer")).strip() for r in rows]
+    if mode == "official":
+        reads_raw = get_protocol(benchmark).parser_reads == "raw"
+        texts = [str(r.get("raw_prediction", r["prediction"])) if reads_raw else r["prediction"] for r in rows]
+        predicted = [choice_official(text.strip(), OFFICIAL_LETTERS) for text in texts]
+        correct = [p is not None and t.lower() in f"({p.lower()})" for p, t in zip(predicted, truths)]
+    else:
+        predicted = [choice_strict(r["prediction"], option_letters(r)) for r in rows]
+        correct = [p == t.upper() for p, t in zip(predicted, truths)]
     value = 100.0 * sum(correct) / len(rows) if rows else 0.0
     return result(benchmark, "accuracy", value, len(rows), predicted.count(None), mode,
-                  **{breakdown: accuracy_by(rows, correct, by)}, _predicted=predicted, _truth=truths)
+                  **{breakdown: accuracy_by(rows, correct, by)}, _correct=correct)
 
 
 def option_letters(row: dict) -> str:
@@ -43,7 +57,3 @@ def option_letters(row: dict) -> str:
         return "ABCDEFGHIJ"[: len(options)]
     present = "".join(k for k in "ABCDEFGHIJ" if row.get(k) not in (None, ""))
     return present or DEFAULT_LETTERS
-
-
-def _without_private(out: dict) -> dict:
-    return {k: v for k, v in out.items() if not k.startswith("_")}

@@ -15,11 +15,13 @@ from __future__ import annotations
 from collections import defaultdict
 
 from .common import check_mode, percent, require, result, yes_no_official, yes_no_strict
+from .rows import scores_rows
 
 PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark", "artwork", "OCR")
 COGNITION = ("commonsense_reasoning", "numerical_calculation", "text_translation", "code_reasoning")
 
 
+@scores_rows("mme")
 def score(rows: list[dict], mode: str = "official") -> dict:
     check_mode(mode)
     by_subtask: dict[str, list[tuple[str, bool]]] = defaultdict(list)  # subtask -> (image, correct)

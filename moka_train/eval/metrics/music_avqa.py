@@ -17,6 +17,7 @@ import json
 import re
 
 from .common import accuracy_by, check_mode, percent, require, result
+from .rows import scores_rows
 
 INSTRUMENTS = ("accordion", "acoustic guitar", "bagpipe", "banjo", "bassoon", "cello", "clarinet", "congas", "drum",
                "electric bass", "erhu", "flute", "guzheng", "piano", "pipa", "saxophone", "suona", "trumpet", "tuba",
@@ -27,6 +28,7 @@ ANSWERS = frozenset(INSTRUMENTS + NUMBERS + ("yes", "no", "left", "right", "midd
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S)
 
 
+@scores_rows("music_avqa")
 def score(rows: list[dict], mode: str = "official") -> dict:
     check_mode(mode)
     answers = [parse_answer(r["prediction"]) for r in rows]

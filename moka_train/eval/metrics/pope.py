@@ -9,8 +9,10 @@ the "yes" class and the share of "yes" answers, pooled and per split when rows c
 from __future__ import annotations
 
 from .common import check_mode, percent, require, result, yes_no
+from .rows import scores_rows
 
 
+@scores_rows("pope")
 def score(rows: list[dict], mode: str = "official") -> dict:
     check_mode(mode)
     truths = [str(require(r, "answer")).strip().lower() for r in rows]

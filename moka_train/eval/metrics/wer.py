@@ -12,8 +12,10 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .common import check_mode, require, result
+from .rows import scores_rows
 
 
+@scores_rows("asr_wer")
 def score(rows: list[dict], mode: str = "official") -> dict:
     check_mode(mode)
     refs = [normalise(str(require(r, "answer"))) for r in rows]

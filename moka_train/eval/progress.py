@@ -1,0 +1,112 @@
+"""Evaluation progress: which rows a predictions file already holds, and whose rows they are.
+
+A predictions file (and each rank's part file beside it) belongs to one evaluation, keyed by
+(checkpoint, probe, benchmark, input, decoding budget). The key is written beside the file as
+``<output>.progress.json`` when generation starts. A rerun with the same key resumes; any other
+rerun onto the same ``--output`` is refused, naming what differs.
+
+Why refuse rather than start a new file: the user named ``--output`` (or the default name, which
+already carries the benchmark and probe); quietly writing elsewhere would leave the named file
+holding the old rows for whatever reads it next, and overwriting would throw finished work away.
+Refusing costs one command and never mixes or discards rows.
+
+The checkpoint and the input are identified by content (the export manifest's hash, the input
+file's hash), so a moved export still resumes and a re-export at the same path does not.
+
+A torn last line (the process died mid-write) is dropped with a warning naming the file, and the
+file is rewritten without it so that later appends start on a fresh line; a bad line anywhere
+else is damage, not a torn write, and is an error naming file and line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ..model.export import MANIFEST
+from ..utils.logging import get_logger
+
+log = get_logger(__name__)
+IDENTITY = ("checkpoint_sha256", "probe", "benchmark", "input_sha256", "max_new_tokens")  # compared on resume
+
+
+class ProgressError(ValueError):
+    """Progress that cannot be resumed (another evaluation's rows, a damaged file); names the file."""
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def progress_key(checkpoint: str | Path, probe: list[str] | None, benchmark: str | None, input_file: str | Path,
+                 max_new_tokens: int) -> dict:
+    checkpoint, input_file = Path(checkpoint), Path(input_file)
+    manifest = checkpoint / MANIFEST
+    return {"checkpoint": str(checkpoint.resolve()),
+            "checkpoint_sha256": file_sha256(manifest) if manifest.is_file() else None,
+            "probe": sorted(probe) if probe else "all", "benchmark": benchmark,
+            "input": str(input_file.resolve()), "input_sha256": file_sha256(input_file),
+            "max_new_tokens": max_new_tokens}
+
+
+def key_file(output: Path) -> Path:
+    return output.with_name(output.name + ".progress.json")
+
+
+def check_progress(output: Path, key: dict, parts: list[Path]) -> None:
+    """Refuse to resume rows that another evaluation wrote (or whose origin is unknown)."""
+    existing = [p for p in [output, *parts] if p.is_file()]
+    stored_path = key_file(output)
+    if not stored_path.is_file():
+        if existing:
+            raise ProgressError(f"{existing[0]} holds predictions but {stored_path.name} (which says what "
+                                f"evaluation wrote them) is missing, so they cannot be resumed safely; use another "
+                                f"--output or delete {', '.join(map(str, existing))} to start over")
+        return
+    stored = json.loads(stored_path.read_text())
+    differ = [f"{k}: {stored.get(k)!r} there, {key[k]!r} now" for k in IDENTITY if stored.get(k) != key[k]]
+    if differ:
+        raise ProgressError(f"{output} holds predictions of another evaluation ({'; '.join(differ)}); "
+                            f"use another --output, or delete {output}, its .rank* parts and {stored_path.name} "
+                            "to start over")
+
+
+def write_key(output: Path, key: dict) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    key_file(output).write_text(json.dumps(key, indent=2) + "\n")
+
+
+def read_rows(path: Path) -> dict[str, dict]:
+    """id -> row of a predictions or part file; a torn last line is dropped (and cut from the file)."""
+    if not path.is_file():
+        return {}
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    rows: dict[str, dict] = {}
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            if lineno < len(lines):
+                raise ProgressError(f"{path}:{lineno}: not valid JSON ({err.msg}); only a torn last line can be "
+                                    "repaired, so delete the file to start over") from None
+            log.warning("%s: dropped a half-written last line (%d characters, the write was cut off); "
+                        "its sample is generated again", path, len(line))
+            _rewrite(path, rows)
+            break
+        if not isinstance(row, dict) or "id" not in row:
+            raise ProgressError(f"{path}:{lineno}: a predictions row must be a JSON object with an 'id'")
+        rows[str(row["id"])] = row
+    else:
+        if text and not text.endswith("\n"):  # a complete row cut before its newline: end the line
+            _rewrite(path, rows)
+    return rows
+
+
+def _rewrite(path: Path, rows: dict[str, dict]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows.values()))
+    tmp.replace(path)
