@@ -3,8 +3,9 @@ reading with errors that name the file, media lookup over the known layouts, the
 and the conversion record that ends every run with ONE JSON report line.
 
 Report: ``read`` input rows, ``written`` rows, ``skipped`` {reason: count} (read == written +
-skipped, checked), ``missing_media`` (distinct files; ``rows_missing_media`` rows) with examples (rows are kept unless ``--drop-missing``: the
-training run's bad-sample policy or the evaluation decides), ``media_layouts`` (which folder and
+skipped, checked), ``missing_media`` (distinct files; ``rows_missing_media`` rows) with examples
+(rows are kept unless ``--drop-missing``: the training run's bad-sample policy or the evaluation
+decides), ``media_layouts`` (which folder and
 extension each kind was found in). The exit status is non-zero when nothing was written.
 """
 
@@ -219,7 +220,8 @@ def fill_template(question: str, values: list[str], where: str) -> str:
     """Replace the k-th ``<Slot>`` with the k-th value (MUSIC-AVQA's templates); a count mismatch is an error."""
     slots = _SLOT.findall(question)
     if len(slots) != len(values):
-        raise ConversionError(f"{where}: question {question!r} has {len(slots)} slots but {len(values)} values {values}")
+        raise ConversionError(f"{where}: question {question!r} has {len(slots)} slots but "
+                              f"{len(values)} values {values}")
     remaining = iter(values)
     return _SLOT.sub(lambda _m: str(next(remaining)), question)
 

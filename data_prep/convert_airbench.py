@@ -45,7 +45,8 @@ def skip_reason(task: str, selected: tuple[str, ...]) -> str | None:
 def convert(args: argparse.Namespace) -> Conversion:
     unknown = sorted(set(args.tasks) - set(SPEECH_TASKS) - set(OTHER_TASKS))
     if unknown:
-        raise ConversionError(f"--tasks {unknown} are not AIR-Bench foundation task names; speech tasks: {SPEECH_TASKS}")
+        raise ConversionError(f"--tasks {unknown} are not AIR-Bench foundation task names; "
+                              f"speech tasks: {SPEECH_TASKS}")
     items = read_json(args.input, list, "the AIR-Bench Foundation_meta.json list")
     lookups = lookups_from_args(args, LAYOUTS)
     conv = Conversion("airbench_speech", args.media_root, lookups)

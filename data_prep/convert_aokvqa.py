@@ -45,8 +45,9 @@ def convert(args: argparse.Namespace) -> Conversion:
             conv.skip("no_answer")
             continue
         letter = LETTERS[idx]
+        target = f"({letter}) {rec['choices'][idx]}"
         row = {"id": f"aokvqa_{rec['question_id']}", "answer": letter,
-               "conversations": conversation(prompt(rec["question"], rec["choices"]), f"({letter}) {rec['choices'][idx]}")}
+               "conversations": conversation(prompt(rec["question"], rec["choices"]), target)}
         conv.add(row, {"image": lookups["image"].path(f"{int(rec['image_id']):012d}.jpg")}, args.drop_missing)
     return conv
 

@@ -7,8 +7,8 @@ One row per annotation line of the split file (see ``ave_format``): a video anno
 gives ``ave_<id>`` and ``ave_<id>#2``, and the line of such a video that belongs to the test split
 is never taken. ``--exclude`` (repeatable) names split files whose lines must not enter training:
 a line found there is counted as ``in_excluded_split``. The older call ``--input Annotations.txt
---split-file trainSet.txt`` still works and selects by line too (others: ``not_in_split_file``). The question is the official one
-(``protocol.ave_prompt``); the answer follows the official recipe's tags
+--split-file trainSet.txt`` still works and selects by line too (others: ``not_in_split_file``).
+The question is the official one (``protocol.ave_prompt``); the answer follows the official recipe's tags
 ``<event>NAME</event><range>s,e</range>`` (the official reasoning sentence is not reproduced).
 """
 

@@ -73,8 +73,8 @@ def convert(args: argparse.Namespace) -> Conversion:
     return convert_video_llava(args) if args.format == "video-llava" else convert_audiocaps(args)
 
 
-main = cli(convert, __doc__, {"image": "--media-prefix", "video": "--media-prefix", "audio": "audio, audiocaps/audio, data"},
-           add_flags)
+FOLDER_HELP = {"image": "--media-prefix", "video": "--media-prefix", "audio": "audio, audiocaps/audio, data"}
+main = cli(convert, __doc__, FOLDER_HELP, add_flags)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,11 @@ unified evaluation JSONL.
 
 Columns (open-compass MMBench release): index, question, hint, A, B, C, D[, E], answer, category,
 image (base64; a cell of 64 characters or fewer is instead the ``index`` of the row holding the same
-image, the release's de-duplication as open-compass/VLMEvalKit reads it), source, l2-category, ... Empty cells are read as the official
-script's pandas reads them: the NA spellings below are absent values. Images are decoded into
-``<media-root>/<image-dir>/<index>.<jpg|png>`` (existing files are left alone). The prompt is the
-official one (GeWu-Lab/MokA VisualText/eval_benchmarks/mmbench/mmbench.py; ``protocol.mmbench_prompt``).
+image, the release's de-duplication as open-compass/VLMEvalKit reads it), source, l2-category, ...
+Empty cells are read as the official script's pandas reads them: the NA spellings below are
+absent values. Images are decoded into ``<media-root>/<image-dir>/<index>.<jpg|png>`` (existing
+files are left alone). The prompt is the official one (GeWu-Lab/MokA
+VisualText/eval_benchmarks/mmbench/mmbench.py; ``protocol.mmbench_prompt``).
 """
 
 from __future__ import annotations

@@ -66,7 +66,8 @@ def test_music_avqa_reads_the_moka_layout(convert):
 
 AVE = FIXTURES / "data_prep/ave"
 AVE_TRAIN_ROWS = [("ave_RUhOCu3LNXM", "Church bell"), ("ave_-1qyr-IzqKY", "Ukulele"),
-                  ("ave_-9R4WPSKE3Q", "Male speech, man speaking"), ("ave_-9R4WPSKE3Q#2", "Female speech, woman speaking")]
+                  ("ave_-9R4WPSKE3Q", "Male speech, man speaking"),
+                  ("ave_-9R4WPSKE3Q#2", "Female speech, woman speaking")]
 
 
 def test_ave_rows_per_annotation_line_never_a_test_line(convert):
@@ -95,7 +96,8 @@ def test_llava_instruct_moves_placeholder_to_the_lead_in(convert):
     _, report, rows, _ = convert(convert_llava_instruct, "--input", FIX / "llava_instruct/llava_instruct_150k.json",
                                  "--media-root", FIX / "llava_instruct/media", "--image-dir", "coco/train2017")
     assert [r["id"] for r in rows] == ["llava_000000033471", "llava_000000052846"]
-    assert report["skipped"] == {"empty_conversation": 1} and report["missing_examples"] == ["coco/train2017/000000052846.jpg"]
+    assert report["skipped"] == {"empty_conversation": 1}
+    assert report["missing_examples"] == ["coco/train2017/000000052846.jpg"]
     turns = rows[0]["conversations"]
     assert turns[0]["value"] == "This is an image:\n<image>\nWhat are the colors of the bus in the image?"
     assert len(turns) == 4 and "<image>" not in turns[2]["value"]
@@ -143,24 +145,26 @@ def test_gigaspeech_nested_layout_case_insensitive_subset(convert):
 
 def test_captions_video_llava_and_audiocaps(convert):
     media = FIX / "captions/media"
-    _, report, vl, _ = convert(convert_captions, "--format", "video-llava", "--input", FIX / "captions/video_llava.json",
-                               "--media-root", media)
+    _, report, vl, _ = convert(convert_captions, "--format", "video-llava", "--input",
+                               FIX / "captions/video_llava.json", "--media-root", media)
     assert [(r["id"], r.get("video"), r.get("image")) for r in vl] == [
         ("vl_v_1", "valley/000001.mp4", None), ("vl_i_2", None, "llava_image/00002.jpg")]
-    assert vl[0]["conversations"][1]["value"] == "A man rides a bike down a hill." and report["skipped"] == {"no_media": 1}
-    _, report, ac, _ = convert(convert_captions, "--format", "audiocaps", "--input", FIX / "captions/audiocaps_train.csv",
-                               "--media-root", media)
+    assert vl[0]["conversations"][1]["value"] == "A man rides a bike down a hill."
+    assert report["skipped"] == {"no_media": 1}
+    _, report, ac, _ = convert(convert_captions, "--format", "audiocaps", "--input",
+                               FIX / "captions/audiocaps_train.csv", "--media-root", media)
     assert [r["audio"] for r in ac] == ["audio/r1nicOVtvkQ_130.wav", "audio/UDGBjjwyaqE_20.wav"]
     assert report["missing_examples"] == ["audio/UDGBjjwyaqE_20.wav"]
 
 
 def test_captions_wrong_format_fails_loudly(convert):
     status, report, rows, err = convert(convert_captions, "--format", "audiocaps", "--input",
-                                        FIX / "captions/moka_audiocaps_train.json", "--media-root", FIX / "captions/media")
+                                        FIX / "captions/moka_audiocaps_train.json",
+                                        "--media-root", FIX / "captions/media")
     assert status == 2 and report is None and rows == []
     assert "not an AudioCaps CSV" in err and "audiocap_id,youtube_id,start_time,caption" in err
-    status, _, _, err = convert(convert_captions, "--format", "video-llava", "--input", FIX / "captions/audiocaps_train.csv",
-                                "--media-root", FIX / "captions/media")
+    status, _, _, err = convert(convert_captions, "--format", "video-llava", "--input",
+                                FIX / "captions/audiocaps_train.csv", "--media-root", FIX / "captions/media")
     assert status == 2 and "not valid JSON" in err
 
 

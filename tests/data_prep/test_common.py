@@ -45,7 +45,8 @@ def test_conversion_accounts_for_every_row_and_reports_distinct_missing(tmp_path
         conv.report()
 
 
-@pytest.mark.parametrize("policy, ids, skipped", [("keep-first", ["a"], {"duplicate_id": 1}), ("number", ["a", "a#2"], {})])
+@pytest.mark.parametrize("policy, ids, skipped", [("keep-first", ["a"], {"duplicate_id": 1}),
+                                                   ("number", ["a", "a#2"], {})])
 def test_duplicate_ids(tmp_path, policy, ids, skipped):
     conv = Conversion("x", tmp_path, duplicates=policy)
     conv.read = 2

@@ -17,8 +17,11 @@ FIX = FIXTURES / "data_prep"
 def official_av(text: str) -> str:
     """unified_dataset.py's instruction with our placeholders; <question_start>/<question_end> are
     left to the renderer (they are not media placeholders)."""
-    return (text.replace("<video_start><video><video_end>", "<video>").replace("<audio_start><audio><audio_end>", "<audio>")
-            .replace("<question_start>", "").replace("<question_end>", ""))
+    pairs = (("<video_start><video><video_end>", "<video>"), ("<audio_start><audio><audio_end>", "<audio>"),
+             ("<question_start>", ""), ("<question_end>", ""))
+    for official, ours in pairs:
+        text = text.replace(official, ours)
+    return text
 
 
 def test_music_avqa_prompt_is_the_official_one(convert):
@@ -67,7 +70,8 @@ def test_ave_prompt_truth_and_one_row_per_annotation_line(convert):
 
 def test_ave_video_annotated_twice_in_one_split_keeps_both_lines(convert, tmp_path):
     split = tmp_path / "testSet.txt"
-    split.write_text("Male speech, man speaking&-9R4WPSKE3Q&good&0&10\nFemale speech, woman speaking&-9R4WPSKE3Q&good&0&10\n")
+    split.write_text("Male speech, man speaking&-9R4WPSKE3Q&good&0&10\n"
+                     "Female speech, woman speaking&-9R4WPSKE3Q&good&0&10\n")
     _, report, rows, _ = convert(convert_ave_test, "--input", split, "--media-root", FIX / "ave/media_moka")
     assert [(r["id"], r["event"]) for r in rows] == [("-9R4WPSKE3Q", "Male speech, man speaking"),
                                                     ("-9R4WPSKE3Q#2", "Female speech, woman speaking")]

@@ -55,7 +55,8 @@ def test_mmbench_prompt_is_the_official_one(convert, tmp_path):
         "\n(A) red\n(B) blue\n(C) green" + "\n" + "\nPlease select the correct answer from the options above. "
         "Output only the selected option in the format (A), (B), (C), or (D). No explanation or extra text.")
     assert rows[1]["conversations"][0]["value"].startswith(
-        "\n This is an image:\n<image>\nHint: Look at the animals.\nQuestion: Which one is a dog?\nOptions:\n(A) cat\n(B) dog\n\n")
+        "\n This is an image:\n<image>\nHint: Look at the animals.\nQuestion: Which one is a dog?\nOptions:"
+        "\n(A) cat\n(B) dog\n\n")
     assert rows[0]["hint"] is None and rows[0]["options"] == {"A": "red", "B": "blue", "C": "green"}
 
 
