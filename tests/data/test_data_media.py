@@ -99,3 +99,16 @@ def test_make_synthetic_is_deterministic(tmp_path):
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
     answers = [json.loads(x)["answer"] for x in (tmp_path / "a" / "speech_qa.jsonl").read_text().splitlines()]
     assert set(answers) <= {"one", "two", "three", "four"}
+
+
+@pytest.mark.parametrize("position, picks", [("start", [0, 3, 6, 9, 12, 15, 18, 21, 24, 27]),
+                                             ("centre", [1, 4, 7, 10, 13, 16, 19, 22, 25, 28])])
+def test_decoded_frames_are_those_the_sampling_position_names(tmp_path, position, picks):
+    # frame i of a 30-frame clip has grey level 8 i; the official start positions are
+    # np.arange(0, 30, 3) = 0, 3, ..., 27, the segment centres 1, 4, ..., 28
+    from moka_train.testing.synthetic import write_mp4
+
+    frames = np.repeat((np.arange(30) * 8).astype(np.uint8)[:, None, None, None], 16 * 16 * 3, 1)
+    write_mp4(tmp_path / "ramp.mp4", frames.reshape(-1, 16, 16, 3), 10)
+    grey = load_video(tmp_path / "ramp.mp4", 10, 16, position=position).float().mean(dim=(1, 2, 3))
+    assert torch.allclose(grey, torch.tensor(picks, dtype=torch.float32) * 8, atol=3)  # codec noise only
