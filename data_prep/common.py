@@ -141,10 +141,10 @@ def run(convert: Callable[[argparse.Namespace], Conversion], parser: argparse.Ar
 
 def cli(convert: Callable[[argparse.Namespace], Conversion], doc: str, media: dict[str, str] | None = None,
         extra: Callable[[argparse.ArgumentParser], None] | None = None) -> Callable[[list[str] | None], int]:
-    """A converter's ``main(argv) -> exit status``: the shared parser (first line of ``doc`` as its
-    description, ``media`` the per-kind folder flags), ``extra`` adding the converter's own flags."""
+    """A converter's ``main(argv) -> exit status``: the shared parser (the first paragraph of ``doc``
+    as its description, ``media`` the per-kind folder flags), ``extra`` adding the converter's own flags."""
     def main(argv: list[str] | None = None) -> int:
-        parser = base_parser(doc.splitlines()[0], media)
+        parser = base_parser(" ".join(doc.split("\n\n")[0].split()), media)
         if extra:
             extra(parser)
         return run(convert, parser, argv)
