@@ -168,3 +168,17 @@ def test_whisper_windows_longer_than_30_s_are_refused(monkeypatch):
 
     with pytest.raises((ConfigError, ValueError), match="whisper encodes at most 30 s per window"):
         load_config(CONFIGS / "speech_llama3.yaml", ["model.modalities.0.segment_seconds=40"])
+
+
+def test_validate_prints_the_sampling_and_the_temperature_in_force(capsys):
+    from moka_train.cli import main
+
+    assert main(["validate", "--config", str(CONFIGS / "avqa_llama3.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "# video: 10 frame(s) at the segment starts (official) of 10 equal segments" in out
+    assert ("# audio: 10 window(s) of 2 s at [t - 0.5, t + 1.5], t = 0, 6, ..., 54 "
+            "(one second = clip samples / 60; zero-padded at the edges)") in out
+    assert "# adapter.temperature: official (sqrt(r) on the scaled rank vectors" in out
+    assert main(["validate", "--config", str(CONFIGS / "ave_llama3.yaml"), "adapter.temperature=paper"]) == 0
+    out = capsys.readouterr().out
+    assert "t = 0, 1, ..., 9 (one second = clip samples / 10" in out and "# adapter.temperature: paper (" in out
