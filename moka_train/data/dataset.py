@@ -51,7 +51,8 @@ class MultimodalDataset(Dataset):
             raise ValueError(f"modalities {unknown} have no entry in data.media_kinds {dict(cfg.media_kinds)}")
         _check_video_frames(cfg, modalities)
         self.renderer = Renderer(tokenizer, cfg.template, self.modalities, cfg.max_length, cfg.system_prompt,
-                                 QueryRules(tuple(cfg.query_markers), cfg.media_lead_in))
+                                 QueryRules(tuple(cfg.query_markers), cfg.media_lead_in), cfg.prompt_style,
+                                 cfg.template_kwargs)
         keys = tuple(dict.fromkeys(DEFAULT_MEDIA_KEYS + tuple(m.name for m in modalities)))
         samples = read_jsonl(file, keys)
         if cfg.multi_turn == "split" and not generation:
@@ -176,7 +177,6 @@ def _check_video_frames(cfg: DataConfig, modalities: list[ModalitySpec]) -> None
         if m.sampling is not None and is_video and m.sampling.count != cfg.video_frames:
             raise ValueError(f"data.video_frames={cfg.video_frames} but model.modalities[{m.name}].frames="
                              f"{m.sampling.count}: the model's frame count is the one used; drop data.video_frames")
-
 
 
 def build_dataset(cfg: DataConfig, tokenizer, modalities: list[ModalitySpec], split: str = "train",

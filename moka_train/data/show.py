@@ -19,9 +19,9 @@ from .tokenizer import load_tokenizer
 
 def show_sample(cfg, index: int, split: str = "train", console: Console | None = None) -> None:
     console = console or Console()
-    tokenizer = load_tokenizer(cfg.model)
+    tokenizer = load_tokenizer(cfg.model, cfg.data.prompt_style)
     specs = modality_specs(cfg.model)
-    add_placeholder_tokens(tokenizer, specs)
+    add_placeholder_tokens(tokenizer, specs, cfg.data.prompt_style)
     dataset = build_dataset(cfg.data, tokenizer, specs, split=split, generation=split != "train")
     if not 0 <= index < len(dataset):
         raise IndexError(f"index {index} outside the {len(dataset)} usable {split} samples")
@@ -41,20 +41,34 @@ def show_sample(cfg, index: int, split: str = "train", console: Console | None =
 
 
 def colour_tokens(tokenizer, ids: list[int], labels: list[int], mids: list[int], names: dict[int, str]) -> Text:
-    """A rich Text of the tokens; a run of media ids prints once as ``[video x320]``."""
+    """A rich Text of the tokens; a run of media ids prints once as ``[video x320]``. Each text
+    token shows what it adds to the decoded text in context, so its spaces stay visible (decoded
+    alone, a SentencePiece "▁You" loses its space)."""
+    def same_run(a: int, b: int) -> bool:  # text and query tokens decode together; a media block alone
+        return a in (TEXT, QUERY) and b in (TEXT, QUERY) or a == b
+
     out = Text()
     k = 0
     while k < len(ids):
+        end = k
+        while end < len(ids) and same_run(mids[k], mids[end]):
+            end += 1
         if mids[k] not in (TEXT, QUERY):
-            end = k
-            while end < len(ids) and mids[end] == mids[k]:
-                end += 1
             out.append(f"[{names.get(mids[k], mids[k])} x{end - k}]", "magenta")
-            k = end
-            continue
-        piece = tokenizer.decode([ids[k]])
-        style = "green" if labels[k] != IGNORE_INDEX else "bold yellow" if mids[k] == QUERY else "dim"
-        out.append(piece.replace("\n", "\\n\n"), style)
-        out.append("|", "grey30")  # token boundary
-        k += 1
+        else:
+            for j, piece in zip(range(k, end), pieces_in_context(tokenizer, ids[k:end])):
+                style = "green" if labels[j] != IGNORE_INDEX else "bold yellow" if mids[j] == QUERY else "dim"
+                out.append(piece.replace("\n", "\\n\n"), style)
+                out.append("|", "grey30")  # token boundary
+        k = end
     return out
+
+
+def pieces_in_context(tokenizer, ids: list[int]) -> list[str]:
+    """The text each token adds when the run is decoded up to it."""
+    pieces, before = [], ""
+    for j in range(len(ids)):
+        text = tokenizer.decode(ids[:j + 1])
+        pieces.append(text[len(before):] if text.startswith(before) else tokenizer.decode(ids[j:j + 1]))
+        before = text
+    return pieces

@@ -1,32 +1,66 @@
-"""Chat templates written as segments, so rendering can build ids, labels and modality ids in
-lockstep instead of re-tokenising a joined string and guessing offsets.
+"""Chat templates: a conversation rendered to the exact text a backbone was trained on, with the
+character span of every message's content in that text.
 
-A template turns a conversation into a list of :class:`Segment` ``(text, role)``:
+The text comes from a Jinja chat template through the tokenizer's own ``apply_chat_template``:
+the model's own template (``data.template: chat``, the default: a new backbone is a config line),
+or one of ours for tokenizers that ship none (``llama2``, ``llama3``, ``qwen2``: the same text as
+the official templates of those families, which the tests check against the real tokenizers) and
+the stage-1 ``plain`` captioning format.
 
-* ``glue``      template markup ([INST], headers, newlines, BOS): never trained, plain text id
-* ``system``    the system prompt's own words: never trained, never query
-* ``user``      a user turn's content; ``render`` further splits it into placeholders, query
-                text and non-query text
-* ``assistant`` an answer's content: trained (labels = ids)
-* ``eot``       the end-of-turn token(s) closing an answer: trained, so the model learns to stop
-
-Glue strings may contain the tokenizer's special tokens (``<|eot_id|>``); content never is
-parsed for special tokens (a user typing ``<|im_end|>`` gets plain characters).
+Spans are found without guessing: the conversation is rendered a second time with every content
+replaced by a unique sentinel, which splits the text into the template's own glue; the real text
+must then be glue + content + glue + ... exactly (content as given, or stripped where the template
+strips it). A template that rewrites content in any other way is refused by name instead of
+yielding shifted labels.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
-Role = Literal["glue", "system", "user", "assistant", "eot"]
-TEMPLATES = ("llama2", "llama3", "qwen2", "plain")
+TEMPLATES = ("chat", "llama2", "llama3", "qwen2", "plain")
 
+# end-of-turn tokens of the chat families: the labelled end of an answer is the first of these (or
+# eos) after the answer's content; generation stops at any of them
+END_OF_TURN_TOKENS = ("<|eot_id|>", "<|im_end|>", "<end_of_turn>", "<|end|>", "</s>")
 
-@dataclass(frozen=True)
-class Segment:
-    text: str
-    role: Role
+_LLAMA2 = (
+    "{% if messages[0]['role'] == 'system' %}{% set system = messages[0]['content'] %}"
+    "{% set turns = messages[1:] %}{% else %}{% set system = none %}{% set turns = messages %}{% endif %}"
+    "{% for m in turns %}"
+    "{% if loop.index0 == 0 and system is not none %}"
+    "{% set content = '<<SYS>>\\n' + system + '\\n<</SYS>>\\n\\n' + m['content'] %}"
+    "{% else %}{% set content = m['content'] %}{% endif %}"
+    "{% if m['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}"
+    "{% else %}{{ ' ' + content.strip() + ' ' + eos_token }}{% endif %}"
+    "{% endfor %}"
+)
+_LLAMA3 = (
+    "{% for m in messages %}{% if loop.first %}{{ bos_token }}{% endif %}"
+    "{{ '<|start_header_id|>' + m['role'] + '<|end_header_id|>\\n\\n' + m['content'] | trim + '<|eot_id|>' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}"
+)
+_QWEN2 = (
+    "{% for m in messages %}"
+    "{% if loop.first and m['role'] != 'system' %}{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}"
+    "{% endif %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+# stage-1 captioning (LLaVA "plain"): the media, a newline, the caption, EOS; no system prompt and
+# no chat glue. The renderer reduces each user turn to its placeholders before rendering.
+_PLAIN = (
+    "{% if bos_token %}{{ bos_token }}{% endif %}{% for m in messages %}"
+    "{% if m['role'] == 'user' %}{{ m['content'] + '\\n' }}"
+    "{% elif m['role'] == 'assistant' %}{{ m['content'] + (eos_token or '') }}{% endif %}"
+    "{% endfor %}"
+)
+BUILTIN = {"llama2": _LLAMA2, "llama3": _LLAMA3, "qwen2": _QWEN2, "plain": _PLAIN}
+
+_SENTINEL = "\ue000{}\ue001"  # private-use characters: no template strips or matches them
+_SENTINEL_RE = re.compile("\ue000(\\d+)\ue001")
 
 
 @dataclass(frozen=True)
@@ -35,88 +69,73 @@ class Turn:
     text: str
 
 
-def build_segments(template: str, turns: list[Turn], system: str | None, bos: str | None, eos: str | None,
-                   generation: bool = False) -> list[Segment]:
-    """Segments of ``turns`` under ``template``.
-
-    ``generation``: the conversation ends with a user turn and the assistant header is
-    appended so the model continues with the answer (evaluation / inference).
-    """
-    try:
-        builder = _BUILDERS[template]
-    except KeyError:
-        raise ValueError(f"unknown chat template {template!r}; choose one of {TEMPLATES}") from None
-    return [s for s in builder(turns, system, bos, eos, generation) if s.text]
+@dataclass(frozen=True)
+class ContentSpan:
+    start: int  # where the content begins in the rendered text
+    end: int
+    skipped: int  # characters the template removed from the front of the content (strip)
 
 
-def eot_text(template: str, eos: str | None) -> str:
-    """The labelled end-of-turn text that follows every answer (tests compare against it)."""
-    return {"llama2": f" {eos}", "llama3": "<|eot_id|>", "qwen2": "<|im_end|>", "plain": eos or ""}[template]
+@dataclass(frozen=True)
+class ChatText:
+    text: str
+    spans: list[ContentSpan | None]  # per message; None where the template leaves it out
 
 
-def _pairs(turns: list[Turn]) -> list[tuple[Turn, Turn | None]]:
-    """(user, assistant) pairs; the last assistant is None in generation mode."""
-    out, i = [], 0
-    while i < len(turns):
-        user = turns[i]
-        answer = turns[i + 1] if i + 1 < len(turns) else None
-        out.append((user, answer))
-        i += 2
-    return out
+class TemplateError(ValueError):
+    """The chat template cannot be used (missing, or it rewrites content beyond stripping)."""
 
 
-def _llama2(turns, system, bos, eos, generation):
-    # <s>[INST] <<SYS>>\n{sys}\n<</SYS>>\n\n{user} [/INST] {answer} </s><s>[INST] {user} [/INST] ...
-    segs: list[Segment] = []
-    for k, (user, answer) in enumerate(_pairs(turns)):
-        segs.append(Segment(f"{bos or ''}[INST] ", "glue"))
-        if k == 0 and system:
-            segs += [Segment("<<SYS>>\n", "glue"), Segment(system, "system"), Segment("\n<</SYS>>\n\n", "glue")]
-        segs += [Segment(user.text, "user"), Segment(" [/INST] ", "glue")]
-        if answer is not None:
-            segs += [Segment(answer.text, "assistant"), Segment(eot_text("llama2", eos), "eot")]
-    return segs
+def chat_template_for(tokenizer, template: str) -> str:
+    """The Jinja template named by ``data.template`` ("chat": the tokenizer's own)."""
+    if template not in TEMPLATES:
+        raise TemplateError(f"data.template: unknown {template!r}; choose one of {', '.join(TEMPLATES)}")
+    if template != "chat":
+        return BUILTIN[template]
+    own = getattr(tokenizer, "chat_template", None)
+    if not own or not isinstance(own, str):
+        raise TemplateError(f"data.template: chat, but the tokenizer at {tokenizer.name_or_path!r} has no "
+                            f"chat_template; set data.template to one of {', '.join(BUILTIN)}")
+    return own
 
 
-def _llama3(turns, system, bos, eos, generation):
-    def header(role: str) -> Segment:
-        return Segment(f"<|start_header_id|>{role}<|end_header_id|>\n\n", "glue")
+def render_chat(tokenizer, template: str, messages: list[dict], generation: bool,
+                extra: dict | None = None) -> ChatText:
+    """``messages`` rendered by ``template`` (a Jinja string), with each content's span."""
+    def apply(msgs: list[dict]) -> str:
+        return tokenizer.apply_chat_template(msgs, chat_template=template, tokenize=False,
+                                             add_generation_prompt=generation, **(extra or {}))
 
-    segs = [Segment(bos or "", "glue")]
-    if system:
-        segs += [header("system"), Segment(system, "system"), Segment("<|eot_id|>", "glue")]
-    for user, answer in _pairs(turns):
-        segs += [header("user"), Segment(user.text, "user"), Segment("<|eot_id|>", "glue"), header("assistant")]
-        if answer is not None:
-            segs += [Segment(answer.text, "assistant"), Segment("<|eot_id|>", "eot")]
-    return segs
-
-
-def _qwen2(turns, system, bos, eos, generation):
-    segs: list[Segment] = []
-    if system:
-        segs += [Segment("<|im_start|>system\n", "glue"), Segment(system, "system"), Segment("<|im_end|>\n", "glue")]
-    for user, answer in _pairs(turns):
-        segs += [Segment("<|im_start|>user\n", "glue"), Segment(user.text, "user"),
-                 Segment("<|im_end|>\n<|im_start|>assistant\n", "glue")]
-        if answer is not None:
-            # the newline after <|im_end|> is glue: generation stops at <|im_end|>
-            segs += [Segment(answer.text, "assistant"), Segment("<|im_end|>", "eot"), Segment("\n", "glue")]
-    return segs
-
-
-def _plain(turns, system, bos, eos, generation):
-    # stage-1 captioning (LLaVA "plain"): media placeholders, then the caption, then EOS. The
-    # user's instruction words and the system prompt are dropped on purpose: the projector learns
-    # to caption, with no chat glue. ``render`` keeps only the placeholders of the user text.
-    segs = [Segment(bos or "", "glue")]
-    for user, answer in _pairs(turns):
-        segs += [Segment(user.text, "user"), Segment("\n", "glue")]
-        if answer is not None:
-            segs += [Segment(answer.text, "assistant"), Segment(eot_text("plain", eos), "eot")]
-    return segs
+    text = apply(messages)
+    skeleton = apply([{**m, "content": _SENTINEL.format(k)} for k, m in enumerate(messages)])
+    parts = _SENTINEL_RE.split(skeleton)  # glue, index, glue, index, ..., glue
+    spans: list[ContentSpan | None] = [None] * len(messages)
+    pos = 0
+    for i in range(1, len(parts), 2):
+        glue, k, after = parts[i - 1], int(parts[i]), parts[i + 1]
+        if not text.startswith(glue, pos) or spans[k] is not None:
+            raise TemplateError(_rewrites(k))
+        pos += len(glue)
+        last = i + 2 >= len(parts)
+        span = _place(text, pos, messages[k]["content"], after, last)
+        if span is None:
+            raise TemplateError(_rewrites(k))
+        spans[k], pos = span, span.end
+    if text[pos:] != parts[-1]:
+        raise TemplateError(_rewrites(len(messages) - 1))
+    return ChatText(text, spans)
 
 
-_BUILDERS: dict[str, Callable[..., list[Segment]]] = {
-    "llama2": _llama2, "llama3": _llama3, "qwen2": _qwen2, "plain": _plain,
-}
+def _place(text: str, pos: int, content: str, after: str, last: bool) -> ContentSpan | None:
+    """The content at ``pos`` as the template placed it (whole, or stripped), followed by ``after``."""
+    lead = len(content) - len(content.lstrip())
+    for placed, skipped in ((content, 0), (content.strip(), lead), (content.rstrip(), 0), (content.lstrip(), lead)):
+        end = pos + len(placed)
+        if text.startswith(placed, pos) and (text[end:] == after if last else text.startswith(after, end)):
+            return ContentSpan(pos, end, skipped)
+    return None
+
+
+def _rewrites(k: int) -> str:
+    return (f"the chat template changes the content of message {k} beyond stripping it (or repeats it), "
+            "so labels and the query span cannot be placed exactly; use another data.template")

@@ -1,25 +1,26 @@
-"""Render a sample into ``input_ids``, ``labels`` and ``modality_ids``, built in lockstep.
+"""Render a sample into ``input_ids``, ``labels`` and ``modality_ids``, exact against the real tokenizer.
 
-Every template segment is tokenised on its own and its ids, labels and modality ids are
-appended together, so a label or a modality id can never drift off its token (the LLaVA
-"tokenization mismatch" class of bugs cannot happen: nothing is re-tokenised to find offsets).
+The conversation is rendered once through its chat template (``templates.render_chat``: the text
+and the character span of every message's content) and that text is tokenized once, with
+offsets, exactly as ``tokenizer(apply_chat_template(messages, tokenize=False), add_special_tokens=False)``
+does. Labels, query span and media positions are then read off character spans, so no merge is
+ever lost at a segment boundary and SentencePiece never adds a stray "▁" per segment.
 
-**Query span** (modality id ``QUERY``, the keys of MokA's cross-attention), decided per user turn:
+Which token a character span claims: a token belongs to a span when one of its non-whitespace
+characters lies inside it (``▁Please`` is query although its space is not; ``?Ċ`` is query at the
+end of a question line); a token of whitespace only belongs when all of it lies inside. Trained
+spans run from an answer's first character to the end of the first end-of-turn token after it
+(``" </s>"`` for LLaMA-2, ``<|eot_id|>``, ``<|im_end|>``); trained tokens are never query.
 
-1. *Explicit markers* (most robust, used by our converters when the question is embedded in
-   other words): text between ``data.query_markers`` (default ``<query>`` ... ``</query>``) is
-   the query; the markers themselves are removed and never tokenised.
-2. *Otherwise, by lines*: every line of the user text is query text except media placeholders,
-   lines (or the text beside a placeholder) that are a media lead-in (``data.media_lead_in``, default the
-   official ``This is a video:`` style) and blank lines. A line such as ``<image> What is it?``
-   keeps ``What is it?`` as query. Newlines and the whitespace around a
-   line stay plain text. For the official prompt
-   ``This is a video:\\n<video>\\nThis is an audio:\\n<audio>\\nPlease answer this question: Q``
-   the query is ``Please answer this question: Q``, exactly the span the official code marks
-   with ``<question_start>``/``<question_end>``.
+Content is never parsed for special tokens: a user who types ``<|im_end|>`` gets plain text (that
+sample is then tokenized in pieces, the one case where the ids cannot equal the template's, which
+would have turned the user's text into a control token). Each media placeholder is an added token,
+expanded to the projector's token count after tokenization.
 
-The system prompt, template glue and assistant text are never query; the ``plain`` template
-keeps only the user turn's placeholders (stage-1 captioning has no question).
+``prompt_style: official`` is the official MokA marker form: ``<video_start><video><video_end>``
+around every placeholder and ``<question_start>…<question_end>`` around the query. As in the
+official code (``unified_arch.prepare_multimodal_inputs``) the media start/end markers stay in the
+sequence as text tokens, while the question markers only delimit the query and are dropped.
 """
 
 from __future__ import annotations
@@ -27,14 +28,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
-from ..config.sections.data import DEFAULT_LEAD_IN
 from ..modality import QUERY, TEXT, ModalitySpec
+from .query_span import QueryRules, Span, query_spans
 from .records import Sample
-from .templates import Segment, Turn, build_segments
+from .templates import END_OF_TURN_TOKENS, ChatText, Turn, chat_template_for, render_chat
 
 IGNORE_INDEX = -100
+PROMPT_STYLES = ("placeholders", "official")
+QUESTION_MARKERS = ("<question_start>", "<question_end>")
+
+__all__ = ["IGNORE_INDEX", "PROMPT_STYLES", "QueryRules", "RenderError", "Rendered", "Renderer",
+           "add_placeholder_tokens", "media_markers", "render"]
 
 
 class RenderError(ValueError):
@@ -43,12 +50,6 @@ class RenderError(ValueError):
     def __init__(self, reason: str, message: str):
         super().__init__(message)
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class QueryRules:
-    markers: tuple[str, str] = ("<query>", "</query>")
-    lead_in: str = DEFAULT_LEAD_IN  # a whole line matching this is not query text
 
 
 @dataclass
@@ -62,65 +63,72 @@ class Rendered:
         return int(self.input_ids.numel())
 
 
-def add_placeholder_tokens(tokenizer, modalities: list[ModalitySpec]) -> int:
-    """Add each modality's placeholder as a special token; returns how many were new.
+def media_markers(placeholder: str) -> tuple[str, str]:
+    """The official start/end markers of a placeholder: ``<video>`` -> ``<video_start>``, ``<video_end>``."""
+    stem = placeholder[1:-1] if placeholder.startswith("<") and placeholder.endswith(">") else placeholder
+    return f"<{stem}_start>", f"<{stem}_end>"
+
+
+def add_placeholder_tokens(tokenizer, modalities: list[ModalitySpec], prompt_style: str = "placeholders") -> int:
+    """Add each modality's placeholder (and in the official style its markers, then the question
+    markers, in the official order) as special tokens; returns how many were new.
 
     The model side must resize its embeddings to ``len(tokenizer)`` afterwards.
     """
-    return tokenizer.add_tokens([m.placeholder for m in modalities], special_tokens=True)
+    tokens = [m.placeholder for m in modalities]
+    if prompt_style == "official":
+        tokens = [t for m in modalities for t in (m.placeholder, *media_markers(m.placeholder))]
+        tokens += list(QUESTION_MARKERS)
+    return tokenizer.add_tokens(tokens, special_tokens=True)
 
 
 def render(sample: Sample, template: str, tokenizer, modalities: list[ModalitySpec], max_length: int | None,
-           system_prompt: str | None = None, generation: bool = False, rules: QueryRules = QueryRules()) -> Rendered:
+           system_prompt: str | None = None, generation: bool = False, rules: QueryRules = QueryRules(),
+           prompt_style: str = "placeholders") -> Rendered:
     """One sample → lockstep tensors; raises :class:`RenderError` for bad samples."""
-    return Renderer(tokenizer, template, modalities, max_length, system_prompt, rules).render(sample, generation)
-
-
-# a piece of the output: its text (or placeholder ids), whether trained, its modality id
-@dataclass
-class _Piece:
-    text: str
-    trained: bool
-    mid: int
-    parse_special: bool = False  # glue may contain special tokens; content never
-    ids: list[int] | None = None
+    renderer = Renderer(tokenizer, template, modalities, max_length, system_prompt, rules, prompt_style)
+    return renderer.render(sample, generation)
 
 
 class Renderer:
-    """Holds the tokenizer-dependent state (placeholder ids, glue cache) for many renders."""
+    """Holds the tokenizer-dependent state (template, placeholder and marker ids) for many renders."""
 
     def __init__(self, tokenizer, template: str, modalities: list[ModalitySpec], max_length: int | None,
-                 system_prompt: str | None = None, rules: QueryRules = QueryRules()):
+                 system_prompt: str | None = None, rules: QueryRules = QueryRules(),
+                 prompt_style: str = "placeholders", template_kwargs: dict | None = None):
+        if prompt_style not in PROMPT_STYLES:
+            raise ValueError(f"data.prompt_style: unknown {prompt_style!r}; choose one of {', '.join(PROMPT_STYLES)}")
         self.tokenizer, self.template, self.max_length = tokenizer, template, max_length
-        self.system_prompt, self.rules = system_prompt, rules
+        self.system_prompt, self.rules, self.official = system_prompt, rules, prompt_style == "official"
+        self.jinja = chat_template_for(tokenizer, template)
+        self.template_kwargs = template_kwargs or {}
         self.specs = {m.name: m for m in modalities}
         self.by_placeholder = {m.placeholder: m for m in modalities}
-        self.placeholder_ids = {m.placeholder: _token_id(tokenizer, m.placeholder) for m in modalities}
-        alternatives = "|".join(re.escape(p) for p in sorted(self.by_placeholder, key=len, reverse=True))
-        self._ph_re = re.compile(f"({alternatives})") if alternatives else None
-        self._lead_in = re.compile(rf"\s*(?:{rules.lead_in})\s*")
-        self._glue_cache: dict[str, list[int]] = {}
+        self.num_tokens = {_token_id(tokenizer, m.placeholder): m for m in modalities}
+        self._ph_re = _alternatives(list(self.by_placeholder))
+        markers = [t for m in modalities for t in media_markers(m.placeholder)] if self.official else []
+        self._media_re = _alternatives(list(self.by_placeholder) + markers)  # not query text
+        self.dropped = {_token_id(tokenizer, t) for t in QUESTION_MARKERS} if self.official else set()
+        # tokens of our own that user content keeps as tokens even when it is tokenized as plain text
+        self._keep_re = _alternatives(list(self.by_placeholder) + markers
+                                      + (list(QUESTION_MARKERS) if self.official else []))
+        ours = set(self.num_tokens) | self.dropped | {_token_id(tokenizer, t) for t in markers}
+        self.special_ids = {i for i, t in tokenizer.added_tokens_decoder.items() if t.special} - ours
+        self.stops = [t for t in dict.fromkeys([tokenizer.eos_token, *END_OF_TURN_TOKENS]) if t and vocab_id(tokenizer, t) is not None]
 
     def render(self, sample: Sample, generation: bool = False) -> Rendered:
         turns = self._with_placeholders(sample)
         system = sample.system if sample.system is not None else self.system_prompt
-        segments = build_segments(self.template, turns, system, self.tokenizer.bos_token,
-                                  self.tokenizer.eos_token, generation)
-        pieces = [p for seg in segments for p in self._pieces(seg)]
-        self._encode(pieces)
-        ids = [i for p in pieces for i in p.ids]
-        if self.max_length is not None and len(ids) > self.max_length:
-            raise RenderError("overlength", f"sample {sample.id} ({sample.source}): {len(ids)} tokens > "
-                                            f"data.max_length={self.max_length}; not truncated (it would cut "
-                                            "an answer or a media block)")
-        labels = [i if p.trained else IGNORE_INDEX for p in pieces for i in p.ids]
-        mids = [p.mid for p in pieces for _ in p.ids]
-        media = [self.by_placeholder[p.text].name for p in pieces if p.text in self.by_placeholder and p.ids
-                 and p.mid != TEXT]
-        return Rendered(torch.tensor(ids, dtype=torch.long), torch.tensor(labels, dtype=torch.long),
-                        torch.tensor(mids, dtype=torch.long), media)
+        messages, queries = self._messages(turns, system)
+        try:
+            chat = render_chat(self.tokenizer, self.jinja, messages, generation, self.template_kwargs)
+        except ValueError as err:  # TemplateError, and the template's own raise_exception
+            raise RenderError("template", f"sample {sample.id} ({sample.source}): {err}") from None
+        ids, offsets = self._tokenize(chat, messages)
+        trained, query = self._claims(chat, messages, queries, offsets)
+        return self._expand(sample, ids, trained, query)
 
-    # --- placeholders ------------------------------------------------------------------------
+    # --- the conversation as messages ----------------------------------------------------------
 
     def _with_placeholders(self, sample: Sample) -> list[Turn]:
         """Check placeholder/media agreement; prepend a missing placeholder to the first user turn
@@ -142,95 +150,159 @@ class Renderer:
                 turns[0] = Turn(turns[0].role, f"{spec.placeholder}\n{turns[0].text}")
         return turns
 
-    # --- segments → pieces --------------------------------------------------------------------
+    def _messages(self, turns: list[Turn], system: str | None) -> tuple[list[dict], list[list[Span]]]:
+        """Chat messages (content as rendered) and, per message, the query spans in its content."""
+        plain = self.template == "plain"
+        messages = [] if plain or not system else [{"role": "system", "content": system}]
+        queries: list[list[Span]] = [[] for _ in messages]
+        for turn in turns:
+            content, spans = turn.text, []
+            if turn.role == "user" and plain:  # captioning: keep the media, drop the instruction words
+                content = "".join(m.group(0) for m in self._ph_re.finditer(content)) if self._ph_re else ""
+            elif turn.role == "user":
+                content, spans = self._official(content) if self.official else query_spans(content, self.rules, self._ph_re)
+            messages.append({"role": turn.role, "content": content})
+            queries.append(spans)
+        return messages, queries
 
-    def _pieces(self, seg: Segment) -> list[_Piece]:
-        if seg.role == "user":
-            return self._user_pieces(seg.text)
-        trained = seg.role in ("assistant", "eot")
-        return [_Piece(seg.text, trained, TEXT, parse_special=seg.role in ("glue", "eot"))]
+    def _official(self, content: str) -> tuple[str, list[Span]]:
+        """The official marker form: every placeholder wrapped, the query between question markers."""
+        for placeholder in self.by_placeholder:
+            start, end = media_markers(placeholder)
+            bare = f"(?<!{re.escape(start)}){re.escape(placeholder)}(?!{re.escape(end)})"
+            content = re.sub(bare, lambda _m, p=placeholder, s=start, e=end: s + p + e, content)
+        open_, close = QUESTION_MARKERS
+        if open_ not in content:
+            content, spans = query_spans(content, self.rules, self._media_re)
+            for s, e in reversed(spans):
+                content = content[:s] + open_ + content[s:e] + close + content[e:]
+        found = re.finditer(f"{re.escape(open_)}(.*?){re.escape(close)}", content, re.S)
+        return content, [(m.start(1), m.end(1)) for m in found]
 
-    def _user_pieces(self, text: str) -> list[_Piece]:
-        if self.template == "plain":  # captioning: keep the media, drop the instruction words
-            return [self._media_piece(p) for p in self._split_placeholders(text) if p in self.by_placeholder]
-        open_, close = self.rules.markers
-        if open_ and open_ in text:
-            parts = re.split(f"{re.escape(open_)}(.*?){re.escape(close)}", text, flags=re.S)
-            # re.split with one group: even items outside the markers, odd items inside
-            pieces = [pc for k, part in enumerate(parts)
-                      for pc in (self._text_pieces(part, query=False) if k % 2 == 0 else self._query_pieces(part))]
-        else:
-            pieces = [pc for line in re.split(r"(\n)", text) for pc in self._line_pieces(line)]
-        return _merge_text(pieces)
+    # --- one tokenization, then character spans -----------------------------------------------
 
-    def _line_pieces(self, line: str) -> list[_Piece]:
-        out: list[_Piece] = []
-        for part in self._split_placeholders(line):
-            if part in self.by_placeholder:
-                out.append(self._media_piece(part))
-            elif not part.strip() or self._lead_in.fullmatch(part):
-                out += self._text_pieces(part, query=False)
-            else:
-                out += self._query_pieces(part)
-        return out
+    def _tokenize(self, chat: ChatText, messages: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+        """Ids and [N, 2] character offsets of the rendered text."""
+        enc = self.tokenizer(chat.text, add_special_tokens=False, return_offsets_mapping=True)
+        ids, offsets = np.asarray(enc["input_ids"], dtype=np.int64), np.asarray(enc["offset_mapping"], dtype=np.int64)
+        plain = [span for span, m in zip(chat.spans, messages) if span and self._parsed_inside(ids, offsets, span, m)]
+        if not plain:
+            return ids, offsets.reshape(-1, 2)
+        return self._tokenize_in_pieces(chat.text, plain, messages, chat)
 
-    def _query_pieces(self, text: str) -> list[_Piece]:
-        # whitespace around the question stays plain text, so the span is the words only
-        core = text.strip()
-        if not core:
-            return self._text_pieces(text, query=False)
-        lead, tail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()):]
-        return (self._text_pieces(lead, False) + self._text_pieces(core, True) + self._text_pieces(tail, False))
+    def _parsed_inside(self, ids: np.ndarray, offsets: np.ndarray, span, message: dict) -> bool:
+        """Did the tokenizer turn text of this content into a control token (or a non-user placeholder)?"""
+        inside = (offsets[:, 0] >= span.start) & (offsets[:, 1] <= span.end)
+        control = set(self.special_ids) | (set() if message["role"] == "user" else set(self.num_tokens) | self.dropped)
+        return bool(np.isin(ids[inside], list(control)).any()) if control else False
 
-    def _text_pieces(self, text: str, query: bool) -> list[_Piece]:
-        out = []
-        for part in self._split_placeholders(text):
-            if part in self.by_placeholder:
-                out.append(self._media_piece(part))
-            elif part:
-                out.append(_Piece(part, False, QUERY if query else TEXT))
-        return out
+    def _tokenize_in_pieces(self, text: str, plain: list, messages: list[dict], chat: ChatText):
+        roles = {(s.start, s.end): m["role"] for s, m in zip(chat.spans, messages) if s}
+        cuts, pieces, pos = sorted(plain, key=lambda s: s.start), [], 0
+        for span in cuts:
+            pieces += [(pos, span.start, False)]
+            keep = self._keep_re if roles[(span.start, span.end)] == "user" else None
+            pieces += [(s, e, True) for s, e in _split_keeping(text, span.start, span.end, keep)]
+            pos = span.end
+        pieces.append((pos, len(text), False))
+        all_ids, all_offsets = [], []
+        for start, end, as_text in pieces:
+            if end <= start:
+                continue
+            enc = self.tokenizer(text[start:end], add_special_tokens=False, return_offsets_mapping=True,
+                                 split_special_tokens=as_text and not _matches(self._keep_re, text[start:end]))
+            all_ids += enc["input_ids"]
+            all_offsets += [(a + start, b + start) for a, b in enc["offset_mapping"]]
+        return np.asarray(all_ids, dtype=np.int64), np.asarray(all_offsets, dtype=np.int64).reshape(-1, 2)
 
-    def _split_placeholders(self, text: str) -> list[str]:
-        return self._ph_re.split(text) if self._ph_re is not None else [text]
+    def _claims(self, chat: ChatText, messages: list[dict], queries: list[list[Span]], offsets: np.ndarray):
+        """Per token: trained (answer + end of turn) and query text, from character spans."""
+        n = len(chat.text)
+        label, query = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        starts = sorted(s.start for s in chat.spans if s) + [n]
+        for span, message, spans in zip(chat.spans, messages, queries):
+            if span is None:
+                continue
+            if message["role"] == "assistant":
+                label[span.start:self._end_of_turn(chat.text, span, starts)] = True
+            for s, e in spans:
+                a, b = (max(span.start, min(span.end, span.start + x - span.skipped)) for x in (s, e))
+                query[a:b] = True
+        blank = np.fromiter((c.isspace() for c in chat.text), dtype=bool, count=n)
+        trained = _claimed(label, blank, offsets)
+        return trained, _claimed(query, blank, offsets) & ~trained
 
-    def _media_piece(self, placeholder: str) -> _Piece:
-        spec = self.by_placeholder[placeholder]
-        return _Piece(placeholder, False, spec.id, ids=[self.placeholder_ids[placeholder]] * spec.num_tokens)
+    def _end_of_turn(self, text: str, answer, starts: list[int]) -> int:
+        """End of the first end-of-turn token after an answer, within the glue before the next message."""
+        limit = next(s for s in starts if s > answer.start or s == len(text))
+        found = [i + len(t) for t in self.stops if (i := text.find(t, answer.end, limit)) >= 0]
+        return min(found) if found else answer.end
 
-    # --- tokenisation -------------------------------------------------------------------------
+    def _expand(self, sample: Sample, ids: np.ndarray, trained: np.ndarray, query: np.ndarray) -> Rendered:
+        """Media placeholders → their token count, question markers dropped; tensors in lockstep."""
+        counts = np.ones(len(ids), dtype=np.int64)
+        mids = np.where(query, QUERY, TEXT).astype(np.int64)
+        media = []
+        for k in np.flatnonzero(np.isin(ids, list(self.num_tokens))):
+            spec = self.num_tokens[int(ids[k])]
+            counts[k], mids[k] = spec.num_tokens, spec.id
+            media.append(spec.name)
+        if sorted(media) != sorted(sample.media):
+            raise RenderError("placeholder_mismatch", f"sample {sample.id} ({sample.source}): media {sorted(sample.media)} "
+                                                      f"but the rendered prompt holds placeholders for {sorted(media)}")
+        counts[np.isin(ids, list(self.dropped))] = 0
+        total = int(counts.sum())
+        if self.max_length is not None and total > self.max_length:
+            raise RenderError("overlength", f"sample {sample.id} ({sample.source}): {total} tokens > "
+                                            f"data.max_length={self.max_length}; not truncated (it would cut "
+                                            "an answer or a media block)")
+        labels = np.where(trained & (mids == TEXT), ids, IGNORE_INDEX)
+        out = [torch.from_numpy(np.repeat(a, counts)) for a in (ids, labels, mids)]
+        return Rendered(*out, media)
 
-    def _encode(self, pieces: list[_Piece]) -> None:
-        """Fill ``ids`` of the text pieces with two batched tokenizer calls (glue is cached)."""
-        glue = [p for p in pieces if p.ids is None and p.parse_special]
-        content = [p for p in pieces if p.ids is None and not p.parse_special]
-        missing = sorted({p.text for p in glue} - set(self._glue_cache))
-        if missing:
-            self._glue_cache.update(zip(missing, self._tokenize(missing, split_special=False)))
-        for p in glue:
-            p.ids = self._glue_cache[p.text]
-        for p, ids in zip(content, self._tokenize([p.text for p in content], split_special=True)):
-            p.ids = ids
 
-    def _tokenize(self, texts: list[str], split_special: bool) -> list[list[int]]:
-        if not texts:
-            return []
-        return self.tokenizer(texts, add_special_tokens=False, split_special_tokens=split_special)["input_ids"]
+def _claimed(chars: np.ndarray, blank: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Tokens claimed by a character mask: by a non-whitespace character, or wholly if all blank."""
+    def prefix(mask: np.ndarray) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(mask)])
+
+    s, e = offsets[:, 0], offsets[:, 1]
+    core = prefix(~blank)
+    in_core, in_all = prefix(chars & ~blank), prefix(chars)
+    has_core = core[e] - core[s] > 0
+    return np.where(has_core, in_core[e] - in_core[s] > 0, (in_all[e] - in_all[s] == e - s) & (e > s))
 
 
-def _merge_text(pieces: list[_Piece]) -> list[_Piece]:
-    """Join neighbouring plain-text pieces so they tokenise as the text they were."""
-    out: list[_Piece] = []
-    for p in pieces:
-        if out and p.ids is None and out[-1].ids is None and out[-1].mid == p.mid == TEXT:
-            out[-1] = _Piece(out[-1].text + p.text, False, TEXT)
-        else:
-            out.append(p)
-    return out
+def _split_keeping(text: str, start: int, end: int, keep: re.Pattern | None) -> list[Span]:
+    """``[start, end)`` cut around the matches of ``keep`` (placeholders stay tokens of their own)."""
+    if keep is None:
+        return [(start, end)]
+    cuts = [x for m in keep.finditer(text, start, end) for x in (m.start(), m.end())]
+    bounds = [start, *cuts, end]
+    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def _matches(pattern: re.Pattern | None, text: str) -> bool:
+    return bool(pattern and pattern.fullmatch(text))
+
+
+def _alternatives(tokens: list[str]) -> re.Pattern | None:
+    if not tokens:
+        return None
+    return re.compile("|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True)))
+
+
+def vocab_id(tokenizer, token: str) -> int | None:
+    """The id of ``token`` when it is one token of the vocabulary, else None (no full-vocab copy:
+    ``get_vocab`` of a 150k vocabulary costs half a second)."""
+    tid = tokenizer.convert_tokens_to_ids(token)
+    if not isinstance(tid, int) or (tid == tokenizer.unk_token_id and token != tokenizer.unk_token):
+        return None
+    return tid
 
 
 def _token_id(tokenizer, token: str) -> int:
-    if token not in tokenizer.get_vocab():
+    if vocab_id(tokenizer, token) is None:
         raise ValueError(f"placeholder {token!r} is not a token of the tokenizer; call "
                          "moka_train.data.tokenize.add_placeholder_tokens(tokenizer, modalities) first")
     return tokenizer.convert_tokens_to_ids(token)

@@ -1,4 +1,5 @@
-"""The run's tokenizer: the local one, with every modality placeholder added as a special token."""
+"""The run's tokenizer: the local one, with every modality placeholder added as a special token
+(and, in the official prompt style, the official start/end and question markers)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from ..modality import build_modality_specs
 from .tokenize import add_placeholder_tokens
 
 
-def load_tokenizer(model_cfg: ModelConfig):
+def load_tokenizer(model_cfg: ModelConfig, prompt_style: str = "placeholders"):
     from transformers import AutoTokenizer
 
     key = "model.tokenizer_path" if model_cfg.tokenizer_path else "model.llm_path"
@@ -18,7 +19,8 @@ def load_tokenizer(model_cfg: ModelConfig):
         raise FileNotFoundError(f"{key}: tokenizer directory not found at {str(path)!r}")
     tokenizer = AutoTokenizer.from_pretrained(str(path))
     # only names and placeholders matter here; token counts come from the built model
-    add_placeholder_tokens(tokenizer, build_modality_specs([(m.name, m.placeholder, 1) for m in model_cfg.modalities]))
+    specs = build_modality_specs([(m.name, m.placeholder, 1) for m in model_cfg.modalities])
+    add_placeholder_tokens(tokenizer, specs, prompt_style)
     if tokenizer.pad_token_id is None:  # LLaMA ships none; padding is masked by modality ids anyway
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer

@@ -12,6 +12,8 @@ from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
+from ..data.templates import BUILTIN
+
 STYLES = ("llama3", "llama2", "qwen2")
 
 # style -> (special tokens in id order, bos, eos, pad)
@@ -54,6 +56,7 @@ def make_tiny_tokenizer(directory: str | Path, style: str = "llama3", vocab_size
     core.train_from_iterator(_CORPUS.strip().splitlines() * 4, trainer=trainer)
     wrapped = PreTrainedTokenizerFast(tokenizer_object=core, bos_token=bos, eos_token=eos, pad_token=pad,
                                       unk_token="<unk>" if style == "llama2" else None)
+    wrapped.chat_template = BUILTIN[style]  # as the family's models ship one (data.template: chat)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     wrapped.save_pretrained(str(directory))

@@ -43,12 +43,12 @@ def test_headline_recipe_matches_the_paper():
     assert [m.name for m in cfg.model.modalities] == ["video", "audio"]
     assert all(m.frames == 10 and m.projector.num_queries == 32 for m in cfg.model.modalities)
     assert cfg.train.deepspeed.zero_stage == 2 and cfg.train.deepspeed.precision == "bf16"
-    assert cfg.data.template == "llama3" and cfg.stages[-1].epochs == 3
+    assert cfg.data.template == "chat" and cfg.stages[-1].epochs == 3
 
 
 def test_visual_recipe_uses_small_lambda_and_split_turns():
     cfg = load_config(CONFIGS / "visual_llama2.yaml")
-    assert cfg.adapter.xattn_weight == 0.05 and cfg.data.multi_turn == "split" and cfg.data.template == "llama2"
+    assert cfg.adapter.xattn_weight == 0.05 and cfg.data.multi_turn == "split" and cfg.data.template == "chat"
 
 
 def test_method_is_one_override_away():

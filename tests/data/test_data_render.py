@@ -10,11 +10,13 @@ import torch
 from conftest import TEMPLATE_STYLES
 
 from moka_train.data.records import parse_record, split_turns
-from moka_train.data.templates import eot_text
+
 from moka_train.data.tokenize import IGNORE_INDEX, QueryRules, RenderError, render
 from moka_train.modality import QUERY, TEXT
 
 SYSTEM = "You are a helpful assistant."
+# the labelled end of an answer per template (the tiny tokenizers' eos for plain)
+EOT_TEXT = {"llama2": " </s>", "llama3": "<|eot_id|>", "qwen2": "<|im_end|>", "plain": "<|eot_id|>"}
 QUESTION = "Please answer this question: What colour is the moving shape?"
 AV_PROMPT = f"This is a video:\n<video>\nThis is an audio:\n<audio>\n{QUESTION}"
 
@@ -41,7 +43,8 @@ def test_labels_are_exactly_the_answers(template, load_tokenizer, specs):
     r = render(sample([(AV_PROMPT, "The shape is red.")]), template, tok, specs, 4096, SYSTEM)
     trained = r.labels != IGNORE_INDEX
     assert torch.equal(r.labels[trained], r.input_ids[trained])
-    assert decode(tok, r.input_ids[trained]) == "The shape is red." + eot_text(template, tok.eos_token)
+    # a token's leading space belongs to the token that starts the answer (one tokenization, in context)
+    assert decode(tok, r.input_ids[trained]).lstrip() == "The shape is red." + EOT_TEXT[template]
     assert runs(trained) == 1  # one contiguous answer block, nothing else trained
 
 
@@ -100,7 +103,7 @@ def test_explicit_markers_define_the_query_and_are_not_tokenised(load_tokenizer,
     s = sample([("<video>\nWatch closely. <query>Which shape moves?</query> Answer briefly.", "The circle.")],
                video="v.mp4")
     r = render(s, "llama3", tok, specs, 4096, SYSTEM)
-    assert decode(tok, r.input_ids[r.modality_ids == QUERY]) == "Which shape moves?"
+    assert decode(tok, r.input_ids[r.modality_ids == QUERY]) == " Which shape moves?"  # "ĠWhich": merge kept
     assert "<query>" not in decode(tok, r.input_ids)
     assert "Watch closely." in decode(tok, r.input_ids[r.modality_ids == TEXT])
 

@@ -47,3 +47,18 @@ def test_token_counts_follow_the_projector():
     assert [tokens_per_sample(m) for m in model.modalities] == [320, 32]  # the official 32 x 10
     specs = modality_specs(model, num_tokens={"image": 256})
     assert [(s.name, s.num_tokens, s.id) for s in specs] == [("video", 320, 2), ("image", 256, 3)]
+
+
+def test_tokens_show_their_spaces_with_a_sentencepiece_tokenizer():
+    """Decoded one by one, LLaMA-2's "▁are" prints as "are"; in context it keeps its space."""
+    from pathlib import Path
+
+    from transformers import AutoTokenizer
+
+    from moka_train.data.show import colour_tokens
+    from moka_train.modality import TEXT
+
+    tok = AutoTokenizer.from_pretrained(str(Path(__file__).resolve().parents[1] / "fixtures" / "tokenizers" / "llama2"))
+    ids = tok("You are a helpful assistant.", add_special_tokens=False)["input_ids"]
+    shown = colour_tokens(tok, ids, [-100] * len(ids), [TEXT] * len(ids), {}).plain
+    assert shown == "You| are| a| helpful| assistant|.|"

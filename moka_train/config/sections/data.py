@@ -16,7 +16,13 @@ class DataConfig(Section):
     root: str  # media paths in the JSONL resolve inside this directory only
     train_file: str | None = None  # JSONL, one sample per line (DESIGN §5)
     eval_file: str | None = None
-    template: Literal["llama2", "llama3", "qwen2", "plain"] = "llama3"
+    # "chat": the tokenizer's own chat template (exact for any HF chat model); llama2 / llama3 /
+    # qwen2: ours, for tokenizers that ship none; plain: stage-1 captioning (media, caption, EOS)
+    template: Literal["chat", "llama2", "llama3", "qwen2", "plain"] = "chat"
+    template_kwargs: dict[str, bool | str | int] = {}  # passed to the chat template (e.g. enable_thinking: false)
+    # placeholders: <video> in the text; official: the MokA marker form <video_start><video><video_end>,
+    # <question_start>...<question_end> (markers added to the vocabulary; question markers not in the sequence)
+    prompt_style: Literal["placeholders", "official"] = "placeholders"
     system_prompt: str | None = "You are a helpful assistant."
     max_length: int = Field(2048, gt=0)
     multi_turn: Literal["joint", "split"] = "joint"

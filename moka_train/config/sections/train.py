@@ -27,7 +27,7 @@ class StageConfig(Section):
     kind: Literal["pretrain_projector", "moka_finetune"]
     train_file: str | None = None  # overrides data.train_file for this stage
     root: str | None = None  # overrides data.root for this stage (caption sets live elsewhere)
-    template: Literal["llama2", "llama3", "qwen2", "plain"] | None = None
+    template: Literal["chat", "llama2", "llama3", "qwen2", "plain"] | None = None
     modalities: tuple[str, ...] = ()  # pretrain_projector: whose projector trains
     init_from: tuple[str, ...] = ()  # earlier stages whose exports this one loads (a name or a list)
     epochs: float = Field(1.0, gt=0)
