@@ -51,7 +51,7 @@ def main() -> int:
 
 def train_and_score(root: Path, held_out: Path, method: str, args) -> dict:
     cfg = load_config(ROOT / "configs" / "tiny_avqa.yaml",
-                      [f"adapter.method={method}", f"output_dir={root / ('run_' + method)}",
+                      [f"adapter.method={method}", f"output_dir={root / ('run_' + method)}", "overwrite=true",
                        f"stages.2.epochs={args.epochs}", *args.overrides])
     run(cfg)
     tokenizer, model = load_for_inference(cfg, Path(cfg.output_dir) / "export" / cfg.stages[-1].name)

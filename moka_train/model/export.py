@@ -4,14 +4,13 @@
         projector.<modality>.safetensors   adapter.safetensors   embeddings.safetensors
         config.yaml   manifest.json        (written aside, then renamed into place)
 
-A later stage (``init_from``) or ``infer`` loads them strictly: a missing or unexpected key fails
-with the key named.
+A later stage (``init_from``) or ``infer`` loads them strictly: a file whose size or sha256
+differs from the manifest fails with the file named, and so does a missing or unexpected key.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -23,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..utils.dist import is_main
+from ..utils.hashing import file_sha256
 
 MANIFEST = "manifest.json"
 
@@ -65,7 +65,7 @@ def export_weights(model: nn.Module, directory: str | Path, config_yaml: str, in
         path = partial / f"{role}.safetensors"
         save_file(tensors, str(path))
         files[path.name] = {"role": role, "tensors": len(tensors), "parameters": sum(t.numel() for t in tensors.values()),
-                            "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+                            "sha256": file_sha256(path)}
     (partial / "config.yaml").write_text(config_yaml)
     (partial / MANIFEST).write_text(json.dumps({**info, "files": files}, indent=2))
     shutil.rmtree(directory, ignore_errors=True)
@@ -86,10 +86,24 @@ def load_export(model: nn.Module, directory: str | Path, roles: list[str] | None
         role = entry["role"]
         if roles is not None and role not in roles:
             continue
-        tensors = load_file(str(directory / file_name))
+        tensors = load_file(str(verified_file(directory, file_name, entry)))
         _load_role(model, params, role, tensors, directory / file_name)
         loaded.append(role)
     return loaded
+
+
+def verified_file(directory: Path, file_name: str, entry: dict) -> Path:
+    """``directory / file_name`` once its sha256 matches the manifest's (a flipped bit fails here)."""
+    path = directory / file_name
+    if not path.is_file():
+        raise ExportError(f"{path}: missing (listed in {directory / MANIFEST})")
+    expected = entry.get("sha256")
+    if expected is None:
+        raise ExportError(f"{directory / MANIFEST}: no sha256 for {file_name}; re-export it")
+    if file_sha256(path) != expected:
+        raise ExportError(f"{path}: sha256 differs from {directory / MANIFEST} (corrupt or altered; "
+                          f"{path.stat().st_size} bytes)")
+    return path
 
 
 def _load_role(model, params, role: str, tensors: dict, source: Path) -> None:

@@ -9,18 +9,17 @@ any other global (a crafted pickle cannot run code).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import pickle
 from pathlib import Path
 
 import torch
 
+from ..utils.hashing import file_sha256
 from ..utils.logging import get_logger
 
 log = get_logger(__name__)
 CHECKSUMS = "checksums.json"
-_CHUNK = 1 << 20
 
 
 class CheckpointFileError(RuntimeError):
@@ -29,14 +28,6 @@ class CheckpointFileError(RuntimeError):
 
 class UnsafeCheckpointError(CheckpointFileError):
     """A checkpoint file whose pickle asks for something other than tensors and plain state."""
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_checksums(directory: Path, skip: tuple[str, ...] = ()) -> dict:

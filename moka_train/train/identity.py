@@ -13,7 +13,7 @@ from pathlib import Path
 from ..config import ConfigError, RunConfig
 from ..config.schema import StageConfig
 from ..utils.dist import world_size
-from .checkpoint_files import file_sha256
+from ..utils.hashing import file_sha256
 from .data import stage_data_config
 
 IDENTITY_KEYS = ("train.seed", "data.seed", "world_size", "train.micro_batch_size", "data.group_by_modality",
