@@ -67,20 +67,41 @@ def answer_batches(model, tokenizer, dataset, batch_size: int = 8, max_new_token
 
 
 def answer(model, tokenizer, batch: dict, max_new_tokens: int, stops: list[int]) -> list[dict]:
-    """``prediction``: the clean answer; ``raw_prediction``: the same tokens decoded with special
-    tokens kept ("A </s>"), up to and including the first stop token, as the official scripts
-    decode and parse them; ``generated_tokens``: how many that is (== the budget: cut short)."""
+    """``prediction``: the clean answer; ``raw_prediction``: the same tokens, up to and including
+    the first stop token, decoded with special tokens kept as the official scripts decoded and
+    parsed them ("A </s>", :func:`official_raw_text`); ``generated_tokens``: how many that is
+    (equal to the budget: the answer was cut short)."""
     new = model.generate(batch, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
                          pad_token_id=tokenizer.pad_token_id)
     kept = until_stop(new, stops)
     clean = tokenizer.batch_decode(kept, skip_special_tokens=True)
-    raw = tokenizer.batch_decode(kept, skip_special_tokens=False)
+    raw = [official_raw_text(tokenizer, tokens) for tokens in kept]
     # the prompt as the model saw it (template and placeholders are special tokens, left out)
     prompts = tokenizer.batch_decode(batch["input_ids"], skip_special_tokens=True)
     return [{**meta, "id": sample_id, "prompt": prompt.strip(), "prediction": text.strip(), "raw_prediction": raw_text,
              "generated_tokens": len(tokens)}
             for sample_id, meta, prompt, text, raw_text, tokens in zip(batch["ids"], batch["meta"], prompts, clean, raw,
                                                                        kept)]
+
+
+def official_raw_text(tokenizer, ids: list[int]) -> str:
+    """The text with special tokens kept, as the official scripts' decoding gave it: added tokens
+    stand apart, joined to the text around them by one space ("A </s>", not "A</s>").
+
+    That is the slow tokenizers' ``spaces_between_special_tokens`` rule of the transformers the
+    official code ran on; the official MMBench/SEED parsers depend on that space (they look for
+    ``'a '``), and today's fast tokenizers no longer insert it.
+    """
+    added = tokenizer.added_tokens_decoder
+    pieces, run = [], []
+    for token in ids:
+        if token in added:
+            pieces += [tokenizer.decode(run)] if run else []
+            pieces.append(str(added[token]))
+            run = []
+        else:
+            run.append(token)
+    return " ".join(pieces + ([tokenizer.decode(run)] if run else []))
 
 
 def until_stop(new: torch.Tensor, stops: list[int]) -> list[list[int]]:

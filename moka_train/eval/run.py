@@ -32,6 +32,10 @@ from .progress import check_progress, progress_key, read_rows, write_key
 log = get_logger(__name__)
 
 
+class EvaluationInputError(ValueError):
+    """An input file that cannot be evaluated row for row (e.g. two samples with one id)."""
+
+
 def probe_ids(model, names: list[str] | None) -> tuple[int, ...] | None:
     """Modality ids whose tokens keep their adapter delta: "text" means text and query text."""
     if not names:
@@ -101,7 +105,7 @@ def refuse_duplicate_ids(ids: list[str], source: str | Path) -> None:
     """Two samples with one id would collapse into one row on merge: refuse, naming them."""
     repeated = [i for i, n in Counter(ids).items() if n > 1]
     if repeated:
-        raise ValueError(f"{source}: {len(repeated)} sample ids occur more than once ({', '.join(map(repr, repeated[:5]))}"
+        raise EvaluationInputError(f"{source}: {len(repeated)} sample ids occur more than once ({', '.join(map(repr, repeated[:5]))}"
                          f"{' ...' if len(repeated) > 5 else ''}); each sample needs its own id to get its own row")
 
 

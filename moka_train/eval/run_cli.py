@@ -52,7 +52,7 @@ def run_main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     from ..utils.dist import init_distributed, is_main
     from .progress import ProgressError
-    from .run import run_generation
+    from .run import EvaluationInputError, run_generation
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under deepspeed/torchrun: shard over the ranks
         init_distributed()
@@ -63,7 +63,7 @@ def run_main(argv: list[str]) -> int:
     try:
         run_generation(cfg, args.checkpoint, args.input, output, args.batch_size, budget, args.limit,
                        args.adapter_modalities, fold=args.fold, benchmark=args.benchmark)
-    except ProgressError as err:
+    except (ProgressError, EvaluationInputError) as err:
         sys.stderr.write(f"evaluate run: {err}\n")
         return 2
     if not is_main():

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from transformers import AutoTokenizer
 
 from moka_train.cli import main
 from moka_train.data.tokenizer import load_tokenizer
-from moka_train.eval.generate import stop_ids, until_stop
+from moka_train.eval.generate import official_raw_text, stop_ids, until_stop
 from moka_train.eval.metrics import SCORERS
 from moka_train.eval.progress import ProgressError, key_file
 from moka_train.eval.protocol import PROTOCOLS
@@ -27,6 +28,7 @@ CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tiny_avqa.yaml"
 @pytest.fixture(scope="module")
 def exported(workspace, tmp_path_factory):
     return build_export(workspace, tmp_path_factory.mktemp("export"))
+LLAMA2_TOKENIZER = Path(__file__).resolve().parents[1] / "fixtures" / "tokenizers" / "llama2"  # the real one
 QUESTION = "This is a video:\n<video>\nThis is an audio:\n<audio>\nIs the tone high?"
 
 
@@ -88,9 +90,18 @@ def test_raw_text_keeps_the_stop_token_and_drops_the_padding_after_it(exported):
     new = torch.tensor([finished, (word * 4)[: len(finished)]])
     kept = until_stop(new, stops)
     assert kept[0] == [*word, stops[0]] and kept[1] == new[1].tolist()
-    raw = tokenizer.decode(kept[0], skip_special_tokens=False)
-    assert raw.endswith(tokenizer.convert_ids_to_tokens(stops[0])) and "yes" in raw
+    assert official_raw_text(tokenizer, kept[0]) == f"yes {tokenizer.convert_ids_to_tokens(stops[0])}"
     assert tokenizer.decode(kept[0], skip_special_tokens=True).strip() == "yes"
+
+
+def test_raw_text_is_decoded_as_the_official_llama2_files_show_it():
+    """The official files hold "A </s>" and "...image. </s>": the space before </s> that today's
+    fast tokenizer no longer writes ("A</s>"), and that the official MMBench/SEED rule needs."""
+    tokenizer = AutoTokenizer.from_pretrained(LLAMA2_TOKENIZER)
+    for text, official in (("A", "A </s>"), ("A ", "A  </s>"), ("Yes, it is.", "Yes, it is. </s>")):
+        ids = tokenizer.encode(text, add_special_tokens=False) + [tokenizer.eos_token_id]
+        assert tokenizer.decode(ids, skip_special_tokens=False) == text + "</s>"  # why a rule of our own is needed
+        assert official_raw_text(tokenizer, ids) == official
 
 
 def test_unreadable_and_unrenderable_samples_get_error_rows_and_count_as_missing(exported, tmp_path, capsys,
@@ -165,3 +176,12 @@ def test_torn_last_line_is_dropped_with_a_warning_naming_the_file(exported, tmp_
     output.write_text(output.read_text().replace('"id": "av_00001"', '"id": "av_00001', 1))  # damage, not a tear
     with pytest.raises(ProgressError, match=f"{output}:2: not valid JSON"):
         run_generation(cfg, export, source, output, max_new_tokens=2, limit=4, benchmark="pope")
+
+
+def test_input_with_a_repeated_id_is_refused_naming_it(exported, tmp_path, capsys):
+    cfg, export, _ = exported
+    source = yes_no_file(cfg, tmp_path / "q.jsonl", n=3)
+    first = source.read_text().splitlines()[0]
+    source.write_text(source.read_text() + first + "\n")  # 4 rows in, 3 ids: the merge would collapse two
+    assert run_cli(export, source, tmp_path / "p.jsonl", "--benchmark", "pope", "--max-new-tokens", "1") == 2
+    assert f"{source}: 1 sample ids occur more than once ('av_00000')" in capsys.readouterr().err
