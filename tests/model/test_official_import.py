@@ -232,3 +232,19 @@ def test_visual_text_checkpoint_computes_the_official_layers(workspace, tmp_path
                            ["lora_A.text", "lora_A.image"], "lora_B.text", ids, 16 / 4, 0.05, "paper")
         reference = base.llm(inputs_embeds=x).logits
     torch.testing.assert_close(ours, reference, atol=1e-4, rtol=1e-4)
+
+
+def test_cli_imports_both_stage1_files_into_one_export(avt, tmp_path, capsys):
+    dims = avt[3]
+    for part, stem, name in (("vl_projector", "visual", "video"), ("al_projector", "audio", "audio")):
+        write_stage1_file(tmp_path / f"{stem}_pretrain.bin", part, stem, dims[name], 20, 8)
+    out = tmp_path / "export"
+    code = main(["import-official", "--config", str(CONFIGS / "tiny_avqa.yaml"), "--source",
+                 str(tmp_path / "visual_pretrain.bin"), str(tmp_path / "audio_pretrain.bin"), "--output", str(out)])
+    assert code == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    # per Q-Former: norm (2), queries, proj (4), the embeddings' LayerNorm (2), 26 per layer (61 for the official 2)
+    assert f"projector.video: {9 + 26 * dims['video']['layers']} tensors" in printed
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["official"]["release"] == "projector" and manifest["official"]["adapter"] is None
+    assert sorted(f["role"] for f in manifest["files"].values()) == ["projector.audio", "projector.video"]

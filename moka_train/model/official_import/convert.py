@@ -77,38 +77,45 @@ def _projector_maps(prefix: str, visual: str | None, audio: str | None) -> list[
 
 
 def _require_modality(file: OfficialFile, prefix: str, part: str, name: str | None, what: str) -> None:
-    if name is None and any(k.startswith(f"{prefix}{part}.") for k in file.tensors):
+    if name is None and any(k.startswith(f"{prefix}{part}.") for k in file.keys):
         raise OfficialImportError(f"{file.path} holds the official {what} Q-Former ({prefix}{part}.*) but "
                                   f"model.modalities has no {'CLIP' if what == 'visual' else 'BEATs'} modality to take it")
 
 
-def classify(file: OfficialFile, maps: list[tuple[str, KeyMap]], out: Converted) -> None:
-    """Map, list as unused, or reject every key of one file."""
-    unknown = []
-    for key, tensor in file.tensors.items():
-        placed = False
-        for role, km in maps:
-            if not km.owns(key):
-                continue
+def _place(key: str, maps: list[tuple[str, KeyMap]]) -> tuple[str, str] | str | None:
+    """(role, our name) for a mapped key, the reason for an unused one, None for an unknown one."""
+    for role, km in maps:
+        if km.owns(key):
             ours = km.to_ours(key)
             if ours is not None:
-                if ours in out.origin:
-                    raise OfficialImportError(f"{file.path}: {key} and {out.origin[ours]} both map to {ours}")
-                out.roles.setdefault(role, {})[ours] = tensor
-                out.origin[ours] = f"{file.path.name}: {key}"
-                placed = True
-                break
+                return role, ours
             reason = km.unused_reason(key)
             if reason is not None:
-                out.unused.setdefault(reason, []).append(f"{file.path.name}: {key}")
-                placed = True
-                break
-        if not placed:
+                return reason
+    return None
+
+
+def classify(file: OfficialFile, maps: list[tuple[str, KeyMap]], out: Converted) -> None:
+    """Map, list as unused, or reject every key of one file; only mapped tensors are read."""
+    mapped, unknown = {}, []
+    for key in file.keys:
+        placed = _place(key, maps)
+        if placed is None:
             unknown.append(key)
-    for role, km in maps:
-        out.keymaps.setdefault(role, []).append(km)
+        elif isinstance(placed, str):
+            out.unused.setdefault(placed, []).append(f"{file.path.name}: {key}")
+        elif placed[1] in out.origin:
+            raise OfficialImportError(f"{file.path}: {key} and {out.origin[placed[1]]} both map to {placed[1]}")
+        else:
+            mapped[key] = placed
+            out.origin[placed[1]] = f"{file.path.name}: {key}"
     if unknown:
         raise OfficialImportError(f"{file.path}: {len(unknown)} key(s) no mapping knows: {sorted(unknown)[:20]}")
+    for key, tensor in file.read(mapped).items():
+        role, ours = mapped[key]
+        out.roles.setdefault(role, {})[ours] = tensor
+    for role, km in maps:
+        out.keymaps.setdefault(role, []).append(km)
 
 
 def convert_projector_files(files: list[OfficialFile], model_cfg: ModelConfig) -> Converted:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
+from safetensors import safe_open
 
 from .keymap import OfficialImportError
 
@@ -29,20 +29,31 @@ VT_WEIGHTS = "model.safetensors"
 
 @dataclass(frozen=True)
 class OfficialFile:
+    """One official tensor file: its key names up front, tensors read on demand (the visual-text
+    file is a whole 7B model, of which only the adapters and the projector are read)."""
+
     path: Path
-    tensors: dict[str, torch.Tensor] = field(repr=False)
+    keys: tuple[str, ...]
+    _tensors: dict[str, torch.Tensor] | None = field(default=None, repr=False)
+
+    def read(self, keys) -> dict[str, torch.Tensor]:
+        if self._tensors is not None:
+            return {k: self._tensors[k] for k in keys}
+        with safe_open(str(self.path), framework="pt") as f:
+            return {k: f.get_tensor(k) for k in keys}
 
 
-def read_tensors(path: Path) -> dict[str, torch.Tensor]:
-    """A flat name -> tensor dict from ``.bin`` (weights only, no pickled code) or safetensors."""
+def open_tensors(path: Path) -> OfficialFile:
+    """``.bin``: a flat state dict read with weights_only (no pickled code runs); safetensors: lazily."""
     if not path.is_file():
         raise OfficialImportError(f"official checkpoint file not found: {path}")
     if path.suffix == ".safetensors":
-        return load_file(str(path))
+        with safe_open(str(path), framework="pt") as f:
+            return OfficialFile(path, tuple(f.keys()))
     data = torch.load(str(path), map_location="cpu", weights_only=True)
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise OfficialImportError(f"{path}: expected a flat state dict of tensors, got {type(data).__name__}")
-    return data
+    return OfficialFile(path, tuple(data), data)
 
 
 def detect_kind(sources: list[Path]) -> str:
@@ -62,12 +73,12 @@ def detect_kind(sources: list[Path]) -> str:
 def read_release(kind: str, sources: list[Path]) -> list[OfficialFile]:
     """Every tensor file of a release, in the order they are mapped."""
     if kind == "projector":
-        return [OfficialFile(p, read_tensors(p)) for p in sources]
+        return [open_tensors(p) for p in sources]
     if len(sources) != 1 or not sources[0].is_dir():
         raise OfficialImportError(f"--kind {kind} takes one checkpoint directory, got {[str(p) for p in sources]}")
     root = sources[0]
     names = (AVT_ADAPTER, AVT_PROJECTORS) if kind == "avt" else (VT_WEIGHTS,)
-    return [OfficialFile(root / n, read_tensors(root / n)) for n in names]
+    return [open_tensors(root / n) for n in names]
 
 
 def read_peft_config(directory: Path) -> dict:
