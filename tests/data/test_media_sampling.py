@@ -109,11 +109,9 @@ def test_recipe_frames_are_the_official_segment_starts(recipe, vlen):
         assert len(ours) == plan.count and ours == sorted(ours) and sorted(set(ours)) == official
 
 
-def test_default_sampling_keeps_the_first_seconds_in_consecutive_segments():
+def test_default_sampling_keeps_the_first_seconds_in_consecutive_segments(monkeypatch):
     # tiny_avqa (and any config that sets nothing): 2 x 0.5 s from the start, frames at segment centres
-    import os
-
-    os.environ.setdefault("DEMO_ROOT", "/nonexistent")
+    monkeypatch.setenv("DEMO_ROOT", "/nonexistent")
     video, audio = load_config(CONFIGS / "tiny_avqa.yaml").model.modalities
     plan = audio.sampling_plan()
     clip = torch.arange(1, 3 * SR + 1, dtype=torch.float32)[None]

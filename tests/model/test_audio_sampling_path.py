@@ -34,11 +34,12 @@ def tone(period: np.ndarray, seconds: float) -> np.ndarray:
 def recipe_audio_model(workspace, tmp_path_factory):
     """The tiny demo model with the AVQA recipe's audio modality (sampling, frames, window length);
     only its encoder and projector are the tiny ones."""
-    import os
-
-    os.environ.update(DEMO_ROOT=str(workspace), MODEL_ROOT="/nonexistent", DATA_ROOT="/nonexistent")
-    recipe_audio = load_config(CONFIGS / "avqa_llama3.yaml").model.modalities[1]
-    tiny = load_config(CONFIGS / "tiny_avqa.yaml")
+    with pytest.MonkeyPatch.context() as env:  # paths resolve at load time; no variable outlives the fixture
+        env.setenv("DEMO_ROOT", str(workspace))
+        env.setenv("MODEL_ROOT", "/nonexistent")
+        env.setenv("DATA_ROOT", "/nonexistent")
+        recipe_audio = load_config(CONFIGS / "avqa_llama3.yaml").model.modalities[1]
+        tiny = load_config(CONFIGS / "tiny_avqa.yaml")
     video, tiny_audio = tiny.model.modalities
     audio = recipe_audio.model_copy(update={"encoder": tiny_audio.encoder, "projector": tiny_audio.projector})
     model_cfg = tiny.model.model_copy(update={"modalities": (video, audio)})
