@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 FIELDS = {
     "n": r"\d+",  # layer index
@@ -28,6 +29,7 @@ class OfficialImportError(ValueError):
     """An official checkpoint that cannot be imported; the message names the file and the keys."""
 
 
+@lru_cache(maxsize=None)  # a few dozen templates, matched against every key of a 7B checkpoint
 def _compile(template: str) -> re.Pattern:
     pattern, pos = "", 0
     for m in re.finditer(r"\{(\w+)\}", template):
