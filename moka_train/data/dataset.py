@@ -121,15 +121,16 @@ class MultimodalDataset(Dataset):
             self.rejected.append((sample, reason, detail))
 
     def _generation_item(self, sample: Sample) -> dict:
+        meta = {**sample.media, **sample.meta}  # predictions name their media (MME pairs questions by image)
         try:
             item = self._load(sample)
         except MediaError as err:
             self._bad("unreadable_media", sample, str(err), file=err.path)
             entry = {"reason": "unreadable_media", "id": sample.id, "source": sample.source, "file": err.path,
                      "detail": str(err)}
-            return {"id": sample.id, "meta": sample.meta, "error": entry, "bad_samples": [entry]}
+            return {"id": sample.id, "meta": meta, "error": entry, "bad_samples": [entry]}
         item["bad_samples"] = item.pop("notes", [])
-        return item
+        return {**item, "meta": meta}
 
     def _bad(self, reason: str, sample: Sample, detail: str, file: str | None = None, policy: str | None = None) -> None:
         if (policy or self.cfg.bad_sample_policy) == "fail":

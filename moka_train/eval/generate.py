@@ -120,7 +120,7 @@ def error_row(sample_id: str, meta: dict, error: dict) -> dict:
 
 def rejected_rows(dataset: MultimodalDataset) -> list[dict]:
     """Error rows of the samples the dataset could not prompt at all (no question, over-length, ...)."""
-    return [error_row(sample.id, sample.meta, {"reason": reason, "detail": detail})
+    return [error_row(sample.id, {**sample.media, **sample.meta}, {"reason": reason, "detail": detail})
             for sample, reason, detail in dataset.rejected]
 
 

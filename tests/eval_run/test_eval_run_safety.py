@@ -125,6 +125,8 @@ def test_unreadable_and_unrenderable_samples_get_error_rows_and_count_as_missing
     errors = {r["id"]: r for r in rows if r.get("error")}
     assert {i: r["error"] for i, r in errors.items()} == {"broken": "unreadable_media", "no_question": "empty_conversation"}
     assert "broken.mp4" in errors["broken"]["detail"] and "prediction" not in errors["broken"]
+    assert [r["video"] for r in rows[:2]] == ["video/av_00000.mp4", "video/av_00001.mp4"]  # rows name their media
+    assert errors["broken"]["video"] == "video/broken.mp4" and errors["no_question"]["audio"] == "audio/av_00000.wav"
     assert (result["n"], result["n_missing"]) == (4, 2)  # official: the 4 answers scored, 2 missing reported
     assert "2 samples have no answer" in captured.err
     assert any("2 of 6 samples have an error row" in r.getMessage() for r in moka_log.records)
