@@ -1,5 +1,6 @@
 """The real entry point on tiny real models: two stages, learning, exports, strict init_from."""
 
+import hashlib
 import json
 
 import pytest
@@ -51,5 +52,9 @@ def test_missing_key_in_an_earlier_export_fails_by_name(workspace, tmp_path, mon
     dropped = sorted(tensors)[0]
     del tensors[dropped]
     save_file(tensors, str(path))
+    # an export written without that key, not a corrupt one: its manifest lists the new file's sha256
+    manifest = json.loads((tmp_path / "exp" / "manifest.json").read_text())
+    manifest["files"][path.name]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (tmp_path / "exp" / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ExportError, match=f"missing keys \\['{dropped}'\\]"):
         load_export(model, tmp_path / "exp")
