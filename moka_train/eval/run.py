@@ -105,8 +105,9 @@ def refuse_duplicate_ids(ids: list[str], source: str | Path) -> None:
     """Two samples with one id would collapse into one row on merge: refuse, naming them."""
     repeated = [i for i, n in Counter(ids).items() if n > 1]
     if repeated:
-        raise EvaluationInputError(f"{source}: {len(repeated)} sample ids occur more than once ({', '.join(map(repr, repeated[:5]))}"
-                         f"{' ...' if len(repeated) > 5 else ''}); each sample needs its own id to get its own row")
+        named = ", ".join(map(repr, repeated[:5])) + (" ..." if len(repeated) > 5 else "")
+        raise EvaluationInputError(f"{source}: {len(repeated)} sample ids occur more than once ({named}); "
+                                   "each sample needs its own id to get its own row")
 
 
 def warn_missing(output: Path, rows: list[dict]) -> None:

@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--benchmark", required=True, choices=BENCHMARKS)
     parser.add_argument("--input", required=True, help="the benchmark in the unified evaluation JSONL")
     parser.add_argument("--output", help="predictions JSONL (default: next to the export)")
-    parser.add_argument("--limit", type=int, help="generate only for the first N samples of the input (rows already in the output are kept)")
+    parser.add_argument("--limit", type=int,
+                        help="generate only for the first N samples of the input (rows already in the output are kept)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int,
                         help="decoding budget (default: the benchmark's official budget, e.g. mmbench 5, pope 50)")
@@ -66,13 +67,22 @@ def run_main(argv: list[str]) -> int:
     except (ProgressError, EvaluationInputError) as err:
         sys.stderr.write(f"evaluate run: {err}\n")
         return 2
-    if not is_main():
-        return 0
-    from .cli import score_file
+    return score_and_record(args, cfg, output, probe, budget) if is_main() else 0
 
-    result = {**score_file(args.benchmark, str(output), args.mode), "method": cfg.adapter.method,
-              "recipe": Path(args.config).stem, "checkpoint": str(args.checkpoint), "adapter_modalities": probe,
-              "max_new_tokens": budget}
+
+def score_and_record(args: argparse.Namespace, cfg, output: Path, probe: str, budget: int) -> int:
+    """Score the predictions, warn about samples without an answer, write the result file."""
+    from .cli import score_file
+    from .metrics import ScoringError
+    from .predictions import PredictionsError
+
+    try:
+        scored = score_file(args.benchmark, str(output), args.mode)
+    except (PredictionsError, ScoringError) as err:  # the predictions stay; `evaluate score` can be rerun
+        sys.stderr.write(f"evaluate run: predictions written to {output}, but they cannot be scored: {err}\n")
+        return 2
+    result = {**scored, "method": cfg.adapter.method, "recipe": Path(args.config).stem,
+              "checkpoint": str(args.checkpoint), "adapter_modalities": probe, "max_new_tokens": budget}
     if result["n_missing"]:
         sys.stderr.write(f"evaluate run: warning: {result['n_missing']} samples have no answer (error rows in "
                          f"{output}, reported as n_missing{'; counted wrong' if args.mode == 'strict' else ''})\n")

@@ -43,7 +43,8 @@ def moka_log(caplog):
 
 def yes_no_file(cfg, path: Path, n: int = 4, extra: list[dict] = ()) -> Path:
     records = [json.loads(line) for line in Path(cfg.data.train_file).read_text().splitlines()[:n]]
-    rows = [{"id": r["id"], "video": r["video"], "audio": r["audio"], "answer": "yes" if "high" in r["answer"] else "no",
+    rows = [{"id": r["id"], "video": r["video"], "audio": r["audio"],
+             "answer": "yes" if "high" in r["answer"] else "no",
              "conversations": [{"from": "human", "value": QUESTION}]} for r in records]
     path.write_text("".join(json.dumps(r) + "\n" for r in [*rows, *extra]))
     return path
@@ -123,7 +124,8 @@ def test_unreadable_and_unrenderable_samples_get_error_rows_and_count_as_missing
     rows = lines(output)
     assert [r["id"] for r in rows] == ["av_00000", "av_00001", "av_00002", "av_00003", "broken", "no_question"]
     errors = {r["id"]: r for r in rows if r.get("error")}
-    assert {i: r["error"] for i, r in errors.items()} == {"broken": "unreadable_media", "no_question": "empty_conversation"}
+    assert {i: r["error"] for i, r in errors.items()} == {"broken": "unreadable_media",
+                                                          "no_question": "empty_conversation"}
     assert "broken.mp4" in errors["broken"]["detail"] and "prediction" not in errors["broken"]
     assert [r["video"] for r in rows[:2]] == ["video/av_00000.mp4", "video/av_00001.mp4"]  # rows name their media
     assert errors["broken"]["video"] == "video/broken.mp4" and errors["no_question"]["audio"] == "audio/av_00000.wav"
