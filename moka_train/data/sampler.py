@@ -6,7 +6,12 @@ Per epoch (deterministic from ``seed`` and ``epoch``):
    global batch holds one signature: every rank runs the same encoders in a step;
 2. each group is shuffled, wrapped to a multiple of the global batch (``batch_size x
    world_size``) so every rank gets the same number of full batches, then cut into
-   mega-batches whose members are sorted by length (less padding);
+   mega-batches whose members are sorted by length (less padding). By default a mega-batch is
+   one global batch, as in the official MokA/LLaVA trainer: the sort only deals a random global
+   batch out to the ranks, so which samples share an optimizer step never depends on their
+   lengths. A length holds the answer's tokens, so sorting across batches (``mega_batches > 1``)
+   groups samples by their answer wherever answers differ in length ("high" 2 tokens, "low" 1):
+   every step then says "the answer is X", and nothing media-dependent is learned;
 3. global batches are shuffled across groups and rank ``r`` takes rows
    ``r*batch_size : (r+1)*batch_size`` of each, so ranks see disjoint samples.
 
@@ -27,7 +32,7 @@ from torch.utils.data import Sampler
 class GroupedDistributedSampler(Sampler[int]):
     def __init__(self, lengths: list[int], signatures: list[str], batch_size: int, rank: int = 0,
                  world_size: int = 1, seed: int = 0, shuffle: bool = True, group_by_modality: bool = True,
-                 mega_batches: int = 50):
+                 mega_batches: int = 1):
         if len(lengths) != len(signatures):
             raise ValueError(f"{len(lengths)} lengths but {len(signatures)} signatures")
         if not 0 <= rank < world_size:
