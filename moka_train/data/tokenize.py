@@ -151,27 +151,46 @@ class Renderer:
         return turns
 
     def _messages(self, turns: list[Turn], system: str | None) -> tuple[list[dict], list[list[Span]]]:
-        """Chat messages (content as rendered) and, per message, the query spans in its content."""
+        """Chat messages (content as rendered) and, per message, the query spans in its content.
+
+        Only the question of the turn that holds the media (the first user turn with a placeholder,
+        else the first user turn) is query text. Media tokens attend to the query, so a later
+        turn's question as key would leak the future into every earlier position of a joint
+        multi-turn sample, and at inference that question does not exist yet; later questions
+        are plain text, in training and in generation alike.
+        """
         plain = self.template == "plain"
         messages = [] if plain or not system else [{"role": "system", "content": system}]
         queries: list[list[Span]] = [[] for _ in messages]
-        for turn in turns:
+        asks = self._question_turn(turns)
+        for k, turn in enumerate(turns):
             content, spans = turn.text, []
             if turn.role == "user" and plain:  # captioning: keep the media, drop the instruction words
                 content = "".join(m.group(0) for m in self._ph_re.finditer(content)) if self._ph_re else ""
+            elif turn.role == "user" and self.official:
+                content, spans = self._official(content, asks == k)
             elif turn.role == "user":
-                content, spans = self._official(content) if self.official else query_spans(content, self.rules, self._ph_re)
+                content, spans = query_spans(content, self.rules, self._ph_re)
+                spans = spans if asks == k else []
             messages.append({"role": turn.role, "content": content})
             queries.append(spans)
         return messages, queries
 
-    def _official(self, content: str) -> tuple[str, list[Span]]:
-        """The official marker form: every placeholder wrapped, the query between question markers."""
+    def _question_turn(self, turns: list[Turn]) -> int | None:
+        users = [k for k, t in enumerate(turns) if t.role == "user"]
+        with_media = [k for k in users if self._ph_re and self._ph_re.search(turns[k].text)]
+        return (with_media or users or [None])[0]
+
+    def _official(self, content: str, asks: bool) -> tuple[str, list[Span]]:
+        """The official marker form: every placeholder wrapped, the query between question markers
+        (markers are added only to the turn that asks, see :meth:`_messages`)."""
         for placeholder in self.by_placeholder:
             start, end = media_markers(placeholder)
             bare = f"(?<!{re.escape(start)}){re.escape(placeholder)}(?!{re.escape(end)})"
             content = re.sub(bare, lambda _m, p=placeholder, s=start, e=end: s + p + e, content)
         open_, close = QUESTION_MARKERS
+        if open_ not in content and not asks:
+            return query_spans(content, QueryRules(self.rules.markers, ".*"), self._media_re)[0], []
         if open_ not in content:
             content, spans = query_spans(content, self.rules, self._media_re)
             for s, e in reversed(spans):

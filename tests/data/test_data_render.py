@@ -74,7 +74,7 @@ def test_placeholders_expand_to_num_tokens_with_their_id(template, load_tokenize
     assert r.media == ["video", "audio"]
 
 
-def test_multi_turn_joint_labels_every_answer_and_queries_every_question(load_tokenizer, specs):
+def test_multi_turn_joint_labels_every_answer_and_queries_only_the_turn_with_the_media(load_tokenizer, specs):
     tok = load_tokenizer("llama3")
     s = sample([("<image>\nWhat is in the picture?", "A red square."), ("Where is it?", "On the left.")],
                image="i.png")
@@ -82,8 +82,17 @@ def test_multi_turn_joint_labels_every_answer_and_queries_every_question(load_to
     trained = r.labels != IGNORE_INDEX
     assert runs(trained) == 2
     assert decode(tok, r.input_ids[trained]) == "A red square.<|eot_id|>On the left.<|eot_id|>"
+    # a later question as a key would leak into every earlier position (media attend to the query)
     query = r.modality_ids == QUERY
-    assert runs(query) == 2 and decode(tok, r.input_ids[query]) == "What is in the picture?Where is it?"
+    assert runs(query) == 1 and decode(tok, r.input_ids[query]) == "What is in the picture?"
+    assert "Where is it?" in decode(tok, r.input_ids[r.modality_ids == TEXT])
+
+
+def test_the_question_of_the_turn_holding_the_media_is_the_query(load_tokenizer, specs):
+    tok = load_tokenizer("qwen2")
+    s = sample([("Hello there.", "Hi."), ("<image>\nWhat is in the picture?", "A red square.")], image="i.png")
+    r = render(s, "qwen2", tok, specs, 4096, SYSTEM)
+    assert decode(tok, r.input_ids[r.modality_ids == QUERY]) == "What is in the picture?"
 
 
 def test_split_turns_keep_media_in_every_part(load_tokenizer, specs):

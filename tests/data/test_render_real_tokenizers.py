@@ -35,7 +35,7 @@ CASES = {
     "av_single_turn": ([(f"This is a video:\n<video>\nThis is an audio:\n<audio>\n{QUESTION}", "The shape is red.")],
                        {"video": "v.mp4", "audio": "a.wav"}, [[QUESTION]]),
     "visual_two_turns": ([("<image>\nWhat is in the picture?", "A red square."), ("Where is it?", "On the left.")],
-                         {"image": "i.png"}, [["What is in the picture?"], ["Where is it?"]]),
+                         {"image": "i.png"}, [["What is in the picture?"], []]),  # only the turn with the media asks
     "multiple_choice": ([("<image>\n" + "\n".join(MCQ), "A")], {"image": "i.png"}, [MCQ]),
     "inline_image": ([("<image> What is shown in this image?", "A cat sitting on a mat.")], {"image": "i.png"},
                      [["What is shown in this image?"]]),
