@@ -22,6 +22,9 @@ class AdapterLinear(nn.Module):
     # True when delta(x, None) is x ↦ text_delta_weight() x and delta never reads W0, so the text
     # path can be folded into W0 for decoding (see fold_text_path)
     foldable = False
+    # True for methods that apply ``self.dropout`` themselves (routers that read the clean input,
+    # one dropout mask per expert); the others receive the dropped-out input
+    drops_own_input = False
 
     def __init__(self, base_layer: nn.Linear, spec: AdapterSpec, slot: RoutingSlot) -> None:
         super().__init__()
@@ -64,6 +67,13 @@ class AdapterLinear(nn.Module):
         weight = self.base_layer.weight
         return nn.Parameter(torch.empty(*shape, device=weight.device, dtype=weight.dtype))
 
+    def dropped_per_expert(self, x: Tensor, experts: int) -> Tensor | None:
+        """[B, T, N, d]: x under an independent dropout mask per expert (the official LoRAMoE /
+        HydraLoRA apply their dropout once per expert); None when dropout is off."""
+        if not (self.training and isinstance(self.dropout, nn.Dropout)):
+            return None
+        return self.dropout(x[:, :, None, :].expand(-1, -1, experts, -1))
+
     def adapter_named_parameters(self):
         for name, param in self.named_parameters():
             if not name.startswith("base_layer."):
@@ -81,7 +91,7 @@ class AdapterLinear(nn.Module):
         return out + self.folded_prefill_delta(x, routing).to(out.dtype)
 
     def routed_delta(self, x: Tensor, routing: Routing | None) -> Tensor:
-        delta = self.delta(self.dropout(x), routing)
+        delta = self.delta(x if self.drops_own_input else self.dropout(x), routing)
         if routing is not None and routing.active is not None:  # partial-modality probe
             delta = delta * routing.active[..., None].to(delta.dtype)
         return delta

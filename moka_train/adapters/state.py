@@ -88,6 +88,10 @@ def fold_text_path(model: nn.Module) -> list[str]:
     refused = sorted({m.method_name for m in modules.values() if not m.foldable})
     if refused:
         raise NotImplementedError(f"method(s) {refused} cannot fold their text path; generate unfolded")
+    bad = [name for name, m in modules.items() if not torch.isfinite(m.text_delta_weight()).all()]
+    if bad:  # a NaN folded into W0 would poison every token, text included, with no way back
+        raise ValueError(f"refusing to fold: the text path of {len(bad)} layer(s) is not finite "
+                         f"(first: {bad[0]}); the adapter weights are corrupt")
     for module in modules.values():
         module.fold_text_path()
     return list(modules)

@@ -16,9 +16,11 @@ class HydraLoRALinear(AdapterLinear):
     """h_t = W0 x_t + Σ_i ω_i(x_t) B_i (s·A x_t),  ω(x_t) = softmax(W_g x_t), W_g [N, d].
 
     Form: the published asymmetric structure, dense softmax router (no top-k) without bias on
-    the layer input, Kaiming-initialised like A; every B_i = 0 so the layer starts as W0.
+    the clean layer input (the official code draws the shared A's dropout anew for every head), Kaiming-initialised like A; every B_i = 0 so the layer starts as W0.
     Per-token and causal. The router makes ΔW token-dependent, so there is no exact merge.
     """
+
+    drops_own_input = True  # the router reads the clean input; each head its own dropout mask
 
     def build(self) -> None:
         self.head_order = expert_names(self.spec.experts)  # explicit order, not the dict's
@@ -36,8 +38,12 @@ class HydraLoRALinear(AdapterLinear):
 
     def delta(self, x: Tensor, routing: Routing | None) -> Tensor:
         batch, tokens, _ = x.shape
-        a = x @ self.lora_A.t() * self.scale  # [B, T, r]
-        mixed = self.gates(x)[..., None] * a[:, :, None, :]  # [B, T, N, r]: head i gets ω_i · a
+        dropped = self.dropped_per_expert(x, self.spec.experts)  # [B, T, N, d] or None
+        if dropped is None:
+            a = (x @ self.lora_A.t() * self.scale)[:, :, None, :]  # [B, T, 1, r], one for every head
+        else:
+            a = dropped @ self.lora_A.t() * self.scale  # [B, T, N, r]: head i sees its own mask
+        mixed = self.gates(x)[..., None] * a  # [B, T, N, r]: head i gets ω_i · a_i (router: clean input)
         return mixed.view(batch, tokens, -1) @ self.stacked_B().t()  # [B, T, N*r] -> [B, T, o]
 
     def text_delta_weight(self) -> Tensor:
