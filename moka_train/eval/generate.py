@@ -20,6 +20,8 @@ from ..config import RunConfig, load_config
 from ..data.collate import Collator
 from ..data.dataset import MultimodalDataset
 from ..data.feature_cache import cache_for
+from ..data.templates import END_OF_TURN_TOKENS
+from ..data.tokenize import vocab_id
 from ..data.tokenizer import load_tokenizer
 from ..utils.logging import get_logger
 
@@ -36,7 +38,7 @@ def load_for_inference(cfg: RunConfig, export_dir: str | Path, fold: bool = True
     from ..model.build import build_model
     from ..model.export import load_export
 
-    tokenizer = load_tokenizer(cfg.model)
+    tokenizer = load_tokenizer(cfg.model, cfg.data.prompt_style)
     model = build_model(cfg.model, tokenizer, cfg.adapter)
     loaded = load_export(model, export_dir)
     log.info("loaded %s from %s", loaded, export_dir)
@@ -136,11 +138,7 @@ def generate_predictions(cfg: RunConfig, tokenizer, model, input_file: str | Pat
 
 def stop_ids(tokenizer) -> list[int]:
     """eos plus the chat templates' end-of-turn tokens that exist in this vocabulary."""
-    ids = {tokenizer.eos_token_id}
-    for token in ("<|eot_id|>", "<|im_end|>", "</s>"):
-        tid = tokenizer.convert_tokens_to_ids(token)
-        if isinstance(tid, int) and tid != tokenizer.unk_token_id:
-            ids.add(tid)
+    ids = {tokenizer.eos_token_id} | {vocab_id(tokenizer, t) for t in END_OF_TURN_TOKENS}
     return sorted(i for i in ids if i is not None)
 
 
