@@ -181,7 +181,7 @@ def _lookup_var(match: re.Match, key: str) -> str:
 def _explain(error: dict, data: dict, origin: dict[str, str], default_origin: str) -> str:
     loc = [str(p) for p in error["loc"]]
     dotted = ".".join(loc)
-    source = origin.get(dotted) or default_origin
+    source = _origin_of(loc, origin) or default_origin
     if error["type"] == "extra_forbidden":
         allowed = _fields_at(RunConfig, error["loc"][:-1], data)
         close = difflib.get_close_matches(loc[-1], allowed, n=1)
@@ -194,6 +194,15 @@ def _explain(error: dict, data: dict, origin: dict[str, str], default_origin: st
     if "expected" in ctx:
         expected = f"expected one of {ctx['expected']}"
     return f"{dotted} (in {source}): {expected}; given {error.get('input')!r}"
+
+
+def _origin_of(loc: list[str], origin: dict[str, str]) -> str | None:
+    """Where the value at ``loc`` was set: the longest key path with a recorded origin (pydantic's
+    location may run deeper than the key that was set, e.g. into a union member or a dict value)."""
+    for end in range(len(loc), 0, -1):
+        if ".".join(loc[:end]) in origin:
+            return origin[".".join(loc[:end])]
+    return None
 
 
 def _fields_at(model: type[BaseModel], loc: tuple, data: Any) -> list[str]:

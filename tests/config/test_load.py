@@ -144,3 +144,16 @@ def test_yaml_syntax_error_in_a_base_file_names_that_file(tmp_path):
 def test_override_that_is_not_yaml_is_a_config_error(recipe):
     with pytest.raises(ConfigError, match=r"override 'stages=\[\{name: s1': the value is not valid YAML"):
         load_config(recipe, ["stages=[{name: s1"])
+
+
+def test_adapter_options_take_a_per_modality_table(recipe):
+    """Wander's documented per-slot ``max_tokens`` is a table; the schema must accept it."""
+    cfg = load_config(recipe, ["adapter.options={max_tokens: {text: 64, video: 320}, width: 8}"])
+    assert cfg.adapter.options == {"max_tokens": {"text": 64, "video": 320}, "width": 8}
+
+
+def test_a_bad_value_from_the_command_line_is_blamed_on_the_command_line(recipe):
+    with pytest.raises(ConfigError) as err:
+        load_config(recipe, ["adapter.options={max_tokens: [1, 2]}"])
+    msg = str(err.value)
+    assert "adapter.options.max_tokens" in msg and "command line" in msg and str(recipe) not in msg

@@ -23,4 +23,5 @@ class AdapterConfig(Section):
     # methods with N experts / heads (multi_lora, lora_moe, hydra_lora); 0 = number of modalities
     num_experts: int = Field(0, ge=0)
     # extra method-specific knobs (e.g. Wander's widths), validated by the method class
-    options: dict[str, float | int | str | bool] = {}
+    # (a value may be a per-modality table, e.g. Wander's max_tokens: {text: 64, video: 320})
+    options: dict[str, float | int | str | bool | dict[str, float | int | str | bool]] = {}
