@@ -1,4 +1,4 @@
-"""`moka-train` command line: train | evaluate | infer | validate | show-sample | import-official.
+"""`moka-train` command line: train | evaluate | infer | serve | validate | show-sample | import-official.
 
 The ``scripts/*.py`` files call :func:`main` with their subcommand, so
 ``deepspeed scripts/train.py --config X.yaml key=value`` and ``moka-train train --config X.yaml``
@@ -32,6 +32,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """The resolved config as YAML, then (as YAML comments, so it still loads) the token budget
     per sample and the trainable parameters per role."""
     cfg = load_config(args.config, args.overrides)
+    from .adapters import available_methods
+
+    if cfg.adapter.method not in available_methods():  # refused here, not after hours of setup
+        raise ConfigError(f"adapter.method: unknown {cfg.adapter.method!r}; choose one of "
+                          f"{', '.join(available_methods())}")
     sys.stdout.write(dump_config(cfg))
     from .model.summary import describe
 
@@ -66,7 +71,25 @@ def cmd_infer(args: argparse.Namespace) -> int:
     return infer_main(args)
 
 
+def evaluate_help() -> str:
+    """``evaluate --help``: the three subcommands, each with its own arguments."""
+    from .eval.cli import build_parser as score_report_parser
+    from .eval.run_cli import build_parser as run_parser
+
+    subcommands = {"run": run_parser()}
+    subcommands.update(next(a for a in score_report_parser()._actions
+                            if isinstance(a, argparse._SubParsersAction)).choices)
+    parts = ["usage: moka-train evaluate {run,score,report} ...\n"]
+    for name, sub in subcommands.items():
+        sub.prog = f"moka-train evaluate {name}"
+        parts.append(f"\n=== evaluate {name} ===\n{sub.format_help()}")
+    return "".join(parts)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.rest[:1] in ([], ["-h"], ["--help"]):
+        sys.stdout.write(evaluate_help())
+        return 0 if args.rest else 2
     if args.rest[:1] == ["run"]:
         from .eval.run_cli import run_main
 
@@ -99,6 +122,12 @@ def cmd_import_official(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve.app import serve_main
+
+    return serve_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moka-train", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -128,9 +157,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{kind}", help=f"{kind} file for --question")
     p.set_defaults(func=cmd_infer)
 
-    p = sub.add_parser("evaluate", help="evaluate run ... (generate + score) | evaluate score --benchmark B --predictions F")
+    p = sub.add_parser("evaluate", help="evaluate run | score | report (evaluate --help lists their arguments)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("serve", help="OpenAI-compatible /v1/chat/completions server of a trained export")
+    _add_config_args(p)
+    from .serve.cli_args import add_serve_args  # argparse only: torch and fastapi are imported when serving
+
+    add_serve_args(p)
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("import-official", help="convert a released official MokA checkpoint into an export")
     _add_config_args(p)
@@ -148,7 +184,10 @@ def main(argv: list[str] | None = None, command: str | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if command is not None:
         argv = [command] + argv
-    args = build_parser().parse_args(argv)
+    if argv[:1] == ["evaluate"]:  # its subcommands parse their own arguments (and --help, see evaluate_help)
+        args = argparse.Namespace(command="evaluate", rest=argv[1:], func=cmd_evaluate)
+    else:
+        args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

@@ -18,6 +18,8 @@ ALLOWED = {
     "train": LOW | {"train", "model", "data", "adapters", "encoders", "projectors", "eval"},
     "eval": LOW | {"eval", "model", "data", "adapters", "encoders", "projectors"},
     "testing": LOW | {"testing", "adapters", "encoders", "projectors", "data", "model"},
+    "serve": LOW | {"serve", "eval"},  # the HTTP server: answers through eval.generate
+    "integrations": LOW | {"integrations", "serve", "eval", "data"},  # lmms-eval plugin and its tasks
     "cli": None,  # the top: may import anything
     "__init__": set(),
 }
