@@ -24,6 +24,10 @@ def build_encoder(cfg: EncoderConfig, key: str = "encoder") -> Encoder:
     elif cfg.type == "whisper":
         from .whisper import WhisperEncoder
         encoder = WhisperEncoder(cfg.path, key=path_key)
+    elif cfg.type == "qwen2_5_vl_vision":  # reached by the feature cache writer, which builds encoders alone
+        raise ValueError(f"{key}.type qwen2_5_vl_vision is the vision tower inside model.llm_path (model.backbone: "
+                         "qwen2_5_vl), run by the model itself; it is no standalone encoder and the feature cache "
+                         "cannot hold it: unset data.feature_cache")
     else:  # the config schema already restricts the type; this guards direct construction
         raise ValueError(f"{key}.type: unknown encoder {cfg.type!r}; "
                          "choose one of clip_hf, clip_open_clip, beats, whisper")

@@ -45,6 +45,9 @@ def load_llm(model_cfg: ModelConfig):
 
 def build_model(model_cfg: ModelConfig, tokenizer, adapter: AdapterConfig | None = None) -> MultimodalLM:
     """Encoders (frozen) → projectors → LLM (resized to the tokenizer) → adapters if given."""
+    if model_cfg.backbone != "causal_lm":  # a vision-language model with its own vision path
+        from .vision_language import build_vision_language_model
+        return build_vision_language_model(model_cfg, tokenizer, adapter)
     llm = load_llm(model_cfg)
     added = _resize_to_tokenizer(llm, tokenizer)
     width = llm.get_input_embeddings().weight.shape[1]

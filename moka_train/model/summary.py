@@ -23,6 +23,10 @@ def token_budget(cfg: RunConfig) -> dict[str, int | str]:
     """LLM tokens one sample's media becomes, per modality (Q-Former: queries × frames)."""
     budget: dict[str, int | str] = {}
     for m in cfg.model.modalities:
+        if m.encoder.type == "qwen2_5_vl_vision":  # the backbone's own processor decides
+            from .vision_language import native_budget
+            budget[m.name] = native_budget(cfg.model, m)
+            continue
         try:
             budget[m.name] = num_output_tokens(m.projector, m.frames)
         except ValueError:  # an MLP projector keeps every encoder token: needs the encoder
@@ -53,13 +57,16 @@ def trainable_parameters(cfg: RunConfig) -> dict[str, int | str]:
     width = None
     if (llm_dir / "config.json").is_file():
         with torch.device("meta"):
-            llm = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(str(llm_dir)))
+            llm = _meta_language_model(cfg, AutoConfig.from_pretrained(str(llm_dir)), AutoModelForCausalLM)
         width = llm.config.hidden_size
         apply_adapters(llm, adapter_spec(cfg.adapter, cfg.model), RoutingSlot(len(cfg.model.modalities)))
         counts["adapter"] = count_adapter_parameters(llm)
     else:
         counts["adapter"] = f"unknown: no config.json under model.llm_path {str(llm_dir)!r}"
     for m in cfg.model.modalities:
+        if m.encoder.type == "qwen2_5_vl_vision":
+            counts[f"projector.{m.name}"] = "none: the backbone's own vision path, frozen"
+            continue
         in_dim = encoder_width(m.encoder)
         if in_dim is None or width is None:
             counts[f"projector.{m.name}"] = f"unknown: checkpoint metadata not found at {m.encoder.path!r}"
@@ -68,6 +75,15 @@ def trainable_parameters(cfg: RunConfig) -> dict[str, int | str]:
             projector = build_projector(m.projector, in_dim, width)
         counts[f"projector.{m.name}"] = sum(p.numel() for p in projector.parameters())
     return counts
+
+
+def _meta_language_model(cfg: RunConfig, config, causal_lm_class):
+    """The module the adapters go on: the LLM, or a vision-language model's language model only."""
+    if cfg.model.backbone == "causal_lm":
+        return causal_lm_class.from_config(config)
+    from transformers import AutoModelForImageTextToText
+
+    return AutoModelForImageTextToText.from_config(config).model.language_model
 
 
 def describe(cfg: RunConfig) -> dict:

@@ -12,10 +12,12 @@ from .base import Section
 AUDIO_SAMPLE_RATE = 16000
 WHISPER_WINDOW_SECONDS = 30.0  # whisper pads or trims every input to this
 AUDIO_ENCODERS = ("beats", "whisper")
+# a vision-language backbone's own vision tower + merger (inside model.llm_path), not a standalone encoder
+NATIVE_VISION_ENCODERS = {"qwen2_5_vl": "qwen2_5_vl_vision"}
 
 
 class EncoderConfig(Section):
-    type: Literal["clip_open_clip", "clip_hf", "beats", "whisper"]
+    type: Literal["clip_open_clip", "clip_hf", "beats", "whisper", "qwen2_5_vl_vision"]
     path: str  # local checkpoint file or directory; never a hub id
     model_name: str | None = None  # open_clip architecture name (e.g. ViT-L-14)
     layer: int = -2  # hidden layer whose patch tokens are used (CLIP: penultimate)
@@ -92,3 +94,20 @@ class ModelConfig(Section):
     dtype: Literal["float32", "bfloat16", "float16"] = "bfloat16"
     modalities: tuple[ModalityConfig, ...] = ()
     gradient_checkpointing: bool = False
+    # causal_lm: a text LLM, every modality through its encoder + projector; qwen2_5_vl: a
+    # Qwen2_5_VLForConditionalGeneration whose own frozen vision path makes the video tokens
+    # (encoder.type qwen2_5_vl_vision, no projector), the other modalities spliced as for causal_lm
+    backbone: Literal["causal_lm", "qwen2_5_vl"] = "causal_lm"
+    native_frame_size: int = Field(224, gt=0)  # qwen2_5_vl: side of the frames the data delivers (data.image_size)
+
+    @model_validator(mode="after")
+    def _check_backbone(self) -> "ModelConfig":
+        native = NATIVE_VISION_ENCODERS.get(self.backbone)
+        uses = [m.name for m in self.modalities if m.encoder.type in NATIVE_VISION_ENCODERS.values()]
+        if native is None and uses:
+            raise ValueError(f"model.modalities {uses}: encoder.type qwen2_5_vl_vision is the vision path of a "
+                             f"vision-language backbone; set model.backbone: qwen2_5_vl (got {self.backbone!r})")
+        if native is not None and len(uses) != 1:
+            raise ValueError(f"model.backbone {self.backbone}: exactly one modality (the video) must use its own "
+                             f"vision path, encoder.type {native}; got {uses or 'none'}")
+        return self

@@ -1,0 +1,183 @@
+"""Vision-language backbones (``model.backbone: qwen2_5_vl``): Qwen2.5-VL keeps its own, frozen
+vision path for the video and only the other modalities (audio: BEATs + Q-Former) are new.
+
+* Video: the data's uint8 frames go through the model's own video processor (resize, normalise,
+  2-frame temporal patches -> ``pixel_values_videos``, ``video_grid_thw``) and the model's own
+  vision tower + merger (``get_video_features``); the merged tokens replace the video placeholder
+  run, whose length is the processor's token count for ``frames`` frames of ``native_frame_size``.
+* Positions: the model's own multimodal rotary index (``get_rope_index``) with the video tokens
+  typed as video and every other token, audio included, typed as text, so audio takes one text
+  position per token and shifts what follows, as text would.
+* Adapters: on the language model's linear layers only (the vision tower stays untouched);
+  routing marks the visual tokens with the video modality id, the Q-Former tokens with audio's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ..adapters import RoutingSlot, apply_adapters
+from ..config.schema import AdapterConfig, ModelConfig
+from ..config.sections.model import NATIVE_VISION_ENCODERS
+from ..encoders.registry import build_encoder
+from ..modality import build_modality_specs
+from ..projectors.registry import build_projector, num_output_tokens
+from ..utils.hf import enable_activation_checkpointing
+from .multimodal_lm import Branch, MultimodalLM
+
+MM_VIDEO = 2  # Qwen2.5-VL's mm_token_type_ids: text 0, image 1, video 2
+# preprocessor_config.json of Qwen2.5-VL-7B-Instruct (14 px patches, 2 x 2 merge, 2-frame temporal patches)
+QWEN25VL_PROCESSOR = dict(patch_size=14, temporal_patch_size=2, merge_size=2, min_pixels=3136, max_pixels=12845056)
+# frame rate of the sampled frames when the processor states none: the temporal rotary spacing is
+# tokens_per_second x temporal_patch_size / fps; AVE's 10 frames of a 10 s clip are 1 frame per second
+NATIVE_FPS = 1.0
+
+
+def native_video_tokens(processor, frames: int, size: int) -> tuple[int, tuple[int, int, int]]:
+    """(LLM tokens, patch grid t/h/w) of one video of ``frames`` square frames, by the processor's own rule."""
+    from transformers.models.qwen2_vl.video_processing_qwen2_vl import smart_resize
+
+    factor = processor.patch_size * processor.merge_size
+    height, width = smart_resize(size, size, factor=factor, min_pixels=processor.size.shortest_edge,
+                                 max_pixels=processor.size.longest_edge)
+    grid = (-(-frames // processor.temporal_patch_size), height // processor.patch_size, width // processor.patch_size)
+    return grid[0] * grid[1] * grid[2] // processor.merge_size ** 2, grid
+
+
+def native_budget(model_cfg: ModelConfig, modality) -> str:
+    """The native video's tokens per sample for ``validate``: from the model's own processor config
+    when ``model.llm_path`` holds one, else from the published Qwen2.5-VL-7B-Instruct settings."""
+    from transformers import AutoVideoProcessor, Qwen2VLVideoProcessor
+
+    path = Path(model_cfg.llm_path)
+    own = any((path / f).is_file() for f in ("video_preprocessor_config.json", "preprocessor_config.json"))
+    processor = AutoVideoProcessor.from_pretrained(str(path)) if own else Qwen2VLVideoProcessor(**QWEN25VL_PROCESSOR)
+    tokens, grid = native_video_tokens(processor, modality.frames, model_cfg.native_frame_size)
+    source = "its processor" if own else "Qwen2.5-VL-7B-Instruct's published processor settings"
+    return (f"{tokens} ({modality.frames} frames of {model_cfg.native_frame_size} px -> {grid[0]} temporal x "
+            f"{grid[1] // processor.merge_size} x {grid[2] // processor.merge_size} merged patches, {source})")
+
+
+def load_vision_language_llm(model_cfg: ModelConfig):
+    """The Qwen2.5-VL model and its video processor from the local ``model.llm_path``."""
+    from transformers import AutoModelForImageTextToText, AutoVideoProcessor
+
+    from .build import DTYPES
+
+    path = Path(model_cfg.llm_path)
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"model.llm_path: no HF model directory (config.json) at {str(path)!r}")
+    llm = AutoModelForImageTextToText.from_pretrained(str(path), dtype=DTYPES[model_cfg.dtype])
+    if llm.config.model_type != model_cfg.backbone:
+        raise ValueError(f"model.backbone {model_cfg.backbone}: the model at {str(path)!r} is a "
+                         f"{llm.config.model_type!r} model")
+    return llm, AutoVideoProcessor.from_pretrained(str(path))
+
+
+def build_vision_language_model(model_cfg: ModelConfig, tokenizer, adapter: AdapterConfig | None = None):
+    """Qwen2.5-VL (frozen, vision path included) + the new encoders and projectors + adapters."""
+    from .build import DTYPES, _resize_to_tokenizer, adapter_spec
+
+    llm, processor = load_vision_language_llm(model_cfg)
+    llm.requires_grad_(False)
+    added = _resize_to_tokenizer(llm, tokenizer)
+    width = llm.get_input_embeddings().weight.shape[1]
+    native_type = NATIVE_VISION_ENCODERS[model_cfg.backbone]
+    encoders, projectors, counts, native = {}, {}, [], None
+    for i, m in enumerate(model_cfg.modalities):
+        if m.encoder.type == native_type:
+            native = m
+            counts.append(native_video_tokens(processor, m.frames, model_cfg.native_frame_size)[0])
+            continue
+        encoders[m.name] = build_encoder(m.encoder, key=f"model.modalities[{i}].encoder")
+        projectors[m.name] = build_projector(m.projector, encoders[m.name].output_dim, width)
+        counts.append(num_output_tokens(m.projector, m.frames, encoders[m.name].num_tokens(m.segment_seconds)))
+    named = [(m.name, m.placeholder, k) for m, k in zip(model_cfg.modalities, counts, strict=True)]
+    specs = build_modality_specs(named,
+                                 {m.name: m.sampling_plan() for m in model_cfg.modalities})
+    side = model_cfg.native_frame_size
+    shapes = [(m.frames, side, side, 3) if m is native else (m.frames, m.sampling_plan().nominal_width())
+              for m in model_cfg.modalities]  # one raw item each: frames, or audio windows
+    branches = [Branch(s, m.frames, shape) for s, m, shape in zip(specs, model_cfg.modalities, shapes, strict=True)]
+    slot = RoutingSlot(len(specs))
+    if adapter is not None:  # the language model's linear layers only, never the vision tower's
+        apply_adapters(llm.model.language_model, adapter_spec(adapter, model_cfg), slot)
+    if model_cfg.gradient_checkpointing:
+        enable_activation_checkpointing(llm)
+    model = VisionLanguageLM(llm, encoders, projectors, branches, slot, added, native.name, processor, side)
+    model.projectors.to(DTYPES[model_cfg.dtype])
+    return model
+
+
+class VisionLanguageLM(MultimodalLM):
+    """A MultimodalLM whose video branch is the backbone's own vision path and whose positions are
+    the backbone's own multimodal rotary index."""
+
+    def __init__(self, llm, encoders, projectors, branches, slot, added_token_ids, native: str, processor,
+                 frame_size: int):
+        super().__init__(llm, encoders, projectors, branches, slot, added_token_ids)
+        self.native, self.processor, self.frame_size = native, processor, frame_size
+        _, grid = native_video_tokens(processor, self.branch(native).frames, frame_size)
+        self.video_grid = torch.tensor(grid)  # every video of the run has the same frames and size
+        # seconds per temporal patch, as the processor states it for its own frame rate
+        self.seconds_per_grid = processor.temporal_patch_size / (processor.fps or NATIVE_FPS)
+
+    def encoder_features(self, name: str, raw: Tensor, frames: int) -> Tensor:
+        """The native video: frames [n, F, S, S, 3] uint8 -> merged vision tokens [n, 1, K, d]."""
+        if name != self.native:
+            return super().encoder_features(name, raw, frames)
+        if raw.shape[1] != frames or tuple(raw.shape[2:4]) != (self.frame_size, self.frame_size):
+            raise ValueError(f"{name}: the batch holds {raw.shape[1]} frames of {tuple(raw.shape[2:4])} px; the "
+                             f"model expects {frames} frames (model.modalities[].frames) of {self.frame_size} px "
+                             "(model.native_frame_size): set data.video_frames and data.image_size to match")
+        videos = list(raw.permute(0, 1, 4, 2, 3).cpu())  # [F, 3, H, W] each
+        inputs = self.processor(videos=videos, return_tensors="pt", cap_pixels_per_frame=False)
+        visual = self.llm.model.visual
+        with torch.set_grad_enabled(torch.is_grad_enabled() and any(p.requires_grad for p in visual.parameters())):
+            out = self.llm.model.get_video_features(inputs["pixel_values_videos"].to(raw.device),
+                                                    inputs["video_grid_thw"].to(raw.device))
+        return torch.stack(out.pooler_output)[:, None]  # [n, 1, K, d]
+
+    def project(self, name: str, feats: Tensor) -> Tensor:
+        """The native video needs no projector: its merger already speaks the LLM's width."""
+        if name != self.native:
+            return super().project(name, feats)
+        return feats.flatten(1, 2)  # [n, K, d]
+
+    def rope_inputs(self, batch: dict) -> dict:
+        """What the model's own rope index needs: token types (video 2, all else 0) and one grid
+        (and temporal spacing) per video in the batch."""
+        video_id = self.branch(self.native).spec.id
+        types = (batch["modality_ids"] == video_id).int() * MM_VIDEO
+        videos = int(types.any(dim=1).sum())
+        grid = self.video_grid.to(types.device).repeat(videos, 1) if videos else None
+        seconds = torch.full((videos,), self.seconds_per_grid) if videos else None
+        return {"mm_token_type_ids": types, "video_grid_thw": grid, "second_per_grid_ts": seconds}
+
+    def position_ids(self, batch: dict) -> Tensor:
+        """[3, B, T]: the model's own multimodal rotary positions for this batch."""
+        positions, _ = self.llm.model.get_rope_index(batch["input_ids"], attention_mask=batch["attention_mask"],
+                                                     **self.rope_inputs(batch))
+        return positions
+
+    def forward(self, batch: dict) -> dict:
+        embeds, zero = self.embed(batch)
+        positions = self.position_ids(batch)
+        self.slot.set(batch["modality_ids"])
+        out = self.llm(inputs_embeds=embeds, attention_mask=batch["attention_mask"], position_ids=positions,
+                       labels=batch.get("labels"), use_cache=False)
+        loss = out.loss + zero if out.loss is not None else None
+        return {"loss": loss, "logits": out.logits}
+
+    @torch.no_grad()
+    def generate(self, batch: dict, **generate_kwargs) -> Tensor:
+        """New tokens only, [B, new]; the model's own generation keeps its rotary deltas per step."""
+        embeds, _ = self.embed(batch)
+        self.slot.set(batch["modality_ids"])
+        rope = {k: v for k, v in self.rope_inputs(batch).items() if v is not None}
+        out = self.llm.generate(input_ids=batch["input_ids"], inputs_embeds=embeds,
+                                attention_mask=batch["attention_mask"], **rope, **generate_kwargs)
+        return out[:, batch["input_ids"].shape[1]:]
