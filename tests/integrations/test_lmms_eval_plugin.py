@@ -1,0 +1,80 @@
+"""lmms-eval, offline, runs the tiny MokA export through our plugin (found via the `lmms_eval.models`
+entry point) on a local MUSIC-AVQA task: its answers are `infer`'s answers, its score our scorer's."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eval_run.tiny_export import CONFIG, build_export
+from moka_train.eval.cli import score_file
+from moka_train.eval.generate import generate_predictions, load_for_inference, write_jsonl
+from moka_train.integrations.lmms.tasks import DEFAULT_FILES, SHIPPED, TASKS, task_yaml, write_tasks
+
+BUDGET = 4
+
+
+@pytest.fixture(scope="module")
+def exported(workspace, tmp_path_factory):
+    return build_export(workspace, tmp_path_factory.mktemp("export"))
+
+
+def music_avqa_file(cfg, path: Path, n: int = 6) -> Path:
+    """Synthetic clips as MUSIC-AVQA rows (the converter's fields), one answer in the vocabulary."""
+    rows = [json.loads(line) for line in Path(cfg.data.train_file).read_text().splitlines()[:n]]
+    path.write_text("".join(json.dumps({"id": r["id"], "video": r["video"], "audio": r["audio"], "answer": "two",
+                                        "type": '["Audio", "Counting"]', "conversations": r["conversations"][:1]})
+                            + "\n" for r in rows))
+    return path
+
+
+def run_lmms_eval(config: Path, export: Path, tasks: Path, task: str) -> dict:
+    """lmms-eval's own API: the model from its registry (our entry point), the task from
+    --include_path, its evaluator. Not `simple_evaluate`/the CLI: lmms-eval 0.7.3 patches
+    `filelock._api` there, a module filelock 4 (the tested set) no longer has."""
+    from lmms_eval import evaluator, models
+    from lmms_eval.tasks import TaskManager, get_task_dict
+
+    lm = models.get_model("moka").create_from_arg_string(f"config={config},checkpoint={export}", {"batch_size": 3})
+    task_dict = get_task_dict([task], TaskManager(include_path=str(tasks), include_defaults=False), "simple")
+    for name, task_obj in task_dict.items():
+        lm.task_dict[name] = task_obj.dataset
+        task_obj.set_config(key="num_fewshot", value=0)
+    return evaluator.evaluate(lm=lm, task_dict=task_dict, log_samples=True)
+
+
+def test_lmms_eval_offline_matches_infer_and_our_scorer(exported, workspace, tmp_path, monkeypatch):
+    cfg, export, _ = exported
+    data = music_avqa_file(cfg, tmp_path / "avqa.jsonl")
+    tasks = tmp_path / "tasks"
+    write_tasks(tasks, {"music_avqa": data}, cfg.data.root)
+    text = (tasks / "moka_music_avqa.yaml").read_text().replace("max_new_tokens: 500", f"max_new_tokens: {BUDGET}")
+    (tasks / "moka_music_avqa.yaml").write_text(text)
+    for key, value in (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"),
+                       ("HF_DATASETS_CACHE", str(tmp_path / "hf")), ("DEMO_ROOT", str(workspace))):
+        monkeypatch.setenv(key, value)
+    out = run_lmms_eval(CONFIG, export, tasks, "moka_music_avqa")
+    lmms_answers = {s["doc"]["id"]: s["resps"][0][0] for s in out["samples"]["moka_music_avqa"]}
+
+    tokenizer, model = load_for_inference(cfg, export)
+    ours = generate_predictions(cfg, tokenizer, model, data, batch_size=1, max_new_tokens=BUDGET)
+    assert lmms_answers == {r["id"]: r["prediction"] for r in ours} and len(ours) == 6
+    expected = score_file("music_avqa", str(write_jsonl(ours, tmp_path / "ours.jsonl")), "official")["value"]
+    assert out["results"]["moka_music_avqa"]["music_avqa,none"] == expected
+
+
+def test_shipped_task_files_are_the_writer_output():
+    for benchmark, name in TASKS.items():
+        assert (SHIPPED / f"{name}.yaml").read_text() == task_yaml(benchmark, DEFAULT_FILES[benchmark], ".")
+
+
+def test_task_aggregation_is_our_official_scorer():
+    from moka_train.integrations.lmms.tasks import aggregate_music_avqa, process_music_avqa
+
+    docs = [{"id": str(k), "answer": "two", "type": '["Audio", "Counting"]', "conversations": [], "video": "v.mp4"}
+            for k in range(4)]
+    answers = ["<answer>two</answer>", "<answer>three</answer>", "no tag", "<answer>more than two</answer>"]
+    rows = [process_music_avqa(d, [a])["music_avqa"] for d, a in zip(docs, answers, strict=True)]
+    assert "conversations" not in rows[0] and "video" not in rows[0] and rows[0]["prediction"] == answers[0]
+    # official: the untagged row is dropped, "more than two" is not in the vocabulary (dropped), 1 of 2 right
+    assert aggregate_music_avqa(rows) == 50.0
