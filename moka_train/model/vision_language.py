@@ -164,6 +164,9 @@ class VisionLanguageLM(MultimodalLM):
         return positions
 
     def forward(self, batch: dict) -> dict:
+        if batch.get("segment_ids") is not None:  # packed rows: the rope index is per real sequence
+            raise ValueError("model.backbone qwen2_5_vl: packed batches (data.packing) are not supported; "
+                             "its multimodal rotary index is computed per row: set data.packing: false")
         embeds, zero = self.embed(batch)
         positions = self.position_ids(batch)
         self.slot.set(batch["modality_ids"])

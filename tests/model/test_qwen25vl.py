@@ -219,3 +219,11 @@ def test_gradient_checkpointing_gives_the_same_loss_and_gradients(vlm_dir, works
     (loss_a, grads_a), (loss_b, grads_b) = results
     assert torch.allclose(loss_a, loss_b) and grads_a.keys() == grads_b.keys() and grads_a
     assert all(torch.allclose(grads_a[k], grads_b[k], atol=1e-6) for k in grads_a)
+
+
+def test_packed_batches_are_refused_by_name(cfg, tokenizer):
+    model = build_model(cfg.model, tokenizer)
+    batch = batches(cfg, tokenizer, model, "right", 2, False)[0]
+    batch["segment_ids"] = torch.zeros_like(batch["input_ids"])
+    with pytest.raises(ValueError, match="qwen2_5_vl: packed batches \\(data.packing\\) are not supported"):
+        model(batch)
