@@ -34,29 +34,31 @@ def gather_rows(a: Tensor, positions: Tensor) -> Tensor:
     return a.gather(1, positions[:, :, None].expand(-1, -1, a.shape[-1]))
 
 
-def inverse_temperature(kind: str, rank: int, scale: float, query_valid: Tensor) -> Tensor | float:
+def inverse_temperature(kind: str, rank: int, scale: float, key_valid: Tensor) -> Tensor | float:
     """1/τ for logits computed on *scaled* rank vectors a = s·A x.
 
     paper:     τ = √r on unscaled A outputs      -> 1 / (s² √r)
     official:  τ = √r on scaled outputs          -> 1 / √r
-    num_query: τ = √|Q_b| (first release)        -> [B, 1, 1]
+    num_query: τ = √|Q_b| (first release)        -> [B, 1, 1] for key_valid [B, K] (one sample per
+               row), [B, L, 1] for key_valid [B, L, K] (packed rows: the keys of each query's sample)
     """
     if kind == "paper":
         return 1.0 / (scale * scale * math.sqrt(rank))
     if kind == "official":
         return 1.0 / math.sqrt(rank)
     if kind == "num_query":
-        count = query_valid.sum(dim=1).clamp(min=1).to(torch.float32)  # [B]
-        return count.rsqrt()[:, None, None]  # [B, 1, 1]
+        count = key_valid.sum(dim=-1).clamp(min=1).to(torch.float32)  # [B] or [B, L]
+        return count.rsqrt()[:, None, None] if key_valid.dim() == 2 else count.rsqrt()[:, :, None]
     raise ValueError(f"unknown temperature {kind!r}; choose paper, official or num_query")
 
 
 def masked_softmax_mix(logits: Tensor, values: Tensor, key_valid: Tensor) -> Tensor:
     """softmax over valid keys, then mix values; a row with no valid key gives 0 (not NaN).
 
-    logits [B, N, K] (float32), values [B, K, r], key_valid [B, K] -> [B, N, r].
+    logits [B, N, K] (float32), values [B, K, r], key_valid [B, K], or [B, N, K] (packed rows: the
+    keys of each query's own sample) -> [B, N, r].
     """
-    valid = key_valid[:, None, :]  # [B, 1, K]
+    valid = key_valid[:, None, :] if key_valid.dim() == 2 else key_valid  # [B, 1 or N, K]
     weights = torch.softmax(logits.masked_fill(~valid, torch.finfo(logits.dtype).min), dim=-1)
     weights = weights * valid  # rows without keys were uniform over padding: zero them
     return weights.to(values.dtype) @ values  # [B, N, r]
@@ -74,14 +76,16 @@ class AttentionPlan:
 
     Padding keys get a bias of the dtype's minimum (their softmax weight underflows to 0), and
     the update weight is λ for a real non-text token of a sample that has query text, else 0, so
-    a sample without query text gets a' = a (not NaN) with no per-layer masking.
+    a sample without query text gets a' = a (not NaN) with no per-layer masking. In packed rows
+    the bias is [B, N, Q]: another sample's query tokens are masked like padding, so they get a
+    weight of exactly 0 and a change to them cannot reach this sample.
     """
 
     nontext_index: Tensor  # [B, N, r] gather/scatter index of the non-text tokens
     query_index: Tensor  # [B, Q, r] gather index of the query-text tokens
-    key_bias: Tensor  # [B, 1, Q] float32
+    key_bias: Tensor  # [B, 1, Q] float32 ([B, N, Q] in packed rows)
     update_weight: Tensor  # [B, N, 1]
-    inv_tau: Tensor | float  # scalar, or [B, 1, 1] (num_query)
+    inv_tau: Tensor | float  # scalar, or [B, 1, 1] (num_query), or [B, N, 1] (num_query, packed rows)
 
     @property
     def empty(self) -> bool:
@@ -89,10 +93,13 @@ class AttentionPlan:
 
 
 def attention_plan(nontext_pos: Tensor, nontext_valid: Tensor, query_pos: Tensor, query_valid: Tensor,
-                   rank: int, weight: float, inv_tau: Tensor | float, dtype: torch.dtype) -> AttentionPlan:
-    has_query = query_valid.any(dim=1, keepdim=True)  # [B, 1]
-    key_bias = torch.zeros(query_valid.shape, dtype=torch.float32, device=query_valid.device)
-    key_bias = key_bias.masked_fill(~query_valid, torch.finfo(torch.float32).min)[:, None, :]
+                   rank: int, weight: float, inv_tau: Tensor | float, dtype: torch.dtype,
+                   allowed: Tensor | None = None) -> AttentionPlan:
+    """``allowed [B, N, Q]``: packed rows, which query-text keys each non-text token may see."""
+    keys_ok = query_valid[:, None, :] if allowed is None else allowed  # [B, 1 or N, Q]
+    has_query = keys_ok.any(dim=2)  # [B, 1 or N]
+    key_bias = torch.zeros(keys_ok.shape, dtype=torch.float32, device=query_valid.device)
+    key_bias = key_bias.masked_fill(~keys_ok, torch.finfo(torch.float32).min)
     update_weight = (weight * (nontext_valid & has_query)).to(dtype)[:, :, None]
     return AttentionPlan(nontext_pos[:, :, None].expand(-1, -1, rank), query_pos[:, :, None].expand(-1, -1, rank),
                          key_bias, update_weight, inv_tau)
@@ -108,7 +115,11 @@ def text_guided_attention(a: Tensor, plan: AttentionPlan) -> Tensor:
         return a
     queries = a.gather(1, plan.nontext_index)  # [B, N, r]
     keys = a.gather(1, plan.query_index)  # [B, Q, r]
-    scaled_keys = keys.float() * plan.inv_tau  # τ folded into the keys: [B, 1, 1] or a scalar
-    logits = torch.baddbmm(plan.key_bias, queries.float(), scaled_keys.transpose(1, 2))  # [B, N, Q]
+    queries, scaled_keys = queries.float(), keys.float()
+    if isinstance(plan.inv_tau, Tensor) and plan.inv_tau.shape[1] > 1:  # per query (packed num_query)
+        queries = queries * plan.inv_tau
+    else:
+        scaled_keys = scaled_keys * plan.inv_tau  # τ folded into the keys: [B, 1, 1] or a scalar
+    logits = torch.baddbmm(plan.key_bias, queries, scaled_keys.transpose(1, 2))  # [B, N, Q]
     mixed = torch.softmax(logits, dim=-1).to(a.dtype) @ keys  # [B, N, r]
     return a.scatter_add(1, plan.nontext_index, mixed * plan.update_weight)

@@ -1,7 +1,9 @@
 """Routing: which adapter each token uses and who attends to whom, derived once per forward.
 
-The tensors are built from ``modality_ids [B, T]`` (DESIGN §4) by the owner of the batch and
-placed in a :class:`RoutingSlot` that every adapted layer holds. The slot is *not* cleared when
+The tensors are built from ``modality_ids [B, T]`` (DESIGN §4) by the owner of the batch and,
+for packed rows (several samples per row, ``data.packing``), ``segment_ids [B, T]``: the sample
+each token belongs to. Methods that look across tokens keep every interaction inside one sample
+(``Routing.same_sample``); the tensors are placed in a :class:`RoutingSlot` that every adapted layer holds. The slot is *not* cleared when
 forward returns: gradient-checkpoint recomputation runs during backward and must see the same
 routing. The decode phase (text-only routing) is set from an explicit signal by a pre-hook on
 the backbone: the KV cache already holds tokens.
@@ -39,6 +41,8 @@ class Routing:
     query_pos: Tensor  # [B, Q] positions of query-text tokens, left-packed
     query_valid: Tensor  # [B, Q]
     active: Tensor | None = None  # [B, T] tokens whose adapter delta is applied (None: all)
+    # packed rows: the sample of every token [B, T] (-1 on padding); None: one sample per row
+    segment_ids: Tensor | None = None
     # tensors derived once per forward and shared by every layer (expanded gather indices, masks)
     memo: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -53,9 +57,25 @@ class Routing:
         return self.cached(("slot_index", rank), lambda: self.slot_index[:, :, None, None].expand(
             *self.slot_index.shape, 1, rank))
 
+    @property
+    def packed(self) -> bool:
+        return self.segment_ids is not None
+
+    def same_sample(self, query_pos: Tensor, key_pos: Tensor, key_valid: Tensor) -> Tensor:
+        """[B, L, K] bool: key k is valid and in the same sample as query l (positions [B, L], [B, K]).
+
+        Unpacked rows hold one sample each, so this is ``key_valid`` broadcast over the queries.
+        """
+        if self.segment_ids is None:
+            return key_valid[:, None, :].expand(-1, query_pos.shape[1], -1)
+        query_seg = self.segment_ids.gather(1, query_pos)  # [B, L]
+        key_seg = self.segment_ids.gather(1, key_pos)  # [B, K]
+        return (query_seg[:, :, None] == key_seg[:, None, :]) & key_valid[:, None, :]
+
     @classmethod
     def from_modality_ids(cls, modality_ids: Tensor, num_modalities: int,
-                          active_ids: tuple[int, ...] | None = None) -> "Routing":
+                          active_ids: tuple[int, ...] | None = None,
+                          segment_ids: Tensor | None = None) -> "Routing":
         if modality_ids.dim() != 2:
             raise ValueError(f"modality_ids must be [B, T], got shape {tuple(modality_ids.shape)}")
         ids = modality_ids.long()
@@ -67,7 +87,8 @@ class Routing:
         nontext_pos, nontext_valid = packed_positions(nontext)
         query_pos, query_valid = packed_positions(ids == QUERY)
         active = None if active_ids is None else torch.isin(ids, torch.tensor(active_ids, device=ids.device))
-        return cls(ids, slot, nontext_pos, nontext_valid, query_pos, query_valid, active)
+        return cls(ids, slot, nontext_pos, nontext_valid, query_pos, query_valid, active,
+                   _checked_segments(segment_ids, ids))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -77,7 +98,16 @@ class Routing:
         """Each row repeated ``times`` in place (beam search / num_return_sequences layout)."""
         return Routing(*(None if t is None else t.repeat_interleave(times, dim=0) for t in (
             self.modality_ids, self.slot_index, self.nontext_pos, self.nontext_valid,
-            self.query_pos, self.query_valid, self.active)))
+            self.query_pos, self.query_valid, self.active, self.segment_ids)))
+
+
+def _checked_segments(segment_ids: Tensor | None, ids: Tensor) -> Tensor | None:
+    if segment_ids is None:
+        return None
+    if tuple(segment_ids.shape) != tuple(ids.shape):
+        raise ValueError(f"segment_ids {tuple(segment_ids.shape)} must have the shape of modality_ids "
+                         f"{tuple(ids.shape)}")
+    return segment_ids.long()
 
 
 class RoutingError(RuntimeError):
@@ -94,9 +124,9 @@ class RoutingSlot:
         # the partial-modality probe (paper Fig. 1): adapters act only on these ids in prefill
         self.active_ids: tuple[int, ...] | None = None
 
-    def set(self, modality_ids: Tensor) -> Routing:
-        """Install the routing of the next prefill / training forward."""
-        self.routing = Routing.from_modality_ids(modality_ids, self.num_modalities, self.active_ids)
+    def set(self, modality_ids: Tensor, segment_ids: Tensor | None = None) -> Routing:
+        """Install the routing of the next prefill / training forward (``segment_ids``: packed rows)."""
+        self.routing = Routing.from_modality_ids(modality_ids, self.num_modalities, self.active_ids, segment_ids)
         self.decoding = False
         return self.routing
 

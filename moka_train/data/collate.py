@@ -18,7 +18,10 @@ Batch keys (the contract with the model):
                      ``DataReport.update`` in the main process
 
 Left padding (generation) pads ids, labels and modality ids on the same side, so modality ids
-stay aligned with their tokens.
+stay aligned with their tokens. With ``packing_length`` (``data.packing``, training only) the
+samples share rows of at most that many tokens and the batch adds ``position_ids`` and
+``segment_ids`` [R, W] (see :mod:`moka_train.data.packing`); ``ids`` and ``meta`` are then in
+packed order, the order of ``segment_ids``.
 """
 
 from __future__ import annotations
@@ -27,26 +30,34 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 
 from ..modality import PAD
+from .packing import pack_rows, packed_token_tensors
 from .tokenize import IGNORE_INDEX
 
 
 class Collator:
     """Picklable collate function (DataLoader workers)."""
 
-    def __init__(self, pad_id: int, padding_side: str = "right"):
+    def __init__(self, pad_id: int, padding_side: str = "right", packing_length: int | None = None):
         if padding_side not in ("left", "right"):
             raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
         if pad_id is None:
             raise ValueError("the tokenizer has no pad token; set tokenizer.pad_token (e.g. to eos) before collating")
-        self.pad_id, self.padding_side = pad_id, padding_side
+        if packing_length is not None and padding_side != "right":
+            raise ValueError("packing is for training (right padding); generation batches are never packed")
+        self.pad_id, self.padding_side, self.packing_length = pad_id, padding_side, packing_length
 
     def __call__(self, items: list[dict]) -> dict:
-        batch = {
-            "input_ids": self._pad([it["input_ids"] for it in items], self.pad_id),
-            "labels": self._pad([it["labels"] for it in items], IGNORE_INDEX),
-            "modality_ids": self._pad([it["modality_ids"] for it in items], PAD),
-        }
-        batch["attention_mask"] = (batch["modality_ids"] != PAD).long()  # every real token has an id >= 0
+        if self.packing_length is not None:
+            rows = pack_rows([len(it["input_ids"]) for it in items], self.packing_length)
+            items = [items[i] for row in rows for i in row]  # packed order: row by row
+            batch = packed_token_tensors(items, rows, self.pad_id)
+        else:
+            batch = {
+                "input_ids": self._pad([it["input_ids"] for it in items], self.pad_id),
+                "labels": self._pad([it["labels"] for it in items], IGNORE_INDEX),
+                "modality_ids": self._pad([it["modality_ids"] for it in items], PAD),
+            }
+            batch["attention_mask"] = (batch["modality_ids"] != PAD).long()  # every real token has an id >= 0
         batch["media"], batch["media_index"], batch["media_lengths"] = _stack_media(items)
         batch["features"], batch["features_index"], _ = _stack_media(items, key="features")
         batch["ids"] = [it["id"] for it in items]

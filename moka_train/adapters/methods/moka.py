@@ -17,7 +17,8 @@ TEXT = "text"
 @register("moka")
 class MokaLinear(AdapterLinear):
     """h_t = W0 x_t + B a'_t with a_t = s·A_{m(t)} x_t and, for non-text tokens,
-    a'_t = a_t + λ Σ_{j∈Q_b} softmax_j(a_t·a_j / τ) a_j over the sample's query-text tokens.
+    a'_t = a_t + λ Σ_{j∈Q_b} softmax_j(a_t·a_j / τ) a_j over the sample's query-text tokens
+    (in packed rows, Q_b is the query text of the token's own sample).
 
     ``lora_A`` is a ParameterDict keyed by modality name ("text" first, then config order), so
     slot i of the routing is the i-th entry. Decoding (routing None) uses A_text only.
@@ -42,13 +43,20 @@ class MokaLinear(AdapterLinear):
         return torch.cat([self.lora_A[n] for n in self.slot_names], dim=0)  # [M*r, d], slot-major
 
     def plan(self, routing: Routing, dtype: torch.dtype) -> AttentionPlan:
-        """The attention's indices and masks: built by the first layer, shared by the others."""
+        """The attention's indices and masks: built by the first layer, shared by the others.
+        Packed rows: a non-text token's keys are its own sample's query-text tokens only."""
         spec = self.spec
         key = ("moka_plan", spec.rank, spec.temperature, self.scale, spec.xattn_weight, dtype)
-        return routing.cached(key, lambda: attention_plan(
-            routing.nontext_pos, routing.nontext_valid, routing.query_pos, routing.query_valid, spec.rank,
-            spec.xattn_weight, inverse_temperature(spec.temperature, spec.rank, self.scale, routing.query_valid),
-            dtype))
+        return routing.cached(key, lambda: self._build_plan(routing, dtype))
+
+    def _build_plan(self, routing: Routing, dtype: torch.dtype) -> AttentionPlan:
+        spec = self.spec
+        allowed = routing.same_sample(routing.nontext_pos, routing.query_pos, routing.query_valid) \
+            if routing.packed else None  # [B, N, Q]
+        inv_tau = inverse_temperature(spec.temperature, spec.rank, self.scale,
+                                      routing.query_valid if allowed is None else allowed)
+        return attention_plan(routing.nontext_pos, routing.nontext_valid, routing.query_pos, routing.query_valid,
+                              spec.rank, spec.xattn_weight, inv_tau, dtype, allowed)
 
     def interact(self, a: Tensor, routing: Routing) -> Tensor:
         return text_guided_attention(a, self.plan(routing, a.dtype))

@@ -57,8 +57,11 @@ class MokaTextQueryLinear(MokaLinear):
             return a @ self.lora_B.t()
         queries = gather_rows(a, text_pos)  # [B, L, r]
         earlier = routing.nontext_pos[:, None, :] < text_pos[:, :, None]  # [B, L, N]
-        allowed = earlier & routing.nontext_valid[:, None, :]  # [B, L, N]
-        mixed = self.attend(queries, media, allowed, routing.nontext_valid)  # [B, L, r]
+        # the sample's own media only (packed rows hold several samples)
+        own = routing.same_sample(text_pos, routing.nontext_pos, routing.nontext_valid)  # [B, L, N]
+        allowed = earlier & own
+        key_valid = own if routing.packed else routing.nontext_valid  # num_query: √|V_b| of the own sample
+        mixed = self.attend(queries, media, allowed, key_valid)  # [B, L, r]
         a = scatter_add_rows(a, text_pos, text_valid, self.spec.xattn_weight * mixed)
         return a @ self.lora_B.t()
 

@@ -25,6 +25,11 @@ class MokaNaiveLinear(MokaLinear):
     def interact(self, a: Tensor, routing: Routing) -> Tensor:
         if routing.nontext_pos.shape[1] == 0 or routing.query_pos.shape[1] == 0:
             return a
+        if routing.packed:  # each non-text token averages its own sample's query text
+            allowed = routing.same_sample(routing.nontext_pos, routing.query_pos, routing.query_valid)  # [B, N, Q]
+            count = allowed.sum(dim=2, keepdim=True).clamp(min=1).to(a.dtype)  # [B, N, 1]
+            update = (allowed.to(a.dtype) @ gather_rows(a, routing.query_pos)) / count  # [B, N, r]
+            return scatter_add_rows(a, routing.nontext_pos, routing.nontext_valid, self.spec.xattn_weight * update)
         keys = gather_rows(a, routing.query_pos) * routing.query_valid[:, :, None].to(a.dtype)  # [B, Q, r]
         count = routing.query_valid.sum(dim=1).clamp(min=1).to(a.dtype)  # [B]
         mean = keys.sum(dim=1, keepdim=True) / count[:, None, None]  # [B, 1, r]
@@ -55,13 +60,16 @@ class MokaProjLinear(MokaLinear):
     def interact(self, a: Tensor, routing: Routing) -> Tensor:
         if routing.nontext_pos.shape[1] == 0 or routing.query_pos.shape[1] == 0:
             return a
-        inv_tau = inverse_temperature(self.spec.temperature, self.spec.rank, self.scale, routing.query_valid)
+        # packed rows: [B, N, Q], each non-text token sees its own sample's query text only
+        key_valid = routing.same_sample(routing.nontext_pos, routing.query_pos, routing.query_valid) \
+            if routing.packed else routing.query_valid
+        inv_tau = inverse_temperature(self.spec.temperature, self.spec.rank, self.scale, key_valid)
         text = gather_rows(a, routing.query_pos)  # [B, Q, r]
         queries = gather_rows(a, routing.nontext_pos) @ self.xattn_proj["q"].t()  # [B, N, r]
         keys = text @ self.xattn_proj["k"].t()  # [B, Q, r]
         values = text @ self.xattn_proj["v"].t()  # [B, Q, r]
         logits = (queries.float() @ keys.float().transpose(1, 2)) * inv_tau  # [B, N, Q]
-        mixed = masked_softmax_mix(logits, values, routing.query_valid)  # [B, N, r]
+        mixed = masked_softmax_mix(logits, values, key_valid)  # [B, N, r]
         return scatter_add_rows(a, routing.nontext_pos, routing.nontext_valid, self.spec.xattn_weight * mixed)
 
 
@@ -96,6 +104,8 @@ class MokaAVLinear(MokaLinear):
         k_pos, k_valid = packed_positions(routing.slot_index == self.av_key_slot)  # [B, K]
         if q_pos.shape[1] == 0 or k_pos.shape[1] == 0:
             return mixed
+        if routing.packed:  # [B, P, K]: the key modality's tokens of the query token's own sample
+            k_valid = routing.same_sample(q_pos, k_pos, k_valid)
         inv_tau = inverse_temperature(self.spec.temperature, self.spec.rank, self.scale, k_valid)
         queries, keys = gather_rows(a, q_pos), gather_rows(a, k_pos)  # [B, P, r], [B, K, r]
         logits = (queries.float() @ keys.float().transpose(1, 2)) * inv_tau  # [B, P, K]

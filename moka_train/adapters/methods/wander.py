@@ -79,6 +79,21 @@ def exclusive_products(factors: Tensor) -> Tensor:
                         for mu in range(count)], dim=1)
 
 
+def segment_starts(segment_ids: Tensor) -> Tensor:
+    """[B, T]: the position of the first token of each token's sample (samples are contiguous)."""
+    positions = torch.arange(segment_ids.shape[1], device=segment_ids.device).expand_as(segment_ids)
+    starts = torch.ones_like(segment_ids, dtype=torch.bool)
+    starts[:, 1:] = segment_ids[:, 1:] != segment_ids[:, :-1]
+    return torch.where(starts, positions, torch.zeros_like(positions)).cummax(dim=1).values
+
+
+def local_segments(segment_ids: Tensor) -> Tensor:
+    """[B, T]: each token's sample counted from 0 within its row (padding is a sample of its own)."""
+    starts = torch.ones_like(segment_ids, dtype=torch.bool)
+    starts[:, 1:] = segment_ids[:, 1:] != segment_ids[:, :-1]
+    return starts.long().cumsum(dim=1) - 1
+
+
 @register("wander")
 class WanderLinear(AdapterLinear):
     """h_t = W0 x_t + U Σ_k Σ_l c_{μ(t),k,l} u_t^{(k)} ⊙ ⊙_{m≠μ(t)} F_{b,m,l}^{(k)} (module docstring)."""
@@ -141,13 +156,17 @@ class WanderLinear(AdapterLinear):
         return u_all.gather(2, idx).squeeze(2)  # [B, T, R, p]
 
     def prompt_membership(self, routing: Routing) -> tuple[Tensor, Tensor]:
-        """(one-hot [B, T, M] of prompt tokens by slot, each token's rank within its slot [B, T])."""
+        """(one-hot [B, T, M] of prompt tokens by slot, each token's rank within its slot in its
+        sample [B, T]); packed rows restart the count at every sample."""
         ids = routing.modality_ids
         prompt = (ids == QUERY) | (ids >= FIRST_MEDIA)  # answer / system text / padding never feed F
         onehot = F.one_hot(routing.slot_index, len(self.slot_names)) * prompt[..., None]  # [B, T, M]
-        rank = ((onehot.cumsum(dim=1) - 1) * onehot).sum(-1)  # [B, T], 0 off the prompt
+        before = onehot.cumsum(dim=1) - onehot  # [B, T, M] prompt tokens of each slot before t in the row
+        if routing.packed:  # minus those before the token's sample starts
+            before = before - before.gather(1, segment_starts(routing.segment_ids)[..., None].expand_as(before))
+        rank = (before * onehot).sum(-1)  # [B, T], 0 off the prompt
         if routing is not self._checked_routing:  # one host sync per routing, not per call
-            counts = onehot.sum(dim=1).amax(dim=0).tolist()  # [M]
+            counts = ((before + 1) * onehot).amax(dim=(0, 1)).tolist()  # [M] most tokens of a slot in a sample
             over = [(n, c, cap) for n, c, cap in zip(self.slot_names, counts, self.capacity) if c > cap]
             if over:
                 raise ValueError(f"wander token factor too small (slot, tokens, max_tokens): {over}; "
@@ -156,18 +175,21 @@ class WanderLinear(AdapterLinear):
         return onehot, rank
 
     def context(self, u: Tensor, routing: Routing) -> Tensor:
-        """H_{b,μ}^{(k)} = Σ_l c_{μ,k,l} ⊙_{m≠μ} F_{b,m,l}^{(k)}: [B, M, R, p]."""
+        """H_{b,μ}^{(k)} = Σ_l c_{μ,k,l} ⊙_{m≠μ} F_{b,m,l}^{(k)}: [B, S, M, R, p], S samples per row
+        (1 without packing: then the row is the sample)."""
         onehot, rank = self.prompt_membership(routing)
         offsets = torch.tensor([0, *self.capacity[:-1]], device=u.device).cumsum(0)  # [M]
         table = torch.cat([self.token_factor[n] for n in self.slot_names])  # [ΣTm, R, L]
         rows = table[offsets[routing.slot_index] + rank]  # [B, T, R, L]: A_{μ(t)}[rank of t]
-        weights = onehot.to(u.dtype)[:, :, :, None, None] * rows[:, :, None]  # [B, T, M, R, L]
-        summary = torch.einsum("btmkl,btkp->bmklp", weights, u)  # F [B, M, R, L, p]
-        present = onehot.sum(dim=1) > 0  # [B, M]
+        member = onehot.to(u.dtype)[:, :, None]  # [B, T, 1, M]
+        if routing.packed:  # [B, T, S, M]: the token's sample and slot
+            member = F.one_hot(local_segments(routing.segment_ids)).to(u.dtype)[..., None] * member
+        summary = torch.einsum("btsm,btkl,btkp->bsmklp", member, rows, u)  # F [B, S, M, R, L, p]
+        present = member.sum(dim=1) > 0  # [B, S, M]
         constant = self.stacked(self.feature_factor)[:, :, -1]  # [M, R, p]: B_m^{(k)ᵀ} [0; 1]
-        summary = torch.where(present[:, :, None, None, None], summary, constant[None, :, :, None, :])
-        others = exclusive_products(summary)  # [B, M, R, L, p]
-        return torch.einsum("mkl,bmklp->bmkp", self.stacked(self.slot_weight), others)  # [B, M, R, p]
+        summary = torch.where(present[..., None, None, None], summary, constant[:, :, None, :])
+        others = exclusive_products(summary.flatten(0, 1)).unflatten(0, summary.shape[:2])  # [B, S, M, R, L, p]
+        return torch.einsum("mkl,bsmklp->bsmkp", self.stacked(self.slot_weight), others)  # [B, S, M, R, p]
 
     # --- AdapterLinear --------------------------------------------------------------------------
     def delta(self, x: Tensor, routing: Routing | None) -> Tensor:
@@ -179,11 +201,14 @@ class WanderLinear(AdapterLinear):
             fused = (u * self._decode_context[:, None].to(u.dtype)).sum(dim=2)  # [B, T, p]
             return fused @ self.up.t()
         u = self.own_features(x, routing.slot_index)  # [B, T, R, p]
-        ctx = self.context(u, routing)  # [B, M, R, p]
-        self._decode_context = ctx[:, 0].detach()  # what generated (text) tokens need; no graph kept
+        ctx = self.context(u, routing)  # [B, S, M, R, p]
+        # what generated (text) tokens need; no graph kept (packed rows are training only)
+        self._decode_context = None if routing.packed else ctx[:, 0, 0].detach()
         batch, tokens = routing.slot_index.shape
-        idx = routing.slot_index[:, :, None, None].expand(batch, tokens, *ctx.shape[2:])  # [B, T, R, p]
-        fused = (u * ctx.gather(1, idx)).sum(dim=2)  # [B, T, p]: Σ_k u ⊙ H_{b,μ(t)}
+        own = routing.slot_index if not routing.packed else \
+            local_segments(routing.segment_ids) * ctx.shape[2] + routing.slot_index  # (sample, slot) of t
+        idx = own[:, :, None, None].expand(batch, tokens, *ctx.shape[3:])  # [B, T, R, p]
+        fused = (u * ctx.flatten(1, 2).gather(1, idx)).sum(dim=2)  # [B, T, p]: Σ_k u ⊙ H_{b,μ(t)}
         return fused @ self.up.t()  # [B, T, o]
 
     def text_delta_weight(self) -> Tensor:

@@ -29,7 +29,10 @@ class DataConfig(Section):
     overlength: Literal["drop", "fail"] = "drop"
     bad_sample_policy: Literal["skip", "fail"] = "skip"
     max_bad_fraction: float = Field(0.05, ge=0.0, le=1.0)
-    num_workers: int = Field(0, ge=0)
+    num_workers: int = Field(0, ge=0)  # loader processes: media are decoded in them
+    # training: the samples of a micro-batch share rows of up to max_length tokens (position ids
+    # restart per sample, attention and MokA's cross-attention stay inside each sample)
+    packing: bool = False
     # frames per video for datasets built without a model config; a run takes them from
     # model.modalities[].frames (setting both to different values is an error)
     video_frames: int = Field(10, gt=0)
