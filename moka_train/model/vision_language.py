@@ -152,7 +152,7 @@ class VisionLanguageLM(MultimodalLM):
         (and temporal spacing) per video in the batch."""
         video_id = self.branch(self.native).spec.id
         types = (batch["modality_ids"] == video_id).int() * MM_VIDEO
-        videos = int(types.any(dim=1).sum())
+        videos = int(types.bool().sum()) // self.branch(self.native).spec.num_tokens
         grid = self.video_grid.to(types.device).repeat(videos, 1) if videos else None
         seconds = torch.full((videos,), self.seconds_per_grid) if videos else None
         return {"mm_token_type_ids": types, "video_grid_thw": grid, "second_per_grid_ts": seconds}
