@@ -64,3 +64,11 @@ def test_dry_run_reports_paper_token_budget_and_parameters(tmp_path, monkeypatch
     assert params["adapter"] == 19_103_744  # the figure for MokA, 2 modalities + text
     assert params["projector.video"] == 39_649_280  # LayerNorm + 2-layer Q-Former + queries + MLP
     assert params["projector.audio"].startswith("unknown: checkpoint metadata not found")
+
+
+def test_validate_refuses_an_unregistered_adapter_method_naming_the_choices(tmp_path, capsys):
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(RECIPE))
+    assert main(["validate", "--config", str(path), "adapter.method=mokaa"]) == 2
+    err = capsys.readouterr().err
+    assert "adapter.method" in err and "'mokaa'" in err and "moka_proj" in err and "lora" in err
