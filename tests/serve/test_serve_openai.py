@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-
 from eval_run.tiny_export import CONFIG, build_export
+
 from moka_train.eval.generate import generate_predictions, load_for_inference
 
 LEAD_IN = "This is a video:\n<video>\nThis is an audio:\n<audio>\n"  # the synthetic records' official prompt
@@ -119,8 +119,7 @@ def test_answers_equal_our_pipeline_alone_and_batched(exported, client, server, 
     assert after[len(before):] == [4]  # one generate for the four requests
 
 
-def test_refusals_name_the_problem(exported, client, tmp_path):
-    cfg = exported[0]
+def test_refusals_name_the_problem(client, tmp_path):
     png = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n").decode()
     cases = [
         ([{"type": "image_url", "image_url": {"url": png}}, {"type": "text", "text": "what?"}],
@@ -138,5 +137,6 @@ def test_refusals_name_the_problem(exported, client, tmp_path):
     broken.write_bytes(b"RIFF0000WAVEfmt ")
     bad_audio = base64.b64encode(broken.read_bytes()).decode()
     with pytest.raises(openai.BadRequestError, match="audio"):  # the sample's media error, reported
-        client.chat.completions.create(model="tiny-moka", max_tokens=2, messages=[{"role": "user", "content": [
-            {"type": "input_audio", "input_audio": {"data": bad_audio, "format": "wav"}}, {"type": "text", "text": "?"}]}])
+        parts = [{"type": "input_audio", "input_audio": {"data": bad_audio, "format": "wav"}},
+                 {"type": "text", "text": "?"}]
+        client.chat.completions.create(model="tiny-moka", max_tokens=2, messages=[{"role": "user", "content": parts}])
