@@ -232,3 +232,16 @@ def test_packed_batches_are_refused_by_name(cfg, tokenizer):
     batch["segment_ids"] = torch.zeros_like(batch["input_ids"])
     with pytest.raises(ValueError, match="qwen2_5_vl: packed batches \\(data.packing\\) are not supported"):
         model(batch)
+
+
+@pytest.mark.parametrize("frames,size", [(4, 56), (10, 224), (5, 100)])
+def test_native_token_count_is_the_processors_own(frames, size):
+    from transformers import Qwen2VLVideoProcessor
+
+    from moka_train.model.vision_language import QWEN25VL_PROCESSOR, native_video_tokens
+
+    processor = Qwen2VLVideoProcessor(**QWEN25VL_PROCESSOR)
+    video = torch.randint(0, 256, (frames, 3, size, size), dtype=torch.uint8)
+    grid = processor(videos=[video], return_tensors="pt", cap_pixels_per_frame=False)["video_grid_thw"][0]
+    tokens, ours = native_video_tokens(processor, frames, size)
+    assert tuple(grid.tolist()) == ours and tokens == int(grid.prod()) // 4
