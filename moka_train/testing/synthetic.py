@@ -12,6 +12,9 @@ Writes under ``--out`` (the ``data.root``):
 * ``av_qa.jsonl``, ``image_qa.jsonl``, ``speech_qa.jsonl`` in the unified schema, prompts in the
   official form (``This is a video:\\n<video>\\n...Please answer this question: Q``); the truth
   is also kept as ``answer`` and the question family as ``task``.
+* ``video_caption.jsonl``, ``audio_caption.jsonl``: stage-1 captions of the same clips, one
+  modality each, as the official projector pretraining uses (video captions, AudioCaps):
+  ``a red circle`` for a video, ``a high tone`` for its audio.
 
 Answers are balanced over their choices, so a model that ignores the media stays at chance; the
 ``av_colour_tone`` question needs both the video (colour) and the audio (pitch). Everything is
@@ -35,6 +38,8 @@ TONES = {"high": 880.0, "low": 220.0}
 AV_PROMPT = "This is a video:\n<video>\nThis is an audio:\n<audio>\nPlease answer this question: {q}"
 IMAGE_PROMPT = "This is an image:\n<image>\nPlease answer this question: {q}"
 SPEECH_PROMPT = "This is a speech:\n<speech>\nPlease answer this question: {q}"
+VIDEO_CAPTION_PROMPT = "This is a video:\n<video>\nPlease answer this question: What do you see?"
+AUDIO_CAPTION_PROMPT = "This is an audio:\n<audio>\nPlease answer this question: What do you hear?"
 
 
 # --- media writers ----------------------------------------------------------------------------
@@ -119,10 +124,11 @@ def balanced(rng: random.Random, choices: list, n: int) -> list:
 
 
 def make_av(out: Path, n: int, rng: random.Random, nrng: np.random.Generator, frames: int, size: int, fps: int,
-            seconds: float) -> list[dict]:
+            seconds: float) -> dict[str, list[dict]]:
+    """The AV QA rows and each clip's per-modality captions (they draw no extra randomness)."""
     combos = balanced(rng, [(c, t) for c in COLOURS for t in TONES], n)
     tasks = balanced(rng, ["colour", "tone", "av_colour_tone"], n)
-    rows = []
+    rows, video_captions, audio_captions = [], [], []
     for k, ((colour, pitch), task) in enumerate(zip(combos, tasks)):
         shape, direction = rng.choice(SHAPES), rng.choice(["left", "right"])
         write_mp4(out / f"video/av_{k:05d}.mp4", moving_clip(nrng, colour, shape, direction, frames, size), fps)
@@ -134,7 +140,11 @@ def make_av(out: Path, n: int, rng: random.Random, nrng: np.random.Generator, fr
         }[task]
         media = {"video": f"video/av_{k:05d}.mp4", "audio": f"audio/av_{k:05d}.wav"}
         rows.append(record(f"av_{k:05d}", media, AV_PROMPT.format(q=question), answer, task))
-    return rows
+        video_captions.append(record(f"vcap_{k:05d}", {"video": media["video"]}, VIDEO_CAPTION_PROMPT,
+                                     f"a {colour} {shape}", "video_caption"))
+        audio_captions.append(record(f"acap_{k:05d}", {"audio": media["audio"]}, AUDIO_CAPTION_PROMPT,
+                                     f"a {pitch} tone", "audio_caption"))
+    return {"av_qa.jsonl": rows, "video_caption.jsonl": video_captions, "audio_caption.jsonl": audio_captions}
 
 
 def make_image(out: Path, n: int, rng: random.Random, nrng: np.random.Generator, size: int) -> list[dict]:
@@ -171,12 +181,12 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
 
 def make_synthetic(out: Path, seed: int = 0, num_av: int = 16, num_image: int = 16, num_speech: int = 16,
                    frames: int = 30, size: int = 64, fps: int = 10, audio_seconds: float = 1.0) -> dict[str, int]:
-    """Write all three sets under ``out``; returns the sample count of each file."""
+    """Write every set under ``out``; returns the sample count of each file."""
     if size % 2:
         raise ValueError(f"--size must be even for H.264 (yuv420p), got {size}")
     out.mkdir(parents=True, exist_ok=True)
     rng, nrng = random.Random(seed), np.random.default_rng(seed)
-    sets = {"av_qa.jsonl": make_av(out, num_av, rng, nrng, frames, size, fps, audio_seconds),
+    sets = {**make_av(out, num_av, rng, nrng, frames, size, fps, audio_seconds),
             "image_qa.jsonl": make_image(out, num_image, rng, nrng, size),
             "speech_qa.jsonl": make_speech(out, num_speech, rng, nrng)}
     for name, rows in sets.items():

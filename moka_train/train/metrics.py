@@ -44,8 +44,10 @@ class MetricsLogger:
             self.run.log({f"{self.stage}/{k}": v for k, v in values.items() if isinstance(v, (int, float))}, step=step)
         if self.bar is not None:
             self.bar.n = step
+            # refresh=False: set_postfix would draw the bar too, and every step would print twice
             self.bar.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{values['lr']:.2e}",
-                                 tok_s=f"{values.get('tokens_per_s', 0):.0f}")
+                                 tok_s=f"{values.get('tokens_per_s', 0):.0f}",
+                                 data_wait=f"{values.get('data_wait_share', 0):.0%}", refresh=False)
             self.bar.refresh()
 
     def close(self) -> Path | None:
@@ -74,6 +76,22 @@ def read_metrics(path: str | Path, stage: str | None = None) -> list[dict]:
     return [r for r in rows if stage is None or r["stage"] == stage]
 
 
+def smoothed(values: list[float], half_width: int | None = None) -> list[float]:
+    """Centred moving average: point k is the mean of the points within ``half_width`` of it
+    (fewer at the ends), so the line follows the curve without the lag of a running average.
+    The default window spans about a tenth of the curve."""
+    if half_width is None:
+        half_width = len(values) // 20
+    prefix = [0.0]
+    for value in values:
+        prefix.append(prefix[-1] + value)
+    out = []
+    for k in range(len(values)):
+        lo, hi = max(0, k - half_width), min(len(values), k + half_width + 1)
+        out.append((prefix[hi] - prefix[lo]) / (hi - lo))
+    return out
+
+
 def plot_loss_curve(metrics_path: Path, stage: str, png: Path) -> Path | None:
     rows = read_metrics(metrics_path, stage) if metrics_path.is_file() else []
     if not rows:
@@ -83,10 +101,13 @@ def plot_loss_curve(metrics_path: Path, stage: str, png: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    steps, loss = [r["step"] for r in rows], [r["loss"] for r in rows]
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], lw=1.2)
+    ax.plot(steps, loss, lw=0.8, alpha=0.35, color="tab:blue", label="per step")
+    ax.plot(steps, smoothed(loss), lw=2.0, color="tab:blue", label="smoothed")
     ax.set(xlabel="optimizer step", ylabel="loss", title=f"{stage}: training loss")
     ax.grid(alpha=0.3)
+    ax.legend()
     fig.tight_layout()
     fig.savefig(png, dpi=110)
     plt.close(fig)
