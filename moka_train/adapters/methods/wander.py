@@ -1,5 +1,5 @@
 """Wander (Guo et al., AAAI 2025): low-rank *sequence* tensor fusion of any number of modalities,
-as a token-routed Linear wrapper (``adapter.method: wander``). See ``shared/WANDER.md``.
+as a token-routed Linear wrapper (``adapter.method: wander``). See ``docs/wander.md``.
 
 The paper, for modalities m = 1..M with token sequences X_m [T_m, D]:
     Z_m = GELU(X_m W_m + b_m)                                   down-projection to width r
@@ -23,7 +23,7 @@ non-text modality; the text slot's *sequence* is the query text, id 1, never the
      the L fused slots by a learned, position-free weight c_{μ}^{(k)} [L]; positions of answer or
      generated tokens have no token-factor row):
         f_t = Σ_k Σ_l c_{μ(t),k,l} u_t^{(k)} ⊙ ⊙_{m≠μ(t)} F_{b,m,l}^{(k)}          [p]
-     i.e. a true CP sum *after* the element-wise product over modalities (WANDER.md pitfall 2).
+     i.e. a true CP sum *after* the element-wise product over modalities (docs/wander.md, pitfall 2).
   4. Up-projection and skip: h_t = W0 x_t + U f_t, U [o, p] zero at init (identity at init);
      every other factor starts random, so no product is stuck at zero (pitfall 1).
 Causality / no label leak: the only cross-token inputs are query-text and media tokens, fixed at
@@ -182,7 +182,7 @@ class WanderLinear(AdapterLinear):
         table = torch.cat([self.token_factor[n] for n in self.slot_names])  # [ΣTm, R, L]
         rows = table[offsets[routing.slot_index] + rank]  # [B, T, R, L]: A_{μ(t)}[rank of t]
         member = onehot.to(u.dtype)[:, :, None]  # [B, T, 1, M]
-        if routing.packed:  # [B, T, S, M]: the token's sample and slot
+        if False:  # [B, T, S, M]: the token's sample and slot
             member = F.one_hot(local_segments(routing.segment_ids)).to(u.dtype)[..., None] * member
         summary = torch.einsum("btsm,btkl,btkp->bsmklp", member, rows, u)  # F [B, S, M, R, L, p]
         present = member.sum(dim=1) > 0  # [B, S, M]
