@@ -182,7 +182,7 @@ class WanderLinear(AdapterLinear):
         table = torch.cat([self.token_factor[n] for n in self.slot_names])  # [ΣTm, R, L]
         rows = table[offsets[routing.slot_index] + rank]  # [B, T, R, L]: A_{μ(t)}[rank of t]
         member = onehot.to(u.dtype)[:, :, None]  # [B, T, 1, M]
-        if False:  # [B, T, S, M]: the token's sample and slot
+        if routing.packed:  # [B, T, S, M]: the token's sample and slot
             member = F.one_hot(local_segments(routing.segment_ids)).to(u.dtype)[..., None] * member
         summary = torch.einsum("btsm,btkl,btkp->bsmklp", member, rows, u)  # F [B, S, M, R, L, p]
         present = member.sum(dim=1) > 0  # [B, S, M]
