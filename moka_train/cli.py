@@ -46,6 +46,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
                      + "".join(f"# {m.name}: {m.sampling_plan().describe()}\n" for m in cfg.model.modalities)
                      + f"# adapter.temperature: {cfg.adapter.temperature} "
                        f"({TEMPERATURE_MEANING[cfg.adapter.temperature]})\n")
+    from .train.data import packing_summary
+
+    packing = yaml.safe_dump({"packing": packing_summary(cfg)}, sort_keys=False)
+    sys.stdout.write("# --- packing efficiency (non-pad share of the fine-tuning micro-batches) ---\n"
+                     + "".join(f"# {line}\n" for line in packing.splitlines()))
     return 0
 
 

@@ -134,9 +134,13 @@ class MultimodalLM(nn.Module):
     # --- training and generation --------------------------------------------------------------
     def forward(self, batch: dict) -> dict:
         embeds, zero = self.embed(batch)
-        self.slot.set(batch["modality_ids"])
-        out = self.llm(inputs_embeds=embeds, attention_mask=batch["attention_mask"], labels=batch.get("labels"),
-                       use_cache=False)
+        self.slot.set(batch["modality_ids"], batch.get("segment_ids"))
+        if batch.get("segment_ids") is not None:  # packed rows (data/packing.py)
+            # restarting position ids with no 2D mask: the backbone's own block-diagonal causal mask
+            mask = {"attention_mask": None, "position_ids": batch["position_ids"]}
+        else:
+            mask = {"attention_mask": batch["attention_mask"]}
+        out = self.llm(inputs_embeds=embeds, labels=batch.get("labels"), use_cache=False, **mask)
         loss = out.loss + zero if out.loss is not None else None
         return {"loss": loss, "logits": out.logits}
 

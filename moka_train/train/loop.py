@@ -57,10 +57,11 @@ def train_stage(engine, make_loader, state: LoopState, total_steps: int, grad_ac
     call has made that many steps (returns False). ``make_loader(epoch, position)`` resumes
     mid-epoch; ``save(state)`` writes a complete checkpoint."""
     window, tokens, micro, started = [], Counter(), 0, time.perf_counter()
+    waited = {"s": 0.0}  # seconds spent waiting for the loader since the last log line
     stop_at = state.step + stop_after if stop_after else None
     last_logged = state.step
     while state.step < total_steps:
-        for batch in make_loader(state.epoch, state.position):
+        for batch in timed_batches(make_loader(state.epoch, state.position), waited):
             state.position += 1
             # counted on the host copy: .tolist() on a GPU tensor would sync every micro-step
             counts = tokens_per_modality(batch["modality_ids"], modality_names)
@@ -82,9 +83,11 @@ def train_stage(engine, make_loader, state: LoopState, total_steps: int, grad_ac
                 metrics.log(state.step, {"loss": step_loss, "lr": engine.get_lr()[0],
                                          "tokens_per_s": sum(tokens.values()) / max(elapsed, 1e-9),
                                          "step_s": elapsed / (state.step - last_logged),
+                                         "data_wait_s": waited["s"] / (state.step - last_logged),
+                                         "data_wait_share": waited["s"] / max(elapsed, 1e-9),
                                          "tokens": dict(tokens), "nonfinite_skipped": state.nonfinite_total,
                                          **peak_memory_mb()})
-                tokens, last_logged = Counter(), state.step
+                tokens, last_logged, waited["s"] = Counter(), state.step, 0.0
             window = []
             if state.step % save_every == 0 or state.step in (total_steps, stop_at):
                 save(state)
@@ -96,6 +99,19 @@ def train_stage(engine, make_loader, state: LoopState, total_steps: int, grad_ac
         state.epoch += 1
         state.position = 0
     return True
+
+
+def timed_batches(batches, waited: dict):
+    """The batches of ``batches``, adding the seconds each took to arrive to ``waited["s"]``
+    (the time the step waited for data: decoding not hidden by the loader's workers)."""
+    iterator = iter(batches)
+    while True:
+        start = time.perf_counter()
+        batch = next(iterator, None)
+        waited["s"] += time.perf_counter() - start
+        if batch is None:
+            return
+        yield batch
 
 
 def peak_memory_mb() -> dict[str, float]:

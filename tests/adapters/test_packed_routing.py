@@ -132,25 +132,41 @@ def test_every_method_packed_equals_unpacked(method, temperature, batches):
     assert_same_per_sample(per_sample_gradients(model, slot, packed), per_sample_gradients(model, slot, padded))
 
 
+def with_new_question(items, index):
+    """The items, sample ``index``'s question tokens replaced by others (same length)."""
+    changed = [dict(it) for it in items]
+    question = changed[index]["modality_ids"] == QUERY
+    changed[index]["input_ids"] = torch.where(question, (changed[index]["input_ids"] + 7) % VOCAB,
+                                              changed[index]["input_ids"])
+    return changed
+
+
 @pytest.mark.parametrize("method", available_methods())
 def test_a_question_never_reaches_another_packed_sample(method):
-    """Sample 0's question tokens change (same length); every other sample of its row, and of
-    the batch, keeps its hidden states bit for bit, in every layer."""
+    """For every sample that has a question and shares its row: its question tokens change
+    (same length); every other sample of the batch keeps its hidden states bit for bit, in
+    every layer, while the sample itself changes."""
     items = samples()
-    changed = [dict(it) for it in items]
-    question = changed[0]["modality_ids"] == QUERY
-    changed[0]["input_ids"] = torch.where(question, (changed[0]["input_ids"] + 7) % VOCAB, changed[0]["input_ids"])
-    batch, other = Collator(0, packing_length=CAPACITY)(items), Collator(0, packing_length=CAPACITY)(changed)
-    assert batch["ids"] == other["ids"] and not torch.equal(batch["input_ids"], other["input_ids"])
-    first = batch["ids"].index("s0")
-    shares = (batch["segment_ids"] == first).any(dim=1) & (batch["segment_ids"] > -1).sum(dim=1).gt(
-        (batch["segment_ids"] == first).sum(dim=1))
-    assert shares.any()  # sample 0 shares its row with another sample
+    collate = Collator(0, packing_length=CAPACITY)
+    batch = collate(items)
     model, slot = model_for(method)
     model.eval()
     with torch.no_grad():
-        states = [run(model, slot, b).hidden_states for b in (batch, other)]
-    others = (batch["segment_ids"] != first) & (batch["segment_ids"] >= 0)
-    for layer, (x, y) in enumerate(zip(*states)):
-        assert torch.equal(x[others], y[others]), f"{method}: layer {layer}: another sample's question leaked"
-    assert not torch.equal(states[0][-1][~others], states[1][-1][~others])  # sample 0 itself did change
+        reference = run(model, slot, batch).hidden_states
+    checked = 0
+    for position, sid in enumerate(batch["ids"]):
+        row = (batch["segment_ids"] == position).any(dim=1)
+        sharing = int(((batch["segment_ids"][row] >= 0) & (batch["segment_ids"][row] != position)).sum())
+        index = int(sid[1:])
+        if not sharing or not (items[index]["modality_ids"] == QUERY).any():
+            continue
+        other = collate(with_new_question(items, index))
+        assert other["ids"] == batch["ids"] and not torch.equal(batch["input_ids"], other["input_ids"])
+        with torch.no_grad():
+            states = run(model, slot, other).hidden_states
+        others = (batch["segment_ids"] != position) & (batch["segment_ids"] >= 0)
+        for layer, (x, y) in enumerate(zip(reference, states)):
+            assert torch.equal(x[others], y[others]), f"{method}: layer {layer}: the question of {sid} leaked"
+        assert not torch.equal(reference[-1][~others], states[-1][~others])  # the sample itself changed
+        checked += 1
+    assert checked >= 2  # two rows hold a sample with a question next to another sample
