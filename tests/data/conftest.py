@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -17,8 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # data_prep/ lives beside the package, not inside it
     sys.path.insert(0, str(ROOT))
 
-# template -> tokenizer style it is used with
-TEMPLATE_STYLES = {"llama2": "llama2", "llama3": "llama3", "qwen2": "qwen2", "plain": "llama3"}
+from data_helpers import TEMPLATE_STYLES, write_jsonl  # noqa: F401  (re-exported for older imports)
 
 
 @pytest.fixture(scope="session")
@@ -44,11 +42,6 @@ def load_tokenizer(tokenizer_dirs, specs):
         add_placeholder_tokens(tok, specs)
         return tok
     return load
-
-
-def write_jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 import torch
-from conftest import write_jsonl
+from data_helpers import write_jsonl
 
 from moka_train.config.sections.data import DataConfig
 from moka_train.data.dataset import BadSampleError, MultimodalDataset

@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from conftest import TEMPLATE_STYLES
+from data_helpers import TEMPLATE_STYLES
 
 from moka_train.data.records import parse_record, split_turns
 

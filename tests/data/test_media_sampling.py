@@ -129,7 +129,7 @@ def test_audio_beyond_the_windows_is_counted_never_silently_cut(synthetic_root, 
     from moka_train.modality import build_modality_specs
     from moka_train.utils.media_sampling import SamplingPlan
 
-    from conftest import write_jsonl
+    from data_helpers import write_jsonl
 
     plan = SamplingPlan(kind="audio", count=1, window_seconds=0.25)
     specs = build_modality_specs([("speech", "<speech>", 4)], {"speech": plan})
