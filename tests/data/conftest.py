@@ -16,8 +16,6 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # data_prep/ lives beside the package, not inside it
     sys.path.insert(0, str(ROOT))
 
-from data_helpers import TEMPLATE_STYLES, write_jsonl  # noqa: F401  (re-exported for older imports)
-
 
 @pytest.fixture(scope="session")
 def tokenizer_dirs(tmp_path_factory) -> dict[str, Path]:
