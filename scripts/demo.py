@@ -46,7 +46,7 @@ def main() -> int:
     parser.add_argument("--methods", nargs="+", default=["lora", "moka"])
     parser.add_argument("--train-samples", type=int, default=384)
     parser.add_argument("--heldout-samples", type=int, default=48)
-    parser.add_argument("--epochs", type=float, default=3, help="fine-tuning epochs")
+    parser.add_argument("--epochs", type=float, default=6, help="fine-tuning epochs")
     parser.add_argument("--seed", type=int, default=0, help="training seed (initialisation, data order)")
     parser.add_argument("overrides", nargs="*", help="extra config overrides, e.g. adapter.rank=8")
     args = parser.parse_args()
