@@ -8,7 +8,8 @@ downloaded); only the adapters train (rank 4, every projection, modalities video
 sequence is routed like the paper's AV sample: a text prefix, 320 video, 320 audio and 48
 query-text tokens, the rest text (scaled down for short sequences).
 
-Training: ``train_flops_per_step`` counts model FLOPs for a *frozen* base (the backward pass only
+Training runs twice: one sample per row, and packed (``PACKED_SAMPLES`` samples per row, position
+ids restarting per sample, MokA's routing per sample: ``data.packing``). ``train_flops_per_step`` counts model FLOPs for a *frozen* base (the backward pass only
 propagates input gradients), from which ``mfu``; ``hfu`` adds the checkpointing recomputation;
 ``mfu_6n`` is the common 6·N·tokens estimate (N = all base parameters), which assumes weight
 gradients: at the 7B shape it is 1.44× the model FLOPs of a frozen base. MFU fields are null
@@ -25,6 +26,7 @@ JSON line.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import math
@@ -143,6 +145,25 @@ def routed_batch(args, batch: int, length: int, device) -> tuple[torch.Tensor, t
     return ids.to(device), mod.to(device)
 
 
+PACKED_SAMPLES = 4  # samples per row in the packed variant
+
+
+def packed_batch(args, batch: int, length: int, device) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """ids and modality_ids [B, length] holding ``PACKED_SAMPLES`` samples per row, each in the AV
+    layout of its own length, with their position ids (restarting per sample) and segment ids:
+    what a packed training batch (``data.packing``) gives the backbone and the routing."""
+    per = length // PACKED_SAMPLES
+    ids, _ = routed_batch(args, batch, length, device)
+    _, sample_mod = routed_batch(args, 1, per, device)
+    mod = torch.full_like(ids, TEXT)
+    mod[:, :per * PACKED_SAMPLES] = sample_mod.repeat(1, PACKED_SAMPLES)
+    sample = torch.arange(length, device=device).clamp(max=per * PACKED_SAMPLES - 1) // per  # the last takes the rest
+    starts = torch.arange(PACKED_SAMPLES, device=device) * per
+    positions = torch.arange(length, device=device) - starts[sample]
+    segments = sample[None, :] + PACKED_SAMPLES * torch.arange(batch, device=device)[:, None]
+    return ids, mod, {"position_ids": positions.expand(batch, -1), "segment_ids": segments}
+
+
 def release(device: torch.device) -> None:
     gc.collect()
     if device.type == "cuda":
@@ -170,9 +191,13 @@ class Trainee:
         self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=1e-4,
                                            foreach=True)
 
-    def step(self, ids: torch.Tensor, mod: torch.Tensor) -> None:
-        self.slot.set(mod)  # the routing is part of a real step's cost
-        self.model(input_ids=ids, labels=ids).loss.backward()
+    def step(self, ids: torch.Tensor, mod: torch.Tensor, packed: dict | None = None,
+             labels: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None) -> None:
+        """One training step; ``packed`` (position_ids, segment_ids): packed rows, the way
+        MultimodalLM.forward passes them (no 2D mask: the backbone's block-diagonal mask)."""
+        self.slot.set(mod, None if packed is None else packed["segment_ids"])  # part of a real step's cost
+        extra = {"attention_mask": attention_mask} if packed is None else {"position_ids": packed["position_ids"]}
+        self.model(input_ids=ids, labels=ids if labels is None else labels, **extra).loss.backward()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
 
@@ -192,12 +217,18 @@ def saved_activation_mb(step: Callable[[], None]) -> float:
     return sum(seen.values()) / 2**20
 
 
-def train_rows(args, flops: dict, peak: float | None) -> dict:
+def train_rows(args, flops: dict, peak: float | None, packed: bool = False) -> dict:
     """Median step seconds per method, the methods stepped round robin (one step each per round)
-    so that drift of the machine hits every method alike; warm-up rounds are not timed."""
+    so that drift of the machine hits every method alike; warm-up rounds are not timed.
+    ``packed``: the same shape holding ``PACKED_SAMPLES`` samples per row (``packed_batch``)."""
     release(args.device)
     trainees = {method: Trainee(args, method) for method in args.methods}
-    ids, mod = routed_batch(args, args.batch, args.seq, args.device)
+    if packed:
+        ids, mod, extra = packed_batch(args, args.batch, args.seq, args.device)
+        for trainee in trainees.values():
+            trainee.step = functools.partial(trainee.step, packed=extra)
+    else:
+        ids, mod = routed_batch(args, args.batch, args.seq, args.device)
     times = {method: [] for method in trainees}
     step_peak = dict.fromkeys(trainees, 0.0)
     for round_ in range(args.warmup + args.steps):
@@ -335,6 +366,7 @@ def main(argv: list[str] | None = None) -> dict:
     flops = train_flops_per_step(llama_config(args), args.batch, args.seq, args.checkpointing)
     peak = peak_tflops(args.device, args.peak_tflops)
     train = train_rows(args, flops, peak)
+    train_packed = train_rows(args, flops, peak, packed=True)
     generate = generate_rows(args)
     on_gpu = args.device.type == "cuda"
     device = torch.cuda.get_device_name(args.device) if on_gpu else f"cpu threads={torch.get_num_threads()}"
@@ -342,6 +374,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = rounded({
         "device": device, "dtype": str(args.dtype).removeprefix("torch."), "peak_tflops": peak, "shape": shape,
         "flops_per_step": flops, "train": train, "moka_vs_lora_step": ratio(train, "step_s", "moka", "lora"),
+        "train_packed": train_packed, "moka_vs_lora_packed_step": ratio(train_packed, "step_s", "moka", "lora"),
         "generate": generate,
         "moka_folded_vs_lora_merged_decode": ratio(generate, "decode_tok_s", "moka_folded", "lora_merged"),
     })

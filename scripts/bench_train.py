@@ -3,6 +3,7 @@ the frozen-encoder feature cache; and LoRA vs MokA on a LLaMA-shaped model.
 
     python scripts/bench_train.py [--rounds 8 --block 3] [--methods lora moka ...] [--no-llama]
     python scripts/bench_train.py --paper-media --methods lora moka --rounds 2 --block 1 --no-llama
+    python scripts/bench_train.py --data-wait --workers 2 [--paper-media]   # loader wait only
 
 Tiny recipe (``configs/tiny_avqa.yaml``, its fine-tuning stage): one process builds one model per
 method with the stage's trainable set, AdamW over the trainer's parameter groups (foreach, as
@@ -19,6 +20,12 @@ segments), where decoding and encoding cost what they cost in the paper's settin
 LLaMA shape (``bench_gpu.py``'s training rows with CPU settings): a random LLaMA-shaped model
 (hidden 1024) whose GEMMs dominate, as on a real backbone, so the MokA / LoRA step ratio
 measures the method rather than Python overhead per layer.
+
+Data wait (``--data-wait``, also part of the full run): MokA on the tiny recipe through the
+trainer's loader (``StageData.loader``, media decoded in ``data.num_workers`` processes) with 0
+and ``--workers`` workers; per step the time spent waiting for the next batch (what
+``metrics.jsonl`` logs as ``data_wait_s``) and its share of the step. The load average of the
+machine is printed with it: loader workers compete with the step for the same cores.
 
 Prints one JSON line: steps/s and saved activations per run, ratios to LoRA, the cache speed-up.
 """
@@ -110,6 +117,24 @@ def tiny_rows(methods: list[str], rounds: int, block: int, cache_dir: str, overr
     return rows
 
 
+def data_wait_rows(workers: list[int], steps: int, overrides: list[str]) -> dict:
+    """Data-wait share of MokA's step with each number of loader workers (one run after the other)."""
+    rows = {}
+    for count in workers:
+        run = Run("moka", None, [*overrides, f"data.num_workers={count}"])
+        run.step()  # the first batch starts the workers: not a steady-state step
+        waited = total = 0.0
+        for _ in range(steps):
+            start = time.perf_counter()
+            batch = run.next_batch()
+            arrived = time.perf_counter()
+            run.step(batch)
+            waited, total = waited + arrived - start, total + time.perf_counter() - start
+        rows[f"workers={count}"] = {"data_wait_s": waited / steps, "step_s": total / steps,
+                                    "data_wait_share": waited / total}
+    return rows
+
+
 def fill_cache(cache_dir: Path, overrides: list[str]) -> str:
     from moka_train.config import load_config
     from moka_train.train.feature_cache_writer import fill_feature_cache
@@ -127,6 +152,8 @@ def main() -> None:
     parser.add_argument("--block", type=int, default=3, help="steps per run per round")
     parser.add_argument("--methods", nargs="*", default=None, help="default: every registered method")
     parser.add_argument("--no-llama", dest="llama", action="store_false", help="skip the LLaMA-shaped rows")
+    parser.add_argument("--workers", type=int, default=2, help="loader workers of the data-wait rows")
+    parser.add_argument("--data-wait", action="store_true", help="only the data-wait rows (0 and --workers workers)")
     parser.add_argument("--paper-media", action="store_true",
                         help="real-sized encoders (CLIP ViT-B/16, BEATs base) and 10 s clips sampled as in the "
                              "paper (10 frames at 224 px, 10 audio segments); the LLM stays tiny")
@@ -135,22 +162,28 @@ def main() -> None:
     if "lora" not in methods:
         methods = ["lora", *methods]  # the reference of every ratio
     overrides = PAPER_MEDIA_OVERRIDES if args.paper_media else []
+    result = {"bench": "train", "media": "paper" if args.paper_media else "tiny",
+              "machine": f"{platform.machine()} threads={torch.get_num_threads()} cores={os.cpu_count()}"}
     with tempfile.TemporaryDirectory() as tmp:
         steps = (args.rounds + 2) * args.block  # enough clips that no run needs a second epoch
-        os.environ["DEMO_ROOT"] = str(build_tiny_workspace(Path(tmp) / "ws", seed=0, num_av=4 * steps,
+        os.environ["DEMO_ROOT"] = str(build_tiny_workspace(Path(tmp) / "ws", seed=0, num_av=4 * (steps + 2),
                                                            paper_media=args.paper_media))
-        rows = tiny_rows(methods, args.rounds, args.block, fill_cache(Path(tmp) / "cache", overrides), overrides)
-    result = {"bench": "train", "media": "paper" if args.paper_media else "tiny",
-              "machine": f"{platform.machine()} threads={torch.get_num_threads()}",
-              "feature_cache_speedup": {m: rows[f"{m}+cache"]["steps_per_s"] / rows[m]["steps_per_s"]
-                                        for m in ("lora", "moka") if f"{m}+cache" in rows},
-              "tiny_recipe": rows}
-    if args.llama:
+        result["load_average_before"] = list(os.getloadavg())
+        result["data_wait"] = data_wait_rows([0, args.workers], steps, overrides)
+        result["load_average_after"] = list(os.getloadavg())
+        if not args.data_wait:
+            rows = tiny_rows(methods, args.rounds, args.block, fill_cache(Path(tmp) / "cache", overrides), overrides)
+            result["feature_cache_speedup"] = {m: rows[f"{m}+cache"]["steps_per_s"] / rows[m]["steps_per_s"]
+                                               for m in ("lora", "moka") if f"{m}+cache" in rows}
+            result["tiny_recipe"] = rows
+    if args.llama and not args.data_wait:
         shape = gpu_args(LLAMA_SHAPE + ["--steps", str(args.rounds), "--warmup", "1"])
         llama = train_rows(shape, flops={"model": 0, "hardware": 0, "six_n": 0}, peak=None)
+        packed = train_rows(shape, flops={"model": 0, "hardware": 0, "six_n": 0}, peak=None, packed=True)
         result["llama_shape"] = {"shape": {k: getattr(shape, k) for k in ("hidden", "layers", "batch", "seq")},
                                  "moka_vs_lora_step": llama["moka"]["step_s"] / llama["lora"]["step_s"],
-                                 "rows": llama}
+                                 "moka_vs_lora_packed_step": packed["moka"]["step_s"] / packed["lora"]["step_s"],
+                                 "rows": llama, "packed_rows": packed}
     print(json.dumps(rounded(result)))
 
 
