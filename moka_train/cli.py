@@ -199,6 +199,18 @@ def main(argv: list[str] | None = None, command: str | None = None) -> int:
     except ConfigError as err:
         sys.stderr.write(f"config error: {err}\n")
         return 2
+    except Exception as err:
+        if not _is_checkpoint_file_error(err):
+            raise
+        sys.stderr.write(f"checkpoint error: {err}\n")  # a broken or foreign checkpoint, named by file
+        return 2
+
+
+def _is_checkpoint_file_error(err: Exception) -> bool:
+    """isinstance(err, CheckpointFileError) without importing torch for every command: the class
+    can only have been raised where its module is loaded."""
+    module = sys.modules.get("moka_train.train.checkpoint_files")
+    return module is not None and isinstance(err, module.CheckpointFileError)
 
 
 if __name__ == "__main__":

@@ -138,8 +138,14 @@ class FeatureCache:
 
 
 def cache_for(modalities: list[ModalityConfig], data: DataConfig) -> FeatureCache | None:
-    """The configured cache over the frozen encoders, or None when caching is off."""
+    """The configured cache over the frozen encoders, or None when caching is off. An encoder that
+    trains is refused: its cached features would be those of its first step."""
     if data.feature_cache is None:
         return None
-    identities = {m.name: encoder_identity(m, data) for m in modalities if m.encoder.frozen}
+    unfrozen = [m.name for m in modalities if not m.encoder.frozen]
+    if unfrozen:
+        raise ValueError(f"data.feature_cache={data.feature_cache!r}: the encoders of {unfrozen} train "
+                         "(model.modalities[].encoder.frozen: false), so cached features would be stale; "
+                         "unset data.feature_cache or freeze them")
+    identities = {m.name: encoder_identity(m, data) for m in modalities}
     return FeatureCache(data.feature_cache, identities)

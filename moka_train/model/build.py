@@ -72,6 +72,9 @@ def build_model(model_cfg: ModelConfig, tokenizer, adapter: AdapterConfig | None
     if adapter is not None:
         log.info("adapter %s, cross-attention temperature: %s", adapter.method, adapter.temperature)
     model.projectors.to(DTYPES[model_cfg.dtype])
+    # DeepSpeed trains the whole module in model.dtype (its precision must agree): the encoders run
+    # in it here too, so evaluation, serving and the feature cache see the features training saw
+    model.encoders.to(DTYPES[model_cfg.dtype])
     return model
 
 

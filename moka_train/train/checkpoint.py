@@ -149,9 +149,10 @@ class CheckpointManager:
         state = read_state(path)
         _check_same_trainable(engine.module, state["trainable"], path)
         install_safe_loader(engine)  # DeepSpeed's own reader would unpickle anything
-        # the checkpoint holds the trainable parameters only (checked just above), so DeepSpeed
-        # must not insist on finding the frozen ones in it
-        load_path, _ = engine.load_checkpoint(str(path.parent), tag=path.name, load_module_strict=False)
+        # the checkpoint holds the trainable parameters only, so DeepSpeed must not insist on finding
+        # the frozen ones in it; what it does hold is compared with what this model trains, by name
+        load_path, _ = engine.load_checkpoint(str(path.parent), tag=path.name, load_module_strict=False,
+                                              custom_load_fn=lambda src, dst: load_trainable(src, dst, path))
         if load_path is None:
             raise RuntimeError(f"DeepSpeed could not load the checkpoint at {path}")
         restore_rng(safe_torch_load(path / f"rng_rank{rank()}.pt"))
@@ -189,3 +190,27 @@ def _check_same_trainable(module, saved: list[str], path: Path) -> None:
         raise RuntimeError(f"checkpoint {path} does not fit this model: trainable parameters missing from it "
                            f"{missing[:8]} ({len(missing)}), in it but not trainable here {unexpected[:8]} "
                            f"({len(unexpected)})")
+
+
+def load_trainable(saved: dict, module, path: Path) -> None:
+    """Load the module states DeepSpeed read from ``path`` into ``module``: every trainable tensor
+    must be there and nothing may be there that the module lacks; both are named, by module role."""
+    trainable = {n for n, p in module.named_parameters() if p.requires_grad}
+    known = set(module.state_dict().keys())
+    missing, unexpected = sorted(trainable - saved.keys()), sorted(saved.keys() - known)
+    if missing or unexpected:
+        raise CheckpointFileError(f"checkpoint {path} does not hold what this model trains: "
+                                  f"{_by_role(module, missing, 'missing')}{_by_role(module, unexpected, 'unknown')}")
+    result = module.load_state_dict(saved, strict=False)
+    assert not result.unexpected_keys, result.unexpected_keys  # checked above
+
+
+def _by_role(module, names: list[str], what: str) -> str:
+    if not names:
+        return ""
+    role_of = getattr(module, "role_of", lambda name: name.rpartition(".")[0] or name)
+    roles: dict[str, list[str]] = {}
+    for name in names:
+        roles.setdefault(role_of(name), []).append(name)
+    listed = "; ".join(f"{role} ({len(keys)} tensors, e.g. {keys[0]})" for role, keys in sorted(roles.items()))
+    return f"{what}: {listed}. "

@@ -14,6 +14,7 @@ from ..data.collate import Collator
 from ..data.dataset import MultimodalDataset, build_dataset
 from ..data.feature_cache import cache_for
 from ..data.packing import packing_efficiency
+from ..data.report import DataQualityError
 from ..data.sampler import GroupedDistributedSampler
 from ..modality import ModalitySpec
 from ..utils.dist import rank, world_size
@@ -26,6 +27,8 @@ class StageData:
     collator: Collator
     micro_batch: int
     num_workers: int
+    # data.max_bad_fraction under bad_sample_policy skip (None under fail: the first failure raises)
+    max_bad_fraction: float | None = None
 
     @property
     def batches_per_epoch(self) -> int:
@@ -42,9 +45,19 @@ class StageData:
         loader = DataLoader(self.dataset, batch_size=self.micro_batch, sampler=self.sampler, collate_fn=self.collator,
                             num_workers=self.num_workers, drop_last=True, persistent_workers=False,
                             generator=generator)
-        for batch in loader:
-            self.dataset.report.update(batch.pop("bad_samples", []))  # failures seen inside workers
+        for index, batch in enumerate(loader, start=position):
+            bad = batch.pop("bad_samples", [])
+            self.dataset.report.update(bad)  # failures seen inside workers
+            if bad and self.max_bad_fraction is not None:
+                self._check_bad_fraction(epoch, index)
             yield batch
+
+    def _check_bad_fraction(self, epoch: int, index: int) -> None:
+        """Abort as soon as the failures met so far pass the limit, not after a whole epoch of them."""
+        try:
+            self.dataset.report.check(self.max_bad_fraction)
+        except DataQualityError as err:
+            raise DataQualityError(f"epoch {epoch}, micro-batch {index}: {err}") from None
 
     def report(self) -> dict:
         return self.dataset.report.to_dict()
@@ -67,7 +80,28 @@ def build_stage_data(cfg: RunConfig, stage: StageConfig, tokenizer, specs: list[
                                         rank=rank(), world_size=world_size(), seed=data_cfg.seed,
                                         group_by_modality=data_cfg.group_by_modality, packing=data_cfg.packing)
     collator = Collator(tokenizer.pad_token_id, packing_length=data_cfg.max_length if data_cfg.packing else None)
-    return StageData(dataset, sampler, collator, cfg.train.micro_batch_size, data_cfg.num_workers)
+    limit = data_cfg.max_bad_fraction if data_cfg.bad_sample_policy == "skip" else None
+    return StageData(dataset, sampler, collator, cfg.train.micro_batch_size, data_cfg.num_workers, limit)
+
+
+def build_eval_data(cfg: RunConfig, stage: StageConfig, tokenizer, specs: list[ModalitySpec]) -> StageData | None:
+    """The held-out data of a stage (its own eval_file, else data.eval_file), in a fixed order;
+    None when train.eval_every is not set."""
+    if cfg.train.eval_every is None:
+        return None
+    data_cfg = stage_data_config(cfg, stage)
+    file = stage.eval_file or data_cfg.eval_file
+    if file is None:
+        raise ValueError(f"train.eval_every={cfg.train.eval_every} but neither stages[{stage.name}].eval_file nor "
+                         "data.eval_file names the held-out data")
+    data_cfg = data_cfg.model_copy(update={"eval_file": file})
+    dataset = build_dataset(data_cfg, tokenizer, specs, split="eval", cache=cache_for(cfg.model.modalities, data_cfg))
+    sampler = GroupedDistributedSampler(dataset.lengths, dataset.signatures, cfg.train.micro_batch_size,
+                                        rank=rank(), world_size=world_size(), seed=data_cfg.seed, shuffle=False,
+                                        group_by_modality=data_cfg.group_by_modality, packing=data_cfg.packing)
+    collator = Collator(tokenizer.pad_token_id, packing_length=data_cfg.max_length if data_cfg.packing else None)
+    limit = data_cfg.max_bad_fraction if data_cfg.bad_sample_policy == "skip" else None
+    return StageData(dataset, sampler, collator, cfg.train.micro_batch_size, data_cfg.num_workers, limit)
 
 
 def packing_summary(cfg: RunConfig) -> dict | str:

@@ -9,13 +9,15 @@ from pathlib import Path
 import torch
 
 from ..config.load import deep_merge
-from ..config.schema import OptimConfig, TrainConfig
+from ..config.schema import PRECISION_OF_DTYPE, OptimConfig, TrainConfig
 from .checkpoint_files import install_safe_loader
 
 
-def deepspeed_config(train: TrainConfig, optim: OptimConfig) -> dict:
-    """Our YAML → a DeepSpeed config dict; a JSON file and ``extra`` override generated keys."""
+def deepspeed_config(train: TrainConfig, optim: OptimConfig, model_dtype: str = "float32") -> dict:
+    """Our YAML → a DeepSpeed config dict; a JSON file and ``extra`` override generated keys.
+    The precision is train.deepspeed.precision, or that of ``model_dtype`` where it is not given."""
     ds = train.deepspeed
+    precision = ds.precision or PRECISION_OF_DTYPE[model_dtype]
     zero: dict = {"stage": ds.zero_stage}
     if ds.offload_optimizer:
         zero["offload_optimizer"] = {"device": "cpu", "pin_memory": torch.cuda.is_available()}
@@ -26,8 +28,8 @@ def deepspeed_config(train: TrainConfig, optim: OptimConfig) -> dict:
         "gradient_accumulation_steps": train.grad_accum,
         "gradient_clipping": optim.grad_clip,
         "zero_optimization": zero,
-        "bf16": {"enabled": ds.precision == "bf16"},
-        "fp16": {"enabled": ds.precision == "fp16", "initial_scale_power": 16},
+        "bf16": {"enabled": precision == "bf16"},
+        "fp16": {"enabled": precision == "fp16", "initial_scale_power": 16},
         "steps_per_print": 10**9,  # our own progress bar reports
         "wall_clock_breakdown": False,
         "zero_allow_untested_optimizer": True,
@@ -74,10 +76,11 @@ def warmup_cosine(optimizer: torch.optim.Optimizer, optim: OptimConfig, total_st
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def build_engine(model: torch.nn.Module, train: TrainConfig, optim: OptimConfig, total_steps: int):
+def build_engine(model: torch.nn.Module, train: TrainConfig, optim: OptimConfig, total_steps: int,
+                 model_dtype: str = "float32"):
     import deepspeed
 
-    config = deepspeed_config(train, optim)
+    config = deepspeed_config(train, optim, model_dtype)
     optimizer = make_optimizer(param_groups(model, optim), optim, train.deepspeed.offload_optimizer)
     scheduler = warmup_cosine(optimizer, optim, total_steps)
     engine, _, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler, config=config)

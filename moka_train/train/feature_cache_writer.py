@@ -18,6 +18,7 @@ from ..data.feature_cache import cache_for
 from ..data.media import MediaError, load_media
 from ..data.records import read_jsonl
 from ..encoders.registry import build_encoder
+from ..model.build import DTYPES
 from ..model.multimodal_lm import audio_windows, encode_media
 from ..utils.logging import get_logger
 from .data import stage_data_config
@@ -42,7 +43,8 @@ def fill_feature_cache(cfg: RunConfig) -> dict:
     if cfg.data.feature_cache is None:
         raise ValueError("data.feature_cache is not set: name the cache directory")
     modalities = {m.name: m for m in cfg.model.modalities if m.encoder.frozen}
-    encoders = {name: build_encoder(m.encoder, key=f"model.modalities[{i}].encoder")
+    # in model.dtype, as training and evaluation run them (model/build.py)
+    encoders = {name: build_encoder(m.encoder, key=f"model.modalities[{i}].encoder").to(DTYPES[cfg.model.dtype])
                 for i, (name, m) in enumerate(modalities.items())}
     counts: Counter = Counter()
     for file, data_cfg in data_files(cfg):

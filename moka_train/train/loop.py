@@ -11,8 +11,9 @@ from dataclasses import asdict, dataclass
 import torch
 
 from ..modality import FIRST_MEDIA
-from ..utils.dist import all_reduce_mean, all_true
+from ..utils.dist import all_true
 from ..utils.logging import get_logger
+from .reduction import answer_tokens, scaled, step_loss, weighted_batches
 
 log = get_logger(__name__)
 
@@ -52,35 +53,43 @@ def tokens_per_modality(modality_ids: torch.Tensor, names: list[str]) -> dict[st
 
 def train_stage(engine, make_loader, state: LoopState, total_steps: int, grad_accum: int, metrics, save,
                 log_every: int, save_every: int, max_nonfinite_in_row: int, modality_names: list[str],
-                stop_after: int | None = None) -> bool:
+                stop_after: int | None = None, loss_reduction: str = "sample", evaluate=None,
+                eval_every: int | None = None) -> bool:
     """Run until ``state.step == total_steps`` (returns True) or, with ``stop_after``, until this
     call has made that many steps (returns False). ``make_loader(epoch, position)`` resumes
-    mid-epoch; ``save(state)`` writes a complete checkpoint."""
-    window, tokens, micro, started = [], Counter(), 0, time.perf_counter()
+    mid-epoch; ``save(state)`` writes a complete checkpoint; ``evaluate()``, the held-out loss,
+    runs every ``eval_every`` steps and at the end, logged in the row of that step."""
+    window, answer, tokens, micro, started = [], [], Counter(), 0, time.perf_counter()
     waited = {"s": 0.0}  # seconds spent waiting for the loader since the last log line
     stop_at = state.step + stop_after if stop_after else None
     last_logged = state.step
     while state.step < total_steps:
-        for batch in timed_batches(make_loader(state.epoch, state.position), waited):
+        batches = timed_batches(make_loader(state.epoch, state.position), waited)
+        for batch, weight in weighted_batches(batches, loss_reduction, grad_accum):
             state.position += 1
             # counted on the host copy: .tolist() on a GPU tensor would sync every micro-step
             counts = tokens_per_modality(batch["modality_ids"], modality_names)
+            answer_count = answer_tokens(batch) if loss_reduction == "token" else 0
             batch = to_device(batch, engine.device)
             loss = engine(batch)["loss"]
             if not _finite_everywhere(loss, state, max_nonfinite_in_row):
                 continue
-            engine.backward(loss)
+            engine.backward(scaled(loss, weight))
             engine.step()
             window.append(loss.item())
+            answer.append(answer_count)
             tokens.update(counts)
             micro += 1
             if micro % grad_accum:
                 continue
             state.step += 1
-            step_loss = all_reduce_mean(sum(window) / len(window))
-            if state.step % log_every == 0 or state.step == total_steps:
-                elapsed, started = time.perf_counter() - started, time.perf_counter()
-                metrics.log(state.step, {"loss": step_loss, "lr": engine.get_lr()[0],
+            loss_of_step = step_loss(window, answer, loss_reduction)
+            due_eval = evaluate is not None and (state.step % eval_every == 0 or state.step == total_steps)
+            if state.step % log_every == 0 or state.step == total_steps or due_eval:
+                elapsed = time.perf_counter() - started
+                extra = {"eval_loss": evaluate()} if due_eval else {}
+                started = time.perf_counter()  # the held-out pass is not training time
+                metrics.log(state.step, {"loss": loss_of_step, **extra, "lr": engine.get_lr()[0],
                                          "tokens_per_s": sum(tokens.values()) / max(elapsed, 1e-9),
                                          "step_s": elapsed / (state.step - last_logged),
                                          "data_wait_s": waited["s"] / (state.step - last_logged),
@@ -88,7 +97,7 @@ def train_stage(engine, make_loader, state: LoopState, total_steps: int, grad_ac
                                          "tokens": dict(tokens), "nonfinite_skipped": state.nonfinite_total,
                                          **peak_memory_mb()})
                 tokens, last_logged, waited["s"] = Counter(), state.step, 0.0
-            window = []
+            window, answer = [], []
             if state.step % save_every == 0 or state.step in (total_steps, stop_at):
                 save(state)
             if state.step >= total_steps:

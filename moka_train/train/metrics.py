@@ -105,6 +105,9 @@ def plot_loss_curve(metrics_path: Path, stage: str, png: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot(steps, loss, lw=0.8, alpha=0.35, color="tab:blue", label="per step")
     ax.plot(steps, smoothed(loss), lw=2.0, color="tab:blue", label="smoothed")
+    held_out = [(r["step"], r["eval_loss"]) for r in rows if "eval_loss" in r]
+    if held_out:  # train.eval_every: the held-out loss beside the training loss
+        ax.plot(*zip(*held_out), "o-", lw=1.5, color="tab:orange", label="held-out")
     ax.set(xlabel="optimizer step", ylabel="loss", title=f"{stage}: training loss")
     ax.grid(alpha=0.3)
     ax.legend()

@@ -19,18 +19,19 @@ from ..utils.seeding import seed_everything
 from .checkpoint import CheckpointManager, read_state
 from .checkpoint_files import CheckpointFileError
 from .identity import check_identity, run_identity
-from .data import build_stage_data
+from .data import build_eval_data, build_stage_data
+from .heldout import make_evaluator
 from .engine import build_engine
 from .loop import LoopState, steps_for, train_stage
 from .metrics import MetricsLogger
 from .run_dir import claim_output_dir
-from .stages import set_trainable, uses_adapters
+from .stages import check_stage_order, init_sources, set_trainable, uses_adapters
 
 log = get_logger(__name__)
 
 
 def run(cfg: RunConfig) -> Path:
-    _check_stage_order(cfg.stages)
+    check_stage_order(cfg)
     init_distributed()
     out = Path(cfg.output_dir)
     checkpoints = CheckpointManager(out / "checkpoints", cfg.train.keep_last)
@@ -39,7 +40,7 @@ def run(cfg: RunConfig) -> Path:
     if is_main():
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(dump_config(cfg))
-    tokenizer = load_tokenizer(cfg.model)
+    tokenizer = load_tokenizer(cfg.model, cfg.data.prompt_style)
     for stage in cfg.stages:
         if resume and _stage_done(cfg, stage, resume):
             log.info("stage %s already exported: skipped", stage.name)
@@ -58,13 +59,14 @@ def run_stage(cfg: RunConfig, stage: StageConfig, tokenizer, checkpoints, resume
     model = build_model(cfg.model, tokenizer, cfg.adapter if uses_adapters(stage) else None)
     specs = [branch.spec for branch in model.branches]
     trainable = set_trainable(model, stage, [s.name for s in specs])
-    for earlier in stage.init_from:
-        loaded = load_export(model, Path(cfg.output_dir) / "export" / earlier)
-        log.info("stage %s: loaded %s from stage %s", stage.name, loaded, earlier)
+    for source in init_sources(cfg, stage):  # strict: a missing key fails by name (load_export)
+        loaded = load_export(model, source)
+        log.info("stage %s: loaded %s from %s", stage.name, loaded, source)
     data = build_stage_data(cfg, stage, tokenizer, specs)
+    heldout = build_eval_data(cfg, stage, tokenizer, specs)
     identity = run_identity(cfg, stage)
     total = steps_for(data.batches_per_epoch, stage.epochs, cfg.train.grad_accum, cfg.train.max_steps)
-    engine = build_engine(model, cfg.train, stage.optim, total)
+    engine = build_engine(model, cfg.train, stage.optim, total, cfg.model.dtype)
     state = LoopState()
     if resume:
         saved = checkpoints.load(engine, resume[1])
@@ -81,7 +83,9 @@ def run_stage(cfg: RunConfig, stage: StageConfig, tokenizer, checkpoints, resume
 
     finished = train_stage(engine, data.loader, state, total, cfg.train.grad_accum, metrics, save,
                            cfg.train.log_every, cfg.train.save_every, cfg.train.max_nonfinite_in_row,
-                           [s.name for s in specs], cfg.train.stop_after)
+                           [s.name for s in specs], cfg.train.stop_after, cfg.train.loss_reduction,
+                           make_evaluator(engine, heldout, cfg.train.loss_reduction, cfg.train.eval_max_batches),
+                           cfg.train.eval_every)
     metrics.close()
     if not finished:
         return False
@@ -140,15 +144,3 @@ def _resume_point(cfg: RunConfig, checkpoints: CheckpointManager) -> tuple[str, 
 def _stage_done(cfg: RunConfig, stage: StageConfig, resume: tuple[str, Path]) -> bool:
     names = [s.name for s in cfg.stages]
     return names.index(stage.name) < names.index(resume[0])
-
-
-def _check_stage_order(stages) -> None:
-    seen = set()
-    for stage in stages:
-        for earlier in stage.init_from:
-            if earlier not in seen:
-                raise ValueError(f"stage {stage.name!r}: init_from {earlier!r} is not an earlier stage "
-                                 f"(earlier: {sorted(seen) or 'none'})")
-        seen.add(stage.name)
-    if not stages:
-        raise ValueError("the config lists no stages: add `stages:` with at least one entry")

@@ -107,6 +107,10 @@ class ModelConfig(Section):
         if native is None and uses:
             raise ValueError(f"model.modalities {uses}: encoder.type qwen2_5_vl_vision is the vision path of a "
                              f"vision-language backbone; set model.backbone: qwen2_5_vl (got {self.backbone!r})")
+        unfrozen = [m.name for m in self.modalities if m.encoder.type in NATIVE_VISION_ENCODERS.values() and not m.encoder.frozen]
+        if unfrozen:
+            raise ValueError(f"model.modalities {unfrozen}: encoder.frozen: false, but the backbone's own vision "
+                             "path is part of the frozen LLM and never trains; remove encoder.frozen")
         if native is not None and len(uses) != 1:
             raise ValueError(f"model.backbone {self.backbone}: exactly one modality (the video) must use its own "
                              f"vision path, encoder.type {native}; got {uses or 'none'}")

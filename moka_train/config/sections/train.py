@@ -28,8 +28,12 @@ class StageConfig(Section):
     train_file: str | None = None  # overrides data.train_file for this stage
     root: str | None = None  # overrides data.root for this stage (caption sets live elsewhere)
     template: Literal["chat", "llama2", "llama3", "qwen2", "plain"] | None = None
-    modalities: tuple[str, ...] = ()  # pretrain_projector: whose projector trains
-    init_from: tuple[str, ...] = ()  # earlier stages whose exports this one loads (a name or a list)
+    eval_file: str | None = None  # held-out loss of this stage (defaults to data.eval_file)
+    # whose projector (and unfrozen encoder) trains, all when empty; moka_finetune trains every adapter too
+    modalities: tuple[str, ...] = ()
+    # exports this stage loads strictly before training (a name or a list): the name of an earlier
+    # stage, or the path of an export directory (one written by `moka-train import-official`)
+    init_from: tuple[str, ...] = ()
     epochs: float = Field(1.0, gt=0)
     optim: OptimConfig = OptimConfig()
 
@@ -38,7 +42,8 @@ class DeepSpeedConfig(Section):
     zero_stage: Literal[0, 1, 2, 3] = 2
     offload_optimizer: bool = False
     offload_param: bool = False
-    precision: Literal["bf16", "fp16", "fp32"] = "bf16"
+    # None: that of model.dtype; given, it must agree with model.dtype (RunConfig checks)
+    precision: Literal["bf16", "fp16", "fp32"] | None = None
     config_file: str | None = None  # a DeepSpeed JSON whose keys override the generated ones
     extra: dict[str, Any] = {}
 
@@ -55,5 +60,10 @@ class TrainConfig(Section):
     save_every: int = Field(500, gt=0)
     keep_last: int = Field(2, gt=0)
     max_nonfinite_in_row: int = Field(10, gt=0)
+    # sample: each micro-batch's token mean, averaged over micro-batches and ranks (what the official
+    # MokA trainer, HF Trainer 4.37, does); token: every answer token of an optimizer step weighs the same
+    loss_reduction: Literal["sample", "token"] = "sample"
+    eval_every: int | None = Field(None, gt=0)  # held-out loss every N optimizer steps (and at the end)
+    eval_max_batches: int | None = Field(None, gt=0)  # cap the held-out pass (None: the whole eval file)
     wandb_mode: Literal["offline", "online", "disabled"] = "offline"
     deepspeed: DeepSpeedConfig = DeepSpeedConfig()
