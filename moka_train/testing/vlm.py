@@ -28,7 +28,7 @@ def tiny_qwen25vl_config(tokenizer, hidden: int = 64, layers: int = 2, vision_wi
                 max_position_embeddings=4096, initializer_range=0.2,  # see testing.llm: confident logits
                 bos_token_id=None, eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"],
                 rope_parameters={"rope_type": "default", "rope_theta": 1000000.0,
-                                 # temporal / height / width halves of the rotary dims, as the real 16/24/24 of 64
+                                 # head_dim / 2 rotary frequencies split t / h / w like the 7B's [16, 24, 24] of 64
                                  "mrope_section": [head_dim // 8, 3 * head_dim // 16, 3 * head_dim // 16]})
     vision = dict(depth=2, hidden_size=vision_width, intermediate_size=2 * vision_width, num_heads=2,
                   out_hidden_size=hidden, patch_size=PROCESSOR["patch_size"],
