@@ -20,8 +20,8 @@ from moka_train.data.dataset import build_dataset
 from moka_train.data.records import for_generation, parse_record
 from moka_train.data.tokenize import IGNORE_INDEX, Renderer, RenderError, add_placeholder_tokens
 from moka_train.data.tokenizer import load_tokenizer
-from moka_train.model.build import build_model
 from moka_train.modality import QUERY, build_modality_specs
+from moka_train.model.build import build_model
 from moka_train.testing.qwen3 import make_tiny_qwen3
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,7 +115,8 @@ def test_qwen3_recipes_render_with_thinking_off(scenario, monkeypatch, tmp_path)
 def test_tiny_qwen3_loads_back_and_moka_trains(workspace, tmp_path, monkeypatch):
     make_tiny_qwen3(tmp_path / "qwen3", TEMPLATE)
     monkeypatch.setenv("DEMO_ROOT", str(workspace))
-    cfg = load_config(ROOT / "configs" / "tiny_avqa.yaml", [f"model.llm_path={tmp_path / 'qwen3'}", "data.template=chat",
+    cfg = load_config(ROOT / "configs" / "tiny_avqa.yaml", [f"model.llm_path={tmp_path / 'qwen3'}",
+                                                            "data.template=chat",
                                                             "data.template_kwargs={enable_thinking: false}"])
     tokenizer = load_tokenizer(cfg.model)
     torch.manual_seed(0)
