@@ -109,6 +109,7 @@ def build_vision_language_model(model_cfg: ModelConfig, tokenizer, adapter: Adap
         enable_activation_checkpointing(llm)
     model = VisionLanguageLM(llm, encoders, projectors, branches, slot, added, native.name, processor, side)
     model.projectors.to(DTYPES[model_cfg.dtype])
+    model.encoders.to(DTYPES[model_cfg.dtype])  # as build_model: one precision for the whole module
     return model
 
 
