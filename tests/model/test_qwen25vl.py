@@ -174,7 +174,8 @@ def test_config_refuses_a_native_vision_path_without_its_backbone(vlm_dir, works
         load_config(CONFIG, [o for o in overrides(vlm_dir) if not o.startswith("model.backbone")])
     with pytest.raises(ValueError, match="exactly one modality .* encoder.type qwen2_5_vl_vision; got none"):
         load_config(CONFIG, ["model.backbone=qwen2_5_vl"])
-    with pytest.raises(ValueError, match=r"model.modalities \['video'\]: encoder.frozen: false, but the backbone's own vision path"):
+    unfrozen = r"model.modalities \['video'\]: encoder.frozen: false, but the backbone's own vision path"
+    with pytest.raises(ValueError, match=unfrozen):
         load_config(CONFIG, overrides(vlm_dir) + ["model.modalities.0.encoder.frozen=false"])
 
 
