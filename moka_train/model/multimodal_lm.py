@@ -116,7 +116,12 @@ class MultimodalLM(nn.Module):
             tokens = self.media_tokens(batch, name, raw, cached, branch.frames, lengths)
             embeds = splice_features(embeds, batch["modality_ids"], branch.spec.id, tokens, name,
                                      batch.get("ids"))
-        return embeds, zero_touch(*untouched).to(embeds.device)
+        zero = zero_touch(*untouched).to(embeds.device)
+        # the zero term also rides on the embeddings: when the spliced media are frozen (a stage
+        # that trains another modality's projector), the LLM's inputs would need no grad, this rank
+        # would skip the backward of the first blocks and ZeRO-3's gathers would fall out of step
+        # with a rank whose trainable media are spliced in
+        return embeds + zero.to(embeds.dtype), zero
 
     def media_tokens(self, batch: dict, name: str, raw: Tensor | None, cached: Tensor | None, frames: int,
                      lengths: Tensor | None = None) -> Tensor:

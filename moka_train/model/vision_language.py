@@ -148,14 +148,12 @@ class VisionLanguageLM(MultimodalLM):
             return super().project(name, feats)
         return feats.flatten(1, 2)  # [n, K, d]
 
-    def embed(self, batch: dict) -> tuple[Tensor, Tensor]:
-        """As MultimodalLM.embed, with the zero term also added to the embeddings: the video tokens
-        are frozen, so a rank whose batch holds video but no audio would otherwise feed the language
-        model inputs without grad, skip the backward of its first modules and leave ZeRO-3's
-        gathers out of step with a rank whose audio (trainable) is spliced in."""
-        embeds, zero = super().embed(batch)
-        return embeds + zero.to(embeds.device, embeds.dtype), zero
-
+        zero = zero_touch(*untouched).to(embeds.device)
+        # the zero term also rides on the embeddings: when the spliced media are frozen (a stage
+        # that trains another modality's projector), the LLM's inputs would need no grad, this rank
+        # would skip the backward of the first blocks and ZeRO-3's gathers would fall out of step
+        # with a rank whose trainable media are spliced in
+        return embeds + zero.to(embeds.dtype), zero
     def rope_inputs(self, batch: dict) -> dict:
         """What the model's own rope index needs: token types (video 2, all else 0) and one grid
         (and temporal spacing) per video in the batch."""
