@@ -33,6 +33,7 @@ class ModalitySpec:
     num_tokens: int
     index: int
     sampling: SamplingPlan | None = None  # None: data.video_frames and the whole waveform
+    wrap: tuple[str, str] | None = None  # text the prompt puts around the placeholder (model tokens)
 
     @property
     def id(self) -> int:
@@ -50,11 +51,14 @@ def adapter_index_of_id(mid: int) -> int:
 
 
 def build_modality_specs(names_placeholders_tokens: list[tuple[str, str, int]],
-                         sampling: dict[str, SamplingPlan] | None = None) -> list[ModalitySpec]:
-    """Specs in config order (with each name's sampling plan); names and placeholders must be unique."""
+                         sampling: dict[str, SamplingPlan] | None = None,
+                         wraps: dict[str, tuple[str, str] | None] | None = None) -> list[ModalitySpec]:
+    """Specs in config order (with each name's sampling plan and placeholder wrap); names and
+    placeholders must be unique."""
     names = [n for n, _, _ in names_placeholders_tokens]
     placeholders = [p for _, p, _ in names_placeholders_tokens]
     if len(set(names)) != len(names) or len(set(placeholders)) != len(placeholders):
         raise ValueError(f"modality names and placeholders must be unique, got {names} / {placeholders}")
-    sampling = sampling or {}
-    return [ModalitySpec(n, p, k, i, sampling.get(n)) for i, (n, p, k) in enumerate(names_placeholders_tokens)]
+    sampling, wraps = sampling or {}, wraps or {}
+    return [ModalitySpec(n, p, k, i, sampling.get(n), wraps.get(n))
+            for i, (n, p, k) in enumerate(names_placeholders_tokens)]

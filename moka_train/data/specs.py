@@ -19,4 +19,5 @@ def modality_specs(model: ModelConfig, num_tokens: dict[str, int] | None = None)
     num_tokens = num_tokens or {}
     return build_modality_specs([(m.name, m.placeholder, num_tokens.get(m.name, tokens_per_sample(m)))
                                  for m in model.modalities],
-                                {m.name: m.sampling_plan() for m in model.modalities})
+                                {m.name: m.sampling_plan() for m in model.modalities},
+                                {m.name: m.wrap for m in model.modalities})

@@ -107,6 +107,8 @@ class Renderer:
         self.num_tokens = {_token_id(tokenizer, m.placeholder): m for m in modalities}
         self._ph_re = _alternatives(list(self.by_placeholder))
         markers = [t for m in modalities for t in media_markers(m.placeholder)] if self.official else []
+        self.wraps = {m.placeholder: m.wrap for m in modalities if m.wrap}
+        markers += [t for m in modalities if m.wrap for t in m.wrap]
         self._media_re = _alternatives(list(self.by_placeholder) + markers)  # not query text
         self.dropped = {_token_id(tokenizer, t) for t in QUESTION_MARKERS} if self.official else set()
         # tokens of our own that user content keeps as tokens even when it is tokenized as plain text
@@ -172,6 +174,8 @@ class Renderer:
             elif turn.role == "user":
                 content, spans = query_spans(content, self.rules, self._ph_re)
                 spans = spans if asks == k else []
+            if turn.role == "user" and self.wraps:
+                content, spans = _wrap_placeholders(content, spans, self.wraps)
             messages.append({"role": turn.role, "content": content})
             queries.append(spans)
         return messages, queries
@@ -278,6 +282,20 @@ class Renderer:
         labels = np.where(trained & (mids == TEXT), ids, IGNORE_INDEX)
         out = [torch.from_numpy(np.repeat(a, counts)) for a in (ids, labels, mids)]
         return Rendered(*out, media)
+
+
+def _wrap_placeholders(content: str, spans: list[Span], wraps: dict[str, tuple[str, str]]) -> tuple[str, list[Span]]:
+    """Each placeholder not yet wrapped gets its model's markers around it (e.g. Qwen2.5-VL's
+    ``<|vision_start|>`` ... ``<|vision_end|>``); query spans shift with the inserted text."""
+    for placeholder, (before, after) in wraps.items():
+        at = content.find(placeholder)
+        if at < 0 or (at >= len(before) and content.startswith(before, at - len(before))):
+            continue
+        end = at + len(placeholder)
+        content = content[:at] + before + placeholder + after + content[end:]
+        shift = len(before) + len(after)
+        spans = [(s + shift, e + shift) if s >= end else (s, e) for s, e in spans]
+    return content, spans
 
 
 def _claimed(chars: np.ndarray, blank: np.ndarray, offsets: np.ndarray) -> np.ndarray:

@@ -24,7 +24,8 @@ def modality_specs(model_cfg: ModelConfig, encoder_tokens: dict[str, int] | None
     encoder_tokens = encoder_tokens or {}
     return build_modality_specs([
         (m.name, m.placeholder, num_output_tokens(m.projector, m.frames, encoder_tokens.get(m.name)))
-        for m in model_cfg.modalities], {m.name: m.sampling_plan() for m in model_cfg.modalities})
+        for m in model_cfg.modalities], {m.name: m.sampling_plan() for m in model_cfg.modalities},
+        {m.name: m.wrap for m in model_cfg.modalities})
 
 
 def adapter_spec(adapter: AdapterConfig, model_cfg: ModelConfig) -> AdapterSpec:

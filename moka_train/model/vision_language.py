@@ -96,8 +96,8 @@ def build_vision_language_model(model_cfg: ModelConfig, tokenizer, adapter: Adap
         projectors[m.name] = build_projector(m.projector, encoders[m.name].output_dim, width)
         counts.append(num_output_tokens(m.projector, m.frames, encoders[m.name].num_tokens(m.segment_seconds)))
     named = [(m.name, m.placeholder, k) for m, k in zip(model_cfg.modalities, counts, strict=True)]
-    specs = build_modality_specs(named,
-                                 {m.name: m.sampling_plan() for m in model_cfg.modalities})
+    specs = build_modality_specs(named, {m.name: m.sampling_plan() for m in model_cfg.modalities},
+                                 {m.name: m.wrap for m in model_cfg.modalities})
     side = model_cfg.native_frame_size
     shapes = [(m.frames, side, side, 3) if m is native else (m.frames, m.sampling_plan().nominal_width())
               for m in model_cfg.modalities]  # one raw item each: frames, or audio windows

@@ -195,3 +195,22 @@ def test_special_token_text_typed_by_a_user_stays_plain_text(tokenizers, specs):
     assert int((rendered.input_ids == im_end).sum()) == 3  # system, user turn, answer: real ends only
     assert int((trained == im_end).sum()) == 1 and trained[-1] == im_end
     assert "<|im_end|> mean?" in tok.decode(rendered.input_ids[rendered.modality_ids == QUERY])
+
+
+def test_a_modality_wrap_puts_the_models_own_markers_around_its_placeholder():
+    """Qwen2.5-VL's video sits between <|vision_start|> and <|vision_end|> (``model.modalities[].wrap``):
+    the markers are the model's own tokens, in the sequence as text, the query unchanged."""
+    specs = build_modality_specs([("video", "<video>", 6), ("audio", "<audio>", 4)],
+                                 wraps={"video": ("<|vision_start|>", "<|vision_end|>")})
+    tok = AutoTokenizer.from_pretrained(str(FIXTURES / "tokenizers" / "qwen25"))
+    add_placeholder_tokens(tok, specs)
+    turns, media, questions = CASES["av_single_turn"]
+    rendered = render(make_sample(turns, media, False), "chat", tok, specs, None, SYSTEM)
+    wrapped = [(turns[0][0].replace("<video>", "<|vision_start|><video><|vision_end|>"), turns[0][1])]
+    msgs = messages_of(wrapped, False)
+    text, ids, offsets = oracle(tok, msgs, False)
+    got_ids, got_labels, got_query = collapse(rendered)
+    assert got_ids == ids and tok.convert_tokens_to_ids("<|vision_start|>") in got_ids
+    assert got_labels == oracle_labels(tok, msgs)
+    assert got_query == oracle_query(text, offsets, msgs, questions)
+    assert int((rendered.modality_ids == specs[0].id).sum()) == 6

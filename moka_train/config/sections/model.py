@@ -53,6 +53,9 @@ class ModalityConfig(Section):
     frames: int = Field(1, gt=0)  # video frames / audio windows per sample (1 for images)
     segment_seconds: float = Field(1.0, gt=0)  # audio window length
     sampling: MediaSampling = MediaSampling()
+    # text the prompt puts around the placeholder, tokens of the model's own vocabulary kept in the
+    # sequence as text (Qwen2.5-VL: ["<|vision_start|>", "<|vision_end|>"]); None: the placeholder alone
+    wrap: tuple[str, str] | None = None
 
     @property
     def is_audio(self) -> bool:
