@@ -62,9 +62,10 @@ def visual_text_samples(count: int, vocab: int, seed: int) -> list[dict]:
     return items
 
 
-def layouts(items: list[dict], batch: int, max_length: int) -> dict[str, list[dict]]:
+def layouts(items: list[dict], batch: int, max_length: int, hidden: int) -> dict[str, list[dict]]:
     groups = [items[i:i + batch] for i in range(0, len(items) - batch + 1, batch)]
-    padded, packed = Collator(0), Collator(0, packing_length=max_length)
+    # the trainer's collator, laid out for this width (train.data.attention_width: 6 x hidden)
+    padded, packed = Collator(0), Collator(0, packing_length=max_length, attention_width=6 * hidden)
     return {"padded": [padded(g) for g in groups], "packed": [packed(g) for g in groups]}
 
 
@@ -116,7 +117,8 @@ def main() -> None:
     args, shape_argv = parser.parse_known_args()
     shape = gpu_args(CPU_SHAPE + shape_argv)
     shape.rounds = args.rounds
-    data = layouts(visual_text_samples(args.samples, shape.vocab, args.seed), args.batch, args.max_length)
+    data = layouts(visual_text_samples(args.samples, shape.vocab, args.seed), args.batch, args.max_length,
+                   shape.hidden)
     result = {"bench": "packing", "machine": f"{platform.machine()} threads={torch.get_num_threads()}",
               "device": str(shape.device), "dtype": str(shape.dtype).removeprefix("torch."),
               "shape": {k: getattr(shape, k) for k in ("hidden", "layers", "intermediate", "heads", "vocab")},

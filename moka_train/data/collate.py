@@ -37,7 +37,8 @@ from .tokenize import IGNORE_INDEX
 class Collator:
     """Picklable collate function (DataLoader workers)."""
 
-    def __init__(self, pad_id: int, padding_side: str = "right", packing_length: int | None = None):
+    def __init__(self, pad_id: int, padding_side: str = "right", packing_length: int | None = None,
+                 attention_width: int | None = None):
         if padding_side not in ("left", "right"):
             raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
         if pad_id is None:
@@ -45,10 +46,11 @@ class Collator:
         if packing_length is not None and padding_side != "right":
             raise ValueError("packing is for training (right padding); generation batches are never packed")
         self.pad_id, self.padding_side, self.packing_length = pad_id, padding_side, packing_length
+        self.attention_width = attention_width  # see data.packing.pack_rows
 
     def __call__(self, items: list[dict]) -> dict:
         if self.packing_length is not None:
-            rows = pack_rows([len(it["input_ids"]) for it in items], self.packing_length)
+            rows = pack_rows([len(it["input_ids"]) for it in items], self.packing_length, self.attention_width)
             items = [items[i] for row in rows for i in row]  # packed order: row by row
             batch = packed_token_tensors(items, rows, self.pad_id)
         else:

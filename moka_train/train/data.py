@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +71,26 @@ def stage_data_config(cfg: RunConfig, stage: StageConfig):
     return cfg.data.model_copy(update=update)
 
 
+def stage_collator(cfg: RunConfig, data_cfg, tokenizer) -> Collator:
+    """Padded batches, or packed rows of up to ``data.max_length`` laid out for the LLM's width."""
+    if not data_cfg.packing:
+        return Collator(tokenizer.pad_token_id)
+    width = attention_width(cfg.model.llm_path) if data_cfg.packing_cost == "compute" else None
+    return Collator(tokenizer.pad_token_id, packing_length=data_cfg.max_length, attention_width=width)
+
+
+def attention_width(llm_path: str) -> int | None:
+    """Row length at which a token's attention costs what its projections cost: about 6x the
+    hidden size (4·W·d score and mix FLOPs against ~24·d² of the q/k/v/o and MLP GEMMs, whatever
+    the heads). Read from the LLM's config.json; None when there is none (attention not counted)."""
+    path = Path(llm_path) / "config.json"
+    if not path.is_file():
+        return None
+    config = json.loads(path.read_text())
+    hidden = config.get("hidden_size") or config.get("text_config", {}).get("hidden_size")
+    return 6 * int(hidden) if hidden else None
+
+
 def build_stage_data(cfg: RunConfig, stage: StageConfig, tokenizer, specs: list[ModalitySpec]) -> StageData:
     data_cfg = stage_data_config(cfg, stage)
     dataset = build_dataset(data_cfg, tokenizer, specs, split="train", cache=cache_for(cfg.model.modalities, data_cfg))
@@ -79,7 +100,7 @@ def build_stage_data(cfg: RunConfig, stage: StageConfig, tokenizer, specs: list[
     sampler = GroupedDistributedSampler(dataset.lengths, dataset.signatures, cfg.train.micro_batch_size,
                                         rank=rank(), world_size=world_size(), seed=data_cfg.seed,
                                         group_by_modality=data_cfg.group_by_modality, packing=data_cfg.packing)
-    collator = Collator(tokenizer.pad_token_id, packing_length=data_cfg.max_length if data_cfg.packing else None)
+    collator = stage_collator(cfg, data_cfg, tokenizer)
     limit = data_cfg.max_bad_fraction if data_cfg.bad_sample_policy == "skip" else None
     return StageData(dataset, sampler, collator, cfg.train.micro_batch_size, data_cfg.num_workers, limit)
 
@@ -99,7 +120,7 @@ def build_eval_data(cfg: RunConfig, stage: StageConfig, tokenizer, specs: list[M
     sampler = GroupedDistributedSampler(dataset.lengths, dataset.signatures, cfg.train.micro_batch_size,
                                         rank=rank(), world_size=world_size(), seed=data_cfg.seed, shuffle=False,
                                         group_by_modality=data_cfg.group_by_modality, packing=data_cfg.packing)
-    collator = Collator(tokenizer.pad_token_id, packing_length=data_cfg.max_length if data_cfg.packing else None)
+    collator = stage_collator(cfg, data_cfg, tokenizer)
     limit = data_cfg.max_bad_fraction if data_cfg.bad_sample_policy == "skip" else None
     return StageData(dataset, sampler, collator, cfg.train.micro_batch_size, data_cfg.num_workers, limit)
 
@@ -124,5 +145,6 @@ def packing_summary(cfg: RunConfig) -> dict | str:
     sampler = GroupedDistributedSampler(dataset.lengths, dataset.signatures, micro, seed=data_cfg.seed,
                                         group_by_modality=data_cfg.group_by_modality, packing=data_cfg.packing)
     return {"stage": stage.name, "data.packing": data_cfg.packing, "max_length": data_cfg.max_length,
-            "micro_batch": micro, **packing_efficiency(dataset.lengths, sampler.rank_order(0), micro,
-                                                       data_cfg.max_length)}
+            "micro_batch": micro, "packing_cost": data_cfg.packing_cost,
+            **packing_efficiency(dataset.lengths, sampler.rank_order(0), micro, data_cfg.max_length,
+                                 stage_collator(cfg, data_cfg, tokenizer).attention_width)}

@@ -19,7 +19,7 @@ from moka_train.data.packing import pack_rows, packing_efficiency
 from moka_train.data.sampler import GroupedDistributedSampler, snake_deal
 from moka_train.data.tokenizer import load_tokenizer
 from moka_train.model.build import build_model
-from moka_train.train.data import build_stage_data
+from moka_train.train.data import attention_width, build_stage_data, stage_collator
 from moka_train.train.feature_cache_writer import fill_feature_cache
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +38,11 @@ def test_rows_fit_hold_every_sample_once_and_never_cost_more_than_padding():
     # rows of 256: two rows of 150 (300 tokens), not 100 + 90 + 60 | 50 (2 x 250) nor padded (400)
     assert pack_rows([100, 90, 60, 50], 256) == [[0, 3], [1, 2]]
     assert pack_rows([85, 85, 85, 85], 256) == [[0], [1], [2], [3]]  # a tie keeps the shorter rows
+    # tokens only: one row of 900 (900 < 7 x 200); attention counted (a row of W costs W (1 + W/300)):
+    # one row would cost 900 x 4 = 3600, five rows of 200 cost 5 x 200 x 5/3 = 1667, padding 2333
+    lengths = [200, 150, 150, 100, 100, 100, 100]
+    assert pack_rows(lengths, 1024) == [[0, 1, 2, 3, 4, 5, 6]]
+    assert pack_rows(lengths, 1024, attention_width=300) == [[0], [1], [2], [3, 5], [4, 6]]
 
 
 def test_an_overlength_sample_is_refused_by_index_and_length():
@@ -128,13 +133,23 @@ def test_a_packed_batch_lacking_a_modality_still_touches_its_branch(setup, works
     assert_same(result, loss_and_grads(model, Collator(tokenizer.pad_token_id)(items)))
 
 
+def test_the_trainer_lays_packed_rows_out_for_the_llm_width(setup):
+    cfg, plain, tokenizer, model = setup
+    width = model.llm.config.hidden_size
+    assert attention_width(plain.model.llm_path) == 6 * width
+    for cost, expected in (("compute", 6 * width), ("tokens", None)):
+        data_cfg = plain.data.model_copy(update={"packing": True, "packing_cost": cost})
+        assert stage_collator(plain, data_cfg, tokenizer).attention_width == expected
+
+
 def test_resuming_mid_epoch_gives_the_remaining_packed_batches(setup, workspace):
     cfg, plain, tokenizer, model = setup
-    cfg = plain.model_copy(update={"data": plain.data.model_copy(update={"packing": True})})
+    cfg = plain.model_copy(update={"data": plain.data.model_copy(update={"packing": True, "packing_cost": "tokens"})})
     specs = [b.spec for b in model.branches]
     full = list(build_stage_data(cfg, cfg.stages[-1], tokenizer, specs).loader(epoch=1, position=0))
     resumed = list(build_stage_data(cfg, cfg.stages[-1], tokenizer, specs).loader(epoch=1, position=3))
     assert len(resumed) == len(full) - 3 and all("segment_ids" in b for b in full)
+    assert any(b["input_ids"].shape[0] < len(b["ids"]) for b in full)  # rows really are shared
     for a, b in zip(full[3:], resumed):
         assert a["ids"] == b["ids"]
         for key in ("input_ids", "labels", "modality_ids", "position_ids", "segment_ids"):
@@ -147,7 +162,7 @@ def test_validate_prints_the_packing_efficiency_of_the_data(setup, workspace, ca
     cfg, plain, tokenizer, model = setup
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DEMO_ROOT", str(workspace))
-        assert main(["validate", "--config", str(CONFIG), "data.packing=true"]) == 0
+        assert main(["validate", "--config", str(CONFIG), "data.packing=true", "data.packing_cost=tokens"]) == 0
     out = capsys.readouterr().out
     block = out.split("# --- packing efficiency")[1].split("\n", 1)[1]
     printed = yaml.safe_load("\n".join(line[2:] for line in block.splitlines() if line.startswith("# ")))
@@ -155,5 +170,5 @@ def test_validate_prints_the_packing_efficiency_of_the_data(setup, workspace, ca
     order = GroupedDistributedSampler(dataset.lengths, dataset.signatures, 4, packing=True).rank_order(0)
     expected = packing_efficiency(dataset.lengths, order, 4, plain.data.max_length)
     assert printed["packing"] == {"stage": "finetune", "data.packing": True, "max_length": 256, "micro_batch": 4,
-                                  **expected}
+                                  "packing_cost": "tokens", **expected}
     assert expected["packed_efficiency"] > expected["padded_efficiency"]

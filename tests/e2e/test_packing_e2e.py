@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 # one fine-tuning stage, 4 steps (32 samples / (2 ranks x 4)): 4 samples of unequal length
 # share rows; dropout on, so a resume that forgot any rank's RNG state would drift
 ARGS = ["stages=[{name: ft, kind: moka_finetune, epochs: 1, optim: {lr: 0.003, warmup_ratio: 0.2}}]",
-        "train.micro_batch_size=4", "adapter.dropout=0.1", "train.save_every=100", "data.packing=true",
+        "train.micro_batch_size=4", "adapter.dropout=0.1", "train.save_every=100", "data.packing=true", "data.packing_cost=tokens",
         "data.num_workers=1", "train.deepspeed.zero_stage=3"]
 
 

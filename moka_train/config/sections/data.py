@@ -33,6 +33,10 @@ class DataConfig(Section):
     # training: the samples of a micro-batch share rows of up to max_length tokens (position ids
     # restart per sample, attention and MokA's cross-attention stay inside each sample)
     packing: bool = False
+    # how packed rows are laid out: "compute" counts attention over each whole row (sdpa / eager
+    # apply the block-diagonal mask to a dense score matrix, so long rows cost more per token on
+    # a narrow model); "tokens" counts tokens only (fewest pad tokens)
+    packing_cost: Literal["compute", "tokens"] = "compute"
     # frames per video for datasets built without a model config; a run takes them from
     # model.modalities[].frames (setting both to different values is an error)
     video_frames: int = Field(10, gt=0)
