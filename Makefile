@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(call install_into,$(VENV),$(PIN))
 	touch $(STAMP)
 
-test: install
+test: lint
 	OMP_NUM_THREADS=2 $(PY) -m pytest -q $(PYTEST_ARGS)
 
 # the newest releases in a fresh .venv-latest, then the suite (less the check that the installed
@@ -37,8 +37,8 @@ test-latest:
 		--deselect tests/test_constraints.py::test_installed_versions_equal_the_constraints
 
 lint: install
-	$(PY) -m ruff check moka_train scripts data_prep tests
-	$(PY) -m ruff format --check moka_train scripts data_prep tests
+	$(PY) -m ruff check moka_train scripts data_prep tests examples
+	$(PY) -m ruff format --check moka_train scripts data_prep tests examples
 
 demo: install
 	$(PY) scripts/demo.py --output-dir demo_out

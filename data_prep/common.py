@@ -33,8 +33,9 @@ class ConversionError(ValueError):
 class Conversion:
     """Rows plus what happened on the way: every input row is written or skipped under a reason."""
 
-    def __init__(self, name: str, media_root: Path, lookups: dict[str, MediaLookup] | None = None,
-                 duplicates: str = "fail"):
+    def __init__(
+        self, name: str, media_root: Path, lookups: dict[str, MediaLookup] | None = None, duplicates: str = "fail"
+    ):
         if duplicates not in DUPLICATE_POLICIES:
             raise ValueError(f"duplicates={duplicates!r}; choose from {', '.join(DUPLICATE_POLICIES)}")
         self.name, self.media_root, self.duplicates = name, Path(media_root), duplicates
@@ -68,8 +69,9 @@ class Conversion:
         if times == 1:
             return True
         if self.duplicates == "fail":
-            raise ConversionError(f"{self.name}: row id {rid!r} occurs more than once in the input "
-                                  "(see the converter's duplicate option)")
+            raise ConversionError(
+                f"{self.name}: row id {rid!r} occurs more than once in the input (see the converter's duplicate option)"
+            )
         if self.duplicates == "keep-first":
             self.skip("duplicate_id")
             examples = self.notes.setdefault("duplicate_id_examples", [])
@@ -83,14 +85,24 @@ class Conversion:
 
     def report(self, output: Path | None = None) -> dict:
         if self.read != len(self.rows) + sum(self.skipped.values()):
-            raise AssertionError(f"{self.name}: {self.read} rows read but {len(self.rows)} written + "
-                                 f"{sum(self.skipped.values())} skipped")  # a converter lost rows: a bug
+            raise AssertionError(
+                f"{self.name}: {self.read} rows read but {len(self.rows)} written + "
+                f"{sum(self.skipped.values())} skipped"
+            )  # a converter lost rows: a bug
         missing = list(dict.fromkeys(self.missing))  # distinct files, first met first
         layouts = {kind: dict(lookup.used) for kind, lookup in self.lookups.items() if lookup.used}
-        return {"converter": self.name, "output": str(output) if output else None, "read": self.read,
-                "written": len(self.rows), "skipped": dict(self.skipped), "missing_media": len(missing),
-                "rows_missing_media": self.rows_missing, "missing_examples": missing[:5], "media_layouts": layouts,
-                **self.notes}
+        return {
+            "converter": self.name,
+            "output": str(output) if output else None,
+            "read": self.read,
+            "written": len(self.rows),
+            "skipped": dict(self.skipped),
+            "missing_media": len(missing),
+            "rows_missing_media": self.rows_missing,
+            "missing_examples": missing[:5],
+            "media_layouts": layouts,
+            **self.notes,
+        }
 
 
 def write_jsonl(path: Path, rows: Sequence[dict]) -> None:
@@ -105,24 +117,38 @@ def base_parser(description: str, media: dict[str, str] | None = None) -> argpar
     ``--<kind>-dir`` per media kind the converter reads (default: the known layouts, tried in order)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--input", type=Path, required=True, help="the dataset's published annotation file or folder")
-    parser.add_argument("--output", "--out", dest="output", type=Path, required=True,
-                        help="the unified JSONL to write (--out is a deprecated spelling)")
+    parser.add_argument(
+        "--output",
+        "--out",
+        dest="output",
+        type=Path,
+        required=True,
+        help="the unified JSONL to write (--out is a deprecated spelling)",
+    )
     parser.add_argument("--media-root", type=Path, required=True, help="the root media paths are written relative to")
     parser.add_argument("--drop-missing", action="store_true", help="leave out rows whose media file is missing")
     for kind, default_help in (media or {}).items():
-        parser.add_argument(f"--{kind}-dir", dest=f"{kind}_dir", action="append", default=None,
-                            help=f"{kind} folder under the media root (repeat to try several); default: {default_help}")
+        parser.add_argument(
+            f"--{kind}-dir",
+            dest=f"{kind}_dir",
+            action="append",
+            default=None,
+            help=f"{kind} folder under the media root (repeat to try several); default: {default_help}",
+        )
     return parser
 
 
 def lookups_from_args(args: argparse.Namespace, layouts: dict[str, tuple[str, ...]]) -> dict[str, MediaLookup]:
     """One lookup per kind: the folders given on the command line, else the converter's known layouts."""
-    return {kind: MediaLookup(args.media_root, kind, getattr(args, f"{kind}_dir", None) or dirs)
-            for kind, dirs in layouts.items()}
+    return {
+        kind: MediaLookup(args.media_root, kind, getattr(args, f"{kind}_dir", None) or dirs)
+        for kind, dirs in layouts.items()
+    }
 
 
-def run(convert: Callable[[argparse.Namespace], Conversion], parser: argparse.ArgumentParser,
-        argv: list[str] | None = None) -> int:
+def run(
+    convert: Callable[[argparse.Namespace], Conversion], parser: argparse.ArgumentParser, argv: list[str] | None = None
+) -> int:
     """Parse, convert, write, print the one-line report; 0 when rows were written, 1 when none,
     2 when the input is unusable (the message names the file and row; no traceback)."""
     args = parser.parse_args(argv)
@@ -139,15 +165,21 @@ def run(convert: Callable[[argparse.Namespace], Conversion], parser: argparse.Ar
     return 0
 
 
-def cli(convert: Callable[[argparse.Namespace], Conversion], doc: str, media: dict[str, str] | None = None,
-        extra: Callable[[argparse.ArgumentParser], None] | None = None) -> Callable[[list[str] | None], int]:
+def cli(
+    convert: Callable[[argparse.Namespace], Conversion],
+    doc: str,
+    media: dict[str, str] | None = None,
+    extra: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> Callable[[list[str] | None], int]:
     """A converter's ``main(argv) -> exit status``: the shared parser (the first paragraph of ``doc``
     as its description, ``media`` the per-kind folder flags), ``extra`` adding the converter's own flags."""
+
     def main(argv: list[str] | None = None) -> int:
         parser = base_parser(" ".join(doc.split("\n\n")[0].split()), media)
         if extra:
             extra(parser)
         return run(convert, parser, argv)
+
     return main
 
 
@@ -187,8 +219,9 @@ def require_keys(item: dict, keys: Sequence[str], where: str) -> None:
         raise ConversionError(f"{where}: expected a JSON object, got {type(item).__name__}")
     absent = [k for k in keys if k not in item]
     if absent:
-        raise ConversionError(f"{where}: missing field(s) {absent}; this format needs {list(keys)} "
-                              f"(found {sorted(item)[:12]})")
+        raise ConversionError(
+            f"{where}: missing field(s) {absent}; this format needs {list(keys)} (found {sorted(item)[:12]})"
+        )
 
 
 def relative_to_root(path: Path, media_root: Path) -> str:
@@ -220,8 +253,9 @@ def fill_template(question: str, values: list[str], where: str) -> str:
     """Replace the k-th ``<Slot>`` with the k-th value (MUSIC-AVQA's templates); a count mismatch is an error."""
     slots = _SLOT.findall(question)
     if len(slots) != len(values):
-        raise ConversionError(f"{where}: question {question!r} has {len(slots)} slots but "
-                              f"{len(values)} values {values}")
+        raise ConversionError(
+            f"{where}: question {question!r} has {len(slots)} slots but {len(values)} values {values}"
+        )
     remaining = iter(values)
     return _SLOT.sub(lambda _m: str(next(remaining)), question)
 

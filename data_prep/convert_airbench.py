@@ -23,13 +23,30 @@ from common import Conversion, ConversionError, cli, conversation, lookups_from_
 from moka_train.eval.protocol import airbench_prompt
 
 # the release's nine speech task names (Foundation_meta.json ``task_name``; spelling as released)
-SPEECH_TASKS = ("Speech_Grounding", "Spoken_Language_Identification", "Speaker_Gender_Recognition",
-                "Speaker_Emotion_Recontion", "Speaker_Age_Prediction", "Speech_Entity_Reconition",
-                "Speaker_Intent_Classification", "Speaker_Number_Verification", "Synthesized_Voice_Detection")
+SPEECH_TASKS = (
+    "Speech_Grounding",
+    "Spoken_Language_Identification",
+    "Speaker_Gender_Recognition",
+    "Speaker_Emotion_Recontion",
+    "Speaker_Age_Prediction",
+    "Speech_Entity_Reconition",
+    "Speaker_Intent_Classification",
+    "Speaker_Number_Verification",
+    "Synthesized_Voice_Detection",
+)
 SPEECH_EN_TASKS = tuple(t for t in SPEECH_TASKS if t != "Spoken_Language_Identification")
-OTHER_TASKS = ("Audio_Grounding", "vocal_sound_classification", "Acoustic_Scene_Classification", "Sound_AQA",
-               "Music_Instruments_Classfication", "Music_Genre_Recognition", "Music_Midi_Pitch_Analysis",
-               "Music_Midi_Velocity_Analysis", "Music_AQA", "Music_Mood_Recognition")
+OTHER_TASKS = (
+    "Audio_Grounding",
+    "vocal_sound_classification",
+    "Acoustic_Scene_Classification",
+    "Sound_AQA",
+    "Music_Instruments_Classfication",
+    "Music_Genre_Recognition",
+    "Music_Midi_Pitch_Analysis",
+    "Music_Midi_Velocity_Analysis",
+    "Music_AQA",
+    "Music_Mood_Recognition",
+)
 FIELDS = ("path", "question", "choice_a", "choice_b", "answer_gt", "task_name", "dataset_name", "uniq_id")
 LAYOUTS = {"speech": ("Foundation", "")}
 
@@ -45,8 +62,9 @@ def skip_reason(task: str, selected: tuple[str, ...]) -> str | None:
 def convert(args: argparse.Namespace) -> Conversion:
     unknown = sorted(set(args.tasks) - set(SPEECH_TASKS) - set(OTHER_TASKS))
     if unknown:
-        raise ConversionError(f"--tasks {unknown} are not AIR-Bench foundation task names; "
-                              f"speech tasks: {SPEECH_TASKS}")
+        raise ConversionError(
+            f"--tasks {unknown} are not AIR-Bench foundation task names; speech tasks: {SPEECH_TASKS}"
+        )
     items = read_json(args.input, list, "the AIR-Bench Foundation_meta.json list")
     lookups = lookups_from_args(args, LAYOUTS)
     conv = Conversion("airbench_speech", args.media_root, lookups)
@@ -57,9 +75,15 @@ def convert(args: argparse.Namespace) -> Conversion:
             continue
         choices = [item.get(f"choice_{c}") for c in "abcd"]
         options = [c for c in choices if c is not None]
-        row = {"id": str(item["uniq_id"]), "conversations": conversation(airbench_prompt(item["question"], *choices)),
-               "question": item["question"], "options": options, "answer": item["answer_gt"],
-               "task_name": item["task_name"], "dataset_name": item["dataset_name"]}
+        row = {
+            "id": str(item["uniq_id"]),
+            "conversations": conversation(airbench_prompt(item["question"], *choices)),
+            "question": item["question"],
+            "options": options,
+            "answer": item["answer_gt"],
+            "task_name": item["task_name"],
+            "dataset_name": item["dataset_name"],
+        }
         clip = f"{item['task_name']}_{item['dataset_name']}/{item['path']}"
         conv.add(row, {"speech": lookups["speech"].path(clip)}, args.drop_missing)
     return conv

@@ -46,8 +46,11 @@ def convert(args: argparse.Namespace) -> Conversion:
             continue
         letter = LETTERS[idx]
         target = f"({letter}) {rec['choices'][idx]}"
-        row = {"id": f"aokvqa_{rec['question_id']}", "answer": letter,
-               "conversations": conversation(prompt(rec["question"], rec["choices"]), target)}
+        row = {
+            "id": f"aokvqa_{rec['question_id']}",
+            "answer": letter,
+            "conversations": conversation(prompt(rec["question"], rec["choices"]), target),
+        }
         conv.add(row, {"image": lookups["image"].path(f"{int(rec['image_id']):012d}.jpg")}, args.drop_missing)
     return conv
 

@@ -25,9 +25,15 @@ def convert(args: argparse.Namespace) -> Conversion:
     for entry in ave_format.read_lines(args.input):
         conv.read += 1
         vid = entry.video_id
-        row = {"id": vid, "conversations": conversation(ave_prompt()), "question": AVE_QUESTION,
-               "answer": f"event:{entry.category} start_time:{entry.start} end_time:{entry.end}",
-               "event": entry.category, "start_time": entry.start, "end_time": entry.end}
+        row = {
+            "id": vid,
+            "conversations": conversation(ave_prompt()),
+            "question": AVE_QUESTION,
+            "answer": f"event:{entry.category} start_time:{entry.start} end_time:{entry.end}",
+            "event": entry.category,
+            "start_time": entry.start,
+            "end_time": entry.end,
+        }
         conv.add(row, {"video": lookups["video"].path(vid), "audio": lookups["audio"].path(vid)}, args.drop_missing)
     return conv
 

@@ -38,15 +38,23 @@ def convert(args: argparse.Namespace) -> Conversion:
             continue
         vid = entry.video_id
         answer = f"<event>{entry.category}</event><range>{entry.start},{entry.end}</range>"
-        row = {"id": f"ave_{vid}", "event": entry.category, "range": [entry.start, entry.end],
-               "conversations": conversation(ave_prompt(), answer)}
+        row = {
+            "id": f"ave_{vid}",
+            "event": entry.category,
+            "range": [entry.start, entry.end],
+            "conversations": conversation(ave_prompt(), answer),
+        }
         conv.add(row, {"video": lookups["video"].path(vid), "audio": lookups["audio"].path(vid)}, args.drop_missing)
     return conv
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--split-file", type=Path, default=None,
-                        help="with --input Annotations.txt: keep the lines that are also lines of this split file")
+    parser.add_argument(
+        "--split-file",
+        type=Path,
+        default=None,
+        help="with --input Annotations.txt: keep the lines that are also lines of this split file",
+    )
     parser.add_argument("--exclude", type=Path, action="append", help="a split file (testSet.txt) kept out of training")
 
 

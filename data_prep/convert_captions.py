@@ -22,8 +22,11 @@ import csv
 
 from common import Conversion, ConversionError, cli, conversation, lookups_from_args, read_json
 
-INSTRUCTION = {"image": "Describe the image briefly.", "video": "Describe the video briefly.",
-               "audio": "Describe the audio briefly."}
+INSTRUCTION = {
+    "image": "Describe the image briefly.",
+    "video": "Describe the video briefly.",
+    "audio": "Describe the audio briefly.",
+}
 AUDIOCAPS_COLUMNS = ("audiocap_id", "youtube_id", "start_time", "caption")
 
 
@@ -41,8 +44,10 @@ def convert_video_llava(args: argparse.Namespace) -> Conversion:
         if kind is None or not answers:
             conv.skip("no_media" if kind is None else "no_caption")
             continue
-        row = {"id": f"vl_{rec['id']}",
-               "conversations": conversation(f"<{kind}>\n{INSTRUCTION[kind]}", answers[0].strip())}
+        row = {
+            "id": f"vl_{rec['id']}",
+            "conversations": conversation(f"<{kind}>\n{INSTRUCTION[kind]}", answers[0].strip()),
+        }
         conv.add(row, {kind: lookups[kind].path(rec[kind])}, args.drop_missing)
     return conv
 
@@ -53,12 +58,16 @@ def convert_audiocaps(args: argparse.Namespace) -> Conversion:
     with args.input.open(encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
         if not set(AUDIOCAPS_COLUMNS) <= set(reader.fieldnames or ()):
-            raise ConversionError(f"{args.input}: not an AudioCaps CSV: header {(reader.fieldnames or [''])[:4]}, "
-                                  f"expected {','.join(AUDIOCAPS_COLUMNS)} (a JSON caption list is not this format)")
+            raise ConversionError(
+                f"{args.input}: not an AudioCaps CSV: header {(reader.fieldnames or [''])[:4]}, "
+                f"expected {','.join(AUDIOCAPS_COLUMNS)} (a JSON caption list is not this format)"
+            )
         for rec in reader:
             conv.read += 1
-            row = {"id": f"ac_{rec['audiocap_id']}",
-                   "conversations": conversation(f"<audio>\n{INSTRUCTION['audio']}", rec["caption"].strip())}
+            row = {
+                "id": f"ac_{rec['audiocap_id']}",
+                "conversations": conversation(f"<audio>\n{INSTRUCTION['audio']}", rec["caption"].strip()),
+            }
             conv.add(row, {"audio": lookups["audio"].path(args.audio_pattern.format(**rec))}, args.drop_missing)
     return conv
 

@@ -56,8 +56,12 @@ def convert(args: argparse.Namespace) -> Conversion:
                 conv.skip("garbage_utterance")
             else:
                 text = normalise(seg["text_tn"])
-                row = {"id": f"gs_{seg['sid']}", "task": "asr", "transcript": text,
-                       "conversations": conversation(asr_prompt(), text)}
+                row = {
+                    "id": f"gs_{seg['sid']}",
+                    "task": "asr",
+                    "transcript": text,
+                    "conversations": conversation(asr_prompt(), text),
+                }
                 clip = lookups["speech"].path(f"{audio['aid']}/{seg['sid']}", seg["sid"])
                 conv.add(row, {"speech": clip}, args.drop_missing)
     if conv.read == 0:

@@ -22,8 +22,13 @@ def convert(args: argparse.Namespace) -> Conversion:
     conv = Conversion("librispeech", args.media_root)
     for utt, flac, text in utterances(args.input):
         conv.read += 1
-        row = {"id": utt, "conversations": conversation(asr_prompt()), "question": ASR_INSTRUCTION,
-               "answer": text, "split": split_of(flac)}
+        row = {
+            "id": utt,
+            "conversations": conversation(asr_prompt()),
+            "question": ASR_INSTRUCTION,
+            "answer": text,
+            "split": split_of(flac),
+        }
         conv.add(row, {"speech": relative_to_root(flac, args.media_root)}, args.drop_missing)
     return conv
 

@@ -33,8 +33,12 @@ def convert(args: argparse.Namespace) -> Conversion:
     rng = random.Random(args.seed)
     for utt, flac, text in utterances(args.input):
         conv.read += 1
-        row = {"id": f"ls_{utt}", "task": "asr", "transcript": text.lower(),
-               "conversations": conversation(SPEECH_LEAD_IN + rng.choice(ASR_PROMPTS), text.lower())}
+        row = {
+            "id": f"ls_{utt}",
+            "task": "asr",
+            "transcript": text.lower(),
+            "conversations": conversation(SPEECH_LEAD_IN + rng.choice(ASR_PROMPTS), text.lower()),
+        }
         conv.add(row, {"speech": relative_to_root(flac, args.media_root)}, args.drop_missing)
     return conv
 

@@ -20,7 +20,6 @@ from common import Conversion, cli, lookups_from_args, read_json, require_keys
 from moka_train.eval.protocol import IMAGE_LEAD_IN
 
 
-
 def normalise(conversations: list[dict]) -> list[dict]:
     turns = [{"from": t["from"], "value": t["value"].replace("<image>", "").strip()} for t in conversations]
     if turns and turns[0]["from"] == "human":

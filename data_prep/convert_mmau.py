@@ -30,10 +30,16 @@ def convert(args: argparse.Namespace) -> Conversion:
         if item["task"] != args.task:
             conv.skip(f"task_{item['task']}")
             continue
-        row = {"id": item["id"], "conversations": conversation(mmau_prompt(item["question"], item["choices"])),
-               "question": item["question"], "choices": item["choices"], "answer": item["answer"],
-               "category": item.get("category"), "sub-category": item.get("sub-category"),
-               "difficulty": item.get("difficulty")}
+        row = {
+            "id": item["id"],
+            "conversations": conversation(mmau_prompt(item["question"], item["choices"])),
+            "question": item["question"],
+            "choices": item["choices"],
+            "answer": item["answer"],
+            "category": item.get("category"),
+            "sub-category": item.get("sub-category"),
+            "difficulty": item.get("difficulty"),
+        }
         conv.add(row, {"speech": lookups["speech"].path(item["audio_id"].removeprefix("./"))}, args.drop_missing)
     return conv
 

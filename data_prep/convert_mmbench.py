@@ -30,8 +30,29 @@ OPTION_KEYS = ("A", "B", "C", "D", "E")  # mmbench.py's option_candidate
 FIELDS = ("index", "question", "A", "B", "answer", "image")
 PNG_MAGIC = b"\x89PNG"
 # pandas.read_csv's default NA strings: mmbench.py reads the TSV with pandas and drops NaN cells
-PANDAS_NA = frozenset({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-                       "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"})
+PANDAS_NA = frozenset(
+    {
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    }
+)
 
 
 def read_tsv(path: Path) -> list[dict]:
@@ -53,14 +74,17 @@ def image_bytes(record: dict, by_index: dict[str, dict], where: str) -> bytes:
     if len(encoded.strip()) <= 64:  # a reference to the row holding the image (VLMEvalKit reads it so)
         target = by_index.get(encoded.strip())
         if target is None or len(target["image"].strip()) <= 64:
-            raise ConversionError(f"{where}: image cell {encoded!r} names row index {encoded.strip()!r}, "
-                                  "which is not in the file or holds no image itself")
+            raise ConversionError(
+                f"{where}: image cell {encoded!r} names row index {encoded.strip()!r}, "
+                "which is not in the file or holds no image itself"
+            )
         encoded = target["image"]
     try:
         return base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise ConversionError(f"{where}: the image cell is neither base64 nor a row index "
-                              f"(starts {encoded[:20]!r})") from None
+        raise ConversionError(
+            f"{where}: the image cell is neither base64 nor a row index (starts {encoded[:20]!r})"
+        ) from None
 
 
 def save_image(data: bytes, directory: Path, index: str) -> Path:
@@ -82,9 +106,16 @@ def convert(args: argparse.Namespace) -> Conversion:
         options = {key: cell(rec, key) for key in OPTION_KEYS if cell(rec, key) is not None}
         hint = cell(rec, "hint")
         image = save_image(image_bytes(rec, by_index, where), args.media_root / image_dir, rec["index"])
-        row = {"id": rec["index"], "conversations": conversation(mmbench_prompt(rec["question"], options, hint)),
-               "question": rec["question"], "hint": hint, "options": options, "answer": rec["answer"],
-               "category": rec.get("category"), "l2-category": rec.get("l2-category")}
+        row = {
+            "id": rec["index"],
+            "conversations": conversation(mmbench_prompt(rec["question"], options, hint)),
+            "question": rec["question"],
+            "hint": hint,
+            "options": options,
+            "answer": rec["answer"],
+            "category": rec.get("category"),
+            "l2-category": rec.get("l2-category"),
+        }
         conv.add(row, {"image": image.relative_to(args.media_root).as_posix()}, args.drop_missing)
     return conv
 

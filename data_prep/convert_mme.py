@@ -51,8 +51,13 @@ def convert(args: argparse.Namespace) -> Conversion:
             for k, line in enumerate(lines):
                 conv.read += 1
                 question, answer = parse_line(line, f"{txt}:{k + 1}")
-                row = {"id": f"{subtask_dir.name}/{txt.stem}/{k}", "conversations": conversation(mme_prompt(question)),
-                       "question": question, "answer": answer.lower(), "subtask": subtask_dir.name}
+                row = {
+                    "id": f"{subtask_dir.name}/{txt.stem}/{k}",
+                    "conversations": conversation(mme_prompt(question)),
+                    "question": question,
+                    "answer": answer.lower(),
+                    "subtask": subtask_dir.name,
+                }
                 conv.add(row, {"image": relative_to_root(image, args.media_root)}, args.drop_missing)
     return conv
 

@@ -35,9 +35,11 @@ def convert(args: argparse.Namespace) -> Conversion:
     items = avqa.read_items(args.input)
     dups = duplicate_ids(items)
     if dups and args.on_duplicate == "fail":
-        raise ConversionError(f"{args.input}: {len(dups)} question ids occur more than once (e.g. {dups[:5]}); "
-                              "the published test set is data/json_update/avqa-test.json, or pass "
-                              "--on-duplicate keep-first")
+        raise ConversionError(
+            f"{args.input}: {len(dups)} question ids occur more than once (e.g. {dups[:5]}); "
+            "the published test set is data/json_update/avqa-test.json, or pass "
+            "--on-duplicate keep-first"
+        )
     lookups = lookups_from_args(args, avqa.LAYOUTS)
     conv = Conversion("music_avqa_test", args.media_root, lookups, duplicates="keep-first")
     conv.notes["duplicate_question_ids"] = len(dups)
@@ -45,15 +47,24 @@ def convert(args: argparse.Namespace) -> Conversion:
         conv.read += 1
         question = avqa.question(item, f"{args.input}: item {k}")
         vid = item["video_id"]
-        row = {"id": str(item["question_id"]), "conversations": conversation(music_avqa_prompt(question)),
-               "question": question, "answer": avqa.answer(item), "type": item["type"]}
+        row = {
+            "id": str(item["question_id"]),
+            "conversations": conversation(music_avqa_prompt(question)),
+            "question": question,
+            "answer": avqa.answer(item),
+            "type": item["type"],
+        }
         conv.add(row, {"video": lookups["video"].path(vid), "audio": lookups["audio"].path(vid)}, args.drop_missing)
     return conv
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--on-duplicate", choices=["fail", "keep-first"], default="fail",
-                        help="a question id met twice: stop (default) or keep its first row")
+    parser.add_argument(
+        "--on-duplicate",
+        choices=["fail", "keep-first"],
+        default="fail",
+        help="a question id met twice: stop (default) or keep its first row",
+    )
 
 
 main = cli(convert, __doc__, avqa.LAYOUT_HELP, add_flags)

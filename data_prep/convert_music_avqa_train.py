@@ -32,8 +32,12 @@ def convert(args: argparse.Namespace) -> Conversion:
         where = f"{args.input}: item {k}"
         vid, answer = item["video_id"], avqa.answer(item)
         prompt = music_avqa_prompt(avqa.question(item, where))
-        row = {"id": f"avqa_{item['question_id']}", "question_type": avqa.question_type(item, where), "answer": answer,
-               "conversations": conversation(prompt, f"<answer>{answer}</answer>")}
+        row = {
+            "id": f"avqa_{item['question_id']}",
+            "question_type": avqa.question_type(item, where),
+            "answer": answer,
+            "conversations": conversation(prompt, f"<answer>{answer}</answer>"),
+        }
         conv.add(row, {"video": lookups["video"].path(vid), "audio": lookups["audio"].path(vid)}, args.drop_missing)
     return conv
 

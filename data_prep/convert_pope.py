@@ -41,8 +41,13 @@ def convert(args: argparse.Namespace) -> Conversion:
         for k, item in enumerate(read_json_lines(path), start=1):
             conv.read += 1
             require_keys(item, FIELDS, f"{path}:{k}")
-            row = {"id": f"{split}-{item['question_id']}", "conversations": conversation(pope_prompt(item["text"])),
-                   "question": item["text"], "answer": item["label"], "split": split}
+            row = {
+                "id": f"{split}-{item['question_id']}",
+                "conversations": conversation(pope_prompt(item["text"])),
+                "question": item["text"],
+                "answer": item["label"],
+                "split": split,
+            }
             conv.add(row, {"image": lookups["image"].path(item["image"])}, args.drop_missing)
     return conv
 

@@ -23,8 +23,17 @@ from common import Conversion, ConversionError, cli, conversation, lookups_from_
 
 from moka_train.eval.protocol import seed_prompt
 
-FIELDS = ("question_id", "data_id", "question", "choice_a", "choice_b", "choice_c", "choice_d", "answer",
-          "question_type_id")
+FIELDS = (
+    "question_id",
+    "data_id",
+    "question",
+    "choice_a",
+    "choice_b",
+    "choice_c",
+    "choice_d",
+    "answer",
+    "question_type_id",
+)
 LAYOUTS = {"image": ("SEED-Bench-image", "")}
 FRAME_DIRS = ("v1_video", "SEED-Bench-video-image", "")
 # folder names our frame extractor writes, per video dimension (any task<dim>/*_8_frame is read)
@@ -35,8 +44,9 @@ def frame_path(media_root: Path, frame_dirs: list[str], question: dict, number: 
     """(relative frame path, found) for a video question; the extractor's name when absent."""
     dim, qid = int(question["question_type_id"]), str(question["question_id"])
     if dim not in FRAME_FOLDERS:
-        raise ConversionError(f"question {qid!r}: data_type video with question_type_id {dim}, "
-                              f"expected one of {sorted(FRAME_FOLDERS)}")
+        raise ConversionError(
+            f"question {qid!r}: data_type video with question_type_id {dim}, expected one of {sorted(FRAME_FOLDERS)}"
+        )
     for folder in frame_dirs:
         base = media_root / folder / f"task{dim}"
         for candidate in sorted(base.glob(f"*_8_frame/{qid}/{number}.png")):
@@ -59,17 +69,27 @@ def convert(args: argparse.Namespace) -> Conversion:
             lookups["image"].used["video frames" if found else "missing"] += 1
         else:
             image = lookups["image"].path(str(q["data_id"]))
-        row = {"id": str(q["question_id"]), "conversations": conversation(seed_prompt(q["question"], choices)),
-               "question": q["question"], "options": choices, "answer": q["answer"],
-               "question_type_id": q["question_type_id"], "data_type": q.get("data_type", "image"),
-               "dimension": names.get(int(q["question_type_id"]), str(q["question_type_id"]))}
+        row = {
+            "id": str(q["question_id"]),
+            "conversations": conversation(seed_prompt(q["question"], choices)),
+            "question": q["question"],
+            "options": choices,
+            "answer": q["answer"],
+            "question_type_id": q["question_type_id"],
+            "data_type": q.get("data_type", "image"),
+            "dimension": names.get(int(q["question_type_id"]), str(q["question_type_id"])),
+        }
         conv.add(row, {"image": image}, args.drop_missing)
     return conv
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--frame-dir", action="append", default=None,
-                        help=f"folder of the per-question video frames; default: {', '.join(FRAME_DIRS[:2])}, the root")
+    parser.add_argument(
+        "--frame-dir",
+        action="append",
+        default=None,
+        help=f"folder of the per-question video frames; default: {', '.join(FRAME_DIRS[:2])}, the root",
+    )
     parser.add_argument("--frame-number", type=int, default=1, choices=range(1, 9), help="which of the 8 frames")
 
 

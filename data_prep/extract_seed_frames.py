@@ -49,8 +49,9 @@ def extract_one(video: Path, question: dict, out_dir: Path) -> int:
     from PIL import Image
 
     reader = decord.VideoReader(str(video), num_threads=1)
-    indices = frame_indices(int(question["question_type_id"]), len(reader), reader.get_avg_fps(),
-                            question.get("segment"))
+    indices = frame_indices(
+        int(question["question_type_id"]), len(reader), reader.get_avg_fps(), question.get("segment")
+    )
     frames = reader.get_batch(indices).asnumpy()
     out_dir.mkdir(parents=True, exist_ok=True)
     for number, frame in enumerate(frames, start=1):
@@ -96,8 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", type=Path, required=True, help="SEED-Bench.json")
     parser.add_argument("--output", type=Path, required=True, help="frame folder (the converter's --frame-dir)")
-    for name, what in (("ssv2", "dimension 10 (Something-Something v2)"), ("epic", "dimension 11 (Epic-Kitchens)"),
-                       ("breakfast", "dimension 12 (Breakfast)")):
+    for name, what in (
+        ("ssv2", "dimension 10 (Something-Something v2)"),
+        ("epic", "dimension 11 (Epic-Kitchens)"),
+        ("breakfast", "dimension 12 (Breakfast)"),
+    ):
         parser.add_argument(f"--{name}-dir", type=Path, default=None, help=f"videos of {what}")
     args = parser.parse_args(argv)
     try:

@@ -29,8 +29,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fps", type=int, default=10)
     parser.add_argument("--audio-seconds", type=float, default=1.0)
     args = parser.parse_args(argv)
-    counts = make_synthetic(args.out, args.seed, args.num_av, args.num_image, args.num_speech, args.frames,
-                            args.size, args.fps, args.audio_seconds)
+    counts = make_synthetic(
+        args.out,
+        args.seed,
+        args.num_av,
+        args.num_image,
+        args.num_speech,
+        args.frames,
+        args.size,
+        args.fps,
+        args.audio_seconds,
+    )
     print(json.dumps({"out": str(args.out), **counts}))
     return 0
 

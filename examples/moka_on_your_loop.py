@@ -20,8 +20,15 @@ import tempfile
 import torch
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
-from moka_train.adapters import (AdapterSpec, RoutingSlot, adapter_state_dict, apply_adapters, load_adapters,
-                                 read_adapter_spec, save_adapters)
+from moka_train.adapters import (
+    AdapterSpec,
+    RoutingSlot,
+    adapter_state_dict,
+    apply_adapters,
+    load_adapters,
+    read_adapter_spec,
+    save_adapters,
+)
 
 TEXT, QUERY, AUDIO = 0, 1, 2  # modality_ids: 2.. are the non-text modalities in spec.modalities order
 
@@ -30,8 +37,16 @@ def load_model(path: str | None) -> torch.nn.Module:
     if path:
         return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     torch.manual_seed(0)
-    return LlamaForCausalLM(LlamaConfig(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                                        num_attention_heads=4, num_key_value_heads=2))
+    return LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=128,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+        )
+    )
 
 
 def toy_batch(model, projector: torch.nn.Module, generator: torch.Generator, batch: int = 4) -> dict:
@@ -67,8 +82,9 @@ def train(model, slot: RoutingSlot, projector, steps: int, lr: float = 3e-3) -> 
     return losses
 
 
-def reload_and_compare(model, slot: RoutingSlot, spec: AdapterSpec, projector, model_path: str | None,
-                       directory: str) -> float:
+def reload_and_compare(
+    model, slot: RoutingSlot, spec: AdapterSpec, projector, model_path: str | None, directory: str
+) -> float:
     """Save the adapter, load it into a fresh copy of the base model, and compare logits."""
     save_adapters(model, spec, directory)
     fresh, fresh_slot = load_model(model_path), RoutingSlot(len(spec.modalities))
@@ -93,9 +109,14 @@ def run(model_path: str | None = None, steps: int = 30, out: str | None = None) 
     losses = train(model, slot, projector, steps)
     with tempfile.TemporaryDirectory() as tmp:
         difference = reload_and_compare(model, slot, spec, projector, model_path, out or tmp)
-    return {"adapted_layers": len(replaced), "adapter_tensors": len(adapter_state_dict(model)),
-            "first_loss": losses[0], "last_loss": losses[-1], "reload_max_abs_diff": difference,
-            "base_unchanged": bool(torch.equal(frozen_before, model.lm_head.weight))}
+    return {
+        "adapted_layers": len(replaced),
+        "adapter_tensors": len(adapter_state_dict(model)),
+        "first_loss": losses[0],
+        "last_loss": losses[-1],
+        "reload_max_abs_diff": difference,
+        "base_unchanged": bool(torch.equal(frozen_before, model.lm_head.weight)),
+    }
 
 
 def main() -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 import yaml
-from collections.abc import Callable
 
 from .config import ConfigError, dump_config, load_config
 
@@ -23,9 +23,11 @@ def _add_config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
 
 
-TEMPERATURE_MEANING = {"official": "sqrt(r) on the scaled rank vectors, as the official code ran",
-                       "paper": "sqrt(r) on the unscaled rank vectors, the paper's formula",
-                       "num_query": "sqrt(query tokens), the first release"}
+TEMPERATURE_MEANING = {
+    "official": "sqrt(r) on the scaled rank vectors, as the official code ran",
+    "paper": "sqrt(r) on the unscaled rank vectors, the paper's formula",
+    "num_query": "sqrt(query tokens), the first release",
+}
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -35,22 +37,27 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .adapters import available_methods
 
     if cfg.adapter.method not in available_methods():  # refused here, not after hours of setup
-        raise ConfigError(f"adapter.method: unknown {cfg.adapter.method!r}; choose one of "
-                          f"{', '.join(available_methods())}")
+        raise ConfigError(
+            f"adapter.method: unknown {cfg.adapter.method!r}; choose one of {', '.join(available_methods())}"
+        )
     sys.stdout.write(dump_config(cfg))
     from .model.summary import describe
 
     summary = yaml.safe_dump(describe(cfg), sort_keys=False)
     sys.stdout.write("\n# --- budget ---\n" + "".join(f"# {line}\n" for line in summary.splitlines()))
-    sys.stdout.write("# --- media sampling and adapter temperature ---\n"
-                     + "".join(f"# {m.name}: {m.sampling_plan().describe()}\n" for m in cfg.model.modalities)
-                     + f"# adapter.temperature: {cfg.adapter.temperature} "
-                       f"({TEMPERATURE_MEANING[cfg.adapter.temperature]})\n")
+    sys.stdout.write(
+        "# --- media sampling and adapter temperature ---\n"
+        + "".join(f"# {m.name}: {m.sampling_plan().describe()}\n" for m in cfg.model.modalities)
+        + f"# adapter.temperature: {cfg.adapter.temperature} "
+        f"({TEMPERATURE_MEANING[cfg.adapter.temperature]})\n"
+    )
     from .train.data import packing_summary
 
     packing = yaml.safe_dump({"packing": packing_summary(cfg)}, sort_keys=False)
-    sys.stdout.write("# --- packing efficiency (non-pad share of the fine-tuning micro-batches) ---\n"
-                     + "".join(f"# {line}\n" for line in packing.splitlines()))
+    sys.stdout.write(
+        "# --- packing efficiency (non-pad share of the fine-tuning micro-batches) ---\n"
+        + "".join(f"# {line}\n" for line in packing.splitlines())
+    )
     return 0
 
 
@@ -82,8 +89,9 @@ def evaluate_help() -> str:
     from .eval.run_cli import build_parser as run_parser
 
     subcommands = {"run": run_parser()}
-    subcommands.update(next(a for a in score_report_parser()._actions
-                            if isinstance(a, argparse._SubParsersAction)).choices)
+    subcommands.update(
+        next(a for a in score_report_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    )
     parts = ["usage: moka-train evaluate {run,score,report} ...\n"]
     for name, sub in subcommands.items():
         sub.prog = f"moka-train evaluate {name}"
@@ -110,8 +118,7 @@ def cmd_import_official(args: argparse.Namespace) -> int:
 
     from .data.tokenizer import load_tokenizer
     from .model.build import build_model
-    from .model.official_import import (OfficialImportError, check_recipe, convert_release, describe_import,
-                                        write_import)
+    from .model.official_import import OfficialImportError, check_recipe, convert_release, describe_import, write_import
 
     cfg = load_config(args.config, args.overrides)
     try:
@@ -175,8 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import-official", help="convert a released official MokA checkpoint into an export")
     _add_config_args(p)
-    p.add_argument("--source", nargs="+", required=True,
-                   help="stage-1 .bin file(s), or an AVQA/AVE checkpoint directory, or the visual-text directory")
+    p.add_argument(
+        "--source",
+        nargs="+",
+        required=True,
+        help="stage-1 .bin file(s), or an AVQA/AVE checkpoint directory, or the visual-text directory",
+    )
     p.add_argument("--kind", default="auto", help="auto | projector | avt | vt")
     p.add_argument("--stage", default="official", help="export name under <output_dir>/export/ (default official)")
     p.add_argument("--output", help="export directory (default <output_dir>/export/<stage>)")

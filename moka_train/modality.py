@@ -50,9 +50,11 @@ def adapter_index_of_id(mid: int) -> int:
     return 0 if mid in (TEXT, QUERY) else mid - FIRST_MEDIA + 1
 
 
-def build_modality_specs(names_placeholders_tokens: list[tuple[str, str, int]],
-                         sampling: dict[str, SamplingPlan] | None = None,
-                         wraps: dict[str, tuple[str, str] | None] | None = None) -> list[ModalitySpec]:
+def build_modality_specs(
+    names_placeholders_tokens: list[tuple[str, str, int]],
+    sampling: dict[str, SamplingPlan] | None = None,
+    wraps: dict[str, tuple[str, str] | None] | None = None,
+) -> list[ModalitySpec]:
     """Specs in config order (with each name's sampling plan and placeholder wrap); names and
     placeholders must be unique."""
     names = [n for n, _, _ in names_placeholders_tokens]
@@ -60,5 +62,6 @@ def build_modality_specs(names_placeholders_tokens: list[tuple[str, str, int]],
     if len(set(names)) != len(names) or len(set(placeholders)) != len(placeholders):
         raise ValueError(f"modality names and placeholders must be unique, got {names} / {placeholders}")
     sampling, wraps = sampling or {}, wraps or {}
-    return [ModalitySpec(n, p, k, i, sampling.get(n), wraps.get(n))
-            for i, (n, p, k) in enumerate(names_placeholders_tokens)]
+    return [
+        ModalitySpec(n, p, k, i, sampling.get(n), wraps.get(n)) for i, (n, p, k) in enumerate(names_placeholders_tokens)
+    ]

@@ -31,11 +31,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the official-style oracle lives with the tests
 
+from reference.moka_reference import reference_moka_delta  # noqa: E402
+
 from moka_train.adapters import AdapterSpec, RoutingSlot, available_methods, get_method  # noqa: E402
 from moka_train.adapters.methods.lora import LoRALinear  # noqa: E402
 from moka_train.adapters.methods.moka import MokaLinear  # noqa: E402
 from moka_train.adapters.methods.wander import WanderLinear  # noqa: E402
-from reference.moka_reference import reference_moka_delta  # noqa: E402
 
 
 def realistic_ids(batch: int, tokens: int, gen: torch.Generator) -> torch.Tensor:
@@ -43,10 +44,10 @@ def realistic_ids(batch: int, tokens: int, gen: torch.Generator) -> torch.Tensor
     ids = torch.zeros(batch, tokens, dtype=torch.long)
     for row in range(batch):  # building the batch, not the timed path
         start = 8
-        ids[row, start:start + 320] = 2
-        ids[row, start + 320:start + 352] = 3
+        ids[row, start : start + 320] = 2
+        ids[row, start + 320 : start + 352] = 3
         q = int(torch.randint(40, 61, (1,), generator=gen))
-        ids[row, start + 356:start + 356 + q] = 1
+        ids[row, start + 356 : start + 356 + q] = 1
     return ids
 
 
@@ -70,6 +71,7 @@ def fwd_bwd(compute, x):
     def run():
         x.grad = None
         compute(x).sum().backward()
+
     return run
 
 
@@ -80,8 +82,12 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=512)
     parser.add_argument("--rank", type=int, default=4)
     parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--methods", nargs="*", default=None,
-                        help="methods for the per-method whole-layer ratios (default: every registered one)")
+    parser.add_argument(
+        "--methods",
+        nargs="*",
+        default=None,
+        help="methods for the per-method whole-layer ratios (default: every registered one)",
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
@@ -102,9 +108,18 @@ def main() -> None:
     ours = lambda t: moka.delta(moka.dropout(t), routing)  # noqa: E731
     lora_path = lambda t: lora.delta(lora.dropout(t), routing)  # noqa: E731
 
-    layers = {name: fwd_bwd(compute, x) for name, compute in (
-        ("reference_adapter", ref), ("moka_adapter", ours), ("lora_adapter", lora_path), ("moka_layer", moka),
-        ("lora_layer", lora), ("peft_layer", peft_lora_layer(base, spec)), ("wander_layer", wander_layer(base, spec, slot)))}
+    layers = {
+        name: fwd_bwd(compute, x)
+        for name, compute in (
+            ("reference_adapter", ref),
+            ("moka_adapter", ours),
+            ("lora_adapter", lora_path),
+            ("moka_layer", moka),
+            ("lora_layer", lora),
+            ("peft_layer", peft_lora_layer(base, spec)),
+            ("wander_layer", wander_layer(base, spec, slot)),
+        )
+    }
     methods = args.methods or available_methods()
     layers.update({f"method:{m}": fwd_bwd(method_layer(m, base, slot, args), x) for m in methods})
     times = timed_together(layers, args.reps)
@@ -150,10 +165,12 @@ def decode_step_times(base, moka, lora, slot: RoutingSlot, batch: int, d: int, r
             with torch.no_grad():
                 for _ in range(100):
                     layer(x)
+
         return run
 
-    times = timed_together({f"{name}_decode": hundred(layer) for name, layer in
-                            (("base", base), ("lora", lora), ("moka", moka))}, reps)
+    times = timed_together(
+        {f"{name}_decode": hundred(layer) for name, layer in (("base", base), ("lora", lora), ("moka", moka))}, reps
+    )
     slot.decoding = False
     return times
 

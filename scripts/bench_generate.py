@@ -19,9 +19,30 @@ import sys
 import torch
 from bench_gpu import GENERATE_KINDS, generate_rows, parse_args, rounded  # scripts/ is sys.path[0]
 
-CPU_DEFAULTS = ["--device", "cpu", "--dtype", "float32", "--hidden", "1024", "--layers", "6",
-                "--intermediate", "2752", "--heads", "16", "--vocab", "8000", "--batch", "4",
-                "--prompt", "256", "--new", "32", "--reps", "3"]
+CPU_DEFAULTS = [
+    "--device",
+    "cpu",
+    "--dtype",
+    "float32",
+    "--hidden",
+    "1024",
+    "--layers",
+    "6",
+    "--intermediate",
+    "2752",
+    "--heads",
+    "16",
+    "--vocab",
+    "8000",
+    "--batch",
+    "4",
+    "--prompt",
+    "256",
+    "--new",
+    "32",
+    "--reps",
+    "3",
+]
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -31,16 +52,18 @@ def main(argv: list[str] | None = None) -> dict:
     def ratio(num: str, den: str, key: str = "decode_tok_s") -> float:
         return rows[num][key] / rows[den][key]
 
-    result = rounded({
-        "moka_folded_vs_lora_merged_decode": ratio("moka_folded", "lora_merged"),
-        "moka_vs_lora_decode": ratio("moka", "lora"),
-        "moka_folded_vs_moka_prefill": ratio("moka_folded", "moka", "prefill_tok_s"),
-        "moka_vs_lora_prefill": ratio("moka", "lora", "prefill_tok_s"),
-        "lora_merged_vs_base_decode": ratio("lora_merged", "base"),
-        "tokens_per_s": rows,
-        "shape": {k: getattr(args, k) for k in ("hidden", "layers", "batch", "prompt", "new", "reps")},
-        "machine": f"cpu threads={torch.get_num_threads()}",
-    })
+    result = rounded(
+        {
+            "moka_folded_vs_lora_merged_decode": ratio("moka_folded", "lora_merged"),
+            "moka_vs_lora_decode": ratio("moka", "lora"),
+            "moka_folded_vs_moka_prefill": ratio("moka_folded", "moka", "prefill_tok_s"),
+            "moka_vs_lora_prefill": ratio("moka", "lora", "prefill_tok_s"),
+            "lora_merged_vs_base_decode": ratio("lora_merged", "base"),
+            "tokens_per_s": rows,
+            "shape": {k: getattr(args, k) for k in ("hidden", "layers", "batch", "prompt", "new", "reps")},
+            "machine": f"cpu threads={torch.get_num_threads()}",
+        }
+    )
     print(json.dumps(result))
     return result
 

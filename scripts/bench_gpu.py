@@ -1,4 +1,5 @@
-"""LoRA vs. MokA on a LLaMA-2-7B-shaped model: training step time, memory and MFU; prefill/decode speed.
+"""LoRA vs. MokA on a LLaMA-2-7B-shaped model: training step time, memory and MFU; prefill/decode
+speed.
 
     python scripts/bench_gpu.py                                   # on a GPU machine: 7B shape, bf16
     python scripts/bench_gpu.py --tiny --device cpu --dtype float32   # seconds on a CPU (the test)
@@ -9,13 +10,14 @@ sequence is routed like the paper's AV sample: a text prefix, 320 video, 320 aud
 query-text tokens, the rest text (scaled down for short sequences).
 
 Training runs twice: one sample per row, and packed (``PACKED_SAMPLES`` samples per row, position
-ids restarting per sample, MokA's routing per sample: ``data.packing``). ``train_flops_per_step`` counts model FLOPs for a *frozen* base (the backward pass only
-propagates input gradients), from which ``mfu``; ``hfu`` adds the checkpointing recomputation;
-``mfu_6n`` is the common 6·N·tokens estimate (N = all base parameters), which assumes weight
-gradients: at the 7B shape it is 1.44× the model FLOPs of a frozen base. MFU fields are null
-without a peak (``--peak-tflops`` or a known GPU name). The methods are stepped round robin.
-Memory: ``saved_activation_mb`` (tensors kept for backward in one step, any device) and, on
-CUDA, ``step_peak_mb`` (peak allocation of a step above the memory held before it).
+ids restarting per sample, MokA's routing per sample: ``data.packing``). ``train_flops_per_step``
+counts model FLOPs for a *frozen* base (the backward pass only propagates input gradients), from
+which ``mfu``; ``hfu`` adds the checkpointing recomputation; ``mfu_6n`` is the common 6·N·tokens
+estimate (N = all base parameters), which assumes weight gradients: at the 7B shape it is 1.44× the
+model FLOPs of a frozen base. MFU fields are null without a peak (``--peak-tflops`` or a known GPU
+name). The methods are stepped round robin. Memory: ``saved_activation_mb`` (tensors kept for
+backward in one step, any device) and, on CUDA, ``step_peak_mb`` (peak allocation of a step above
+the memory held before it).
 
 Generation: greedy with the KV cache, prefill and decode tokens/s for the base model, LoRA merged
 into the weights, MokA, and MokA with its text path folded for decoding (``fold_text_path``, what
@@ -34,22 +36,27 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from moka_train.adapters import (AdapterSpec, RoutingSlot, adapter_modules, apply_adapters,  # noqa: E402
-                                 fold_text_path, merge_text_path)
+from moka_train.adapters import (
+    AdapterSpec,
+    RoutingSlot,
+    adapter_modules,
+    apply_adapters,  # noqa: E402
+    fold_text_path,
+    merge_text_path,
+)
 from moka_train.modality import QUERY, TEXT, modality_id  # noqa: E402
 
 SEVEN_B = dict(hidden=4096, layers=32, intermediate=11008, heads=32, vocab=32000)
 TINY = dict(hidden=64, layers=2, intermediate=128, heads=4, vocab=512, batch=2, seq=64, prompt=32, new=4)
 # bf16 dense peak TFLOP/s by device-name substring; A100 before A10 because substrings overlap
-PEAK_TFLOPS = (("H100", 989.0), ("H200", 989.0), ("A100", 312.0), ("L40S", 362.0), ("A10", 125.0),
-               ("RTX 4090", 165.0))
+PEAK_TFLOPS = (("H100", 989.0), ("H200", 989.0), ("A100", 312.0), ("L40S", 362.0), ("A10", 125.0), ("RTX 4090", 165.0))
 # the paper's AV sample: text prefix, video, audio, query text (then the text answer)
 LAYOUT = ((TEXT, 8), (modality_id(0), 320), (modality_id(1), 320), (QUERY, 48))
 
@@ -85,8 +92,11 @@ def train_flops_per_step(config, batch: int, seq: int, checkpointing: bool = Tru
     embeddings = config.vocab_size * config.hidden_size
     norms = (2 * config.num_hidden_layers + 1) * config.hidden_size
     total = layers + embeddings + norms + (0 if config.tie_word_embeddings else head)
-    return {"model": tokens * (forward + backward), "hardware": tokens * (forward + backward + recompute),
-            "six_n": 6 * total * tokens}
+    return {
+        "model": tokens * (forward + backward),
+        "hardware": tokens * (forward + backward + recompute),
+        "six_n": 6 * total * tokens,
+    }
 
 
 def peak_tflops(device: torch.device, override: float | None) -> float | None:
@@ -102,8 +112,14 @@ def peak_tflops(device: torch.device, override: float | None) -> float | None:
 def llama_config(args):
     from transformers import LlamaConfig
 
-    return LlamaConfig(hidden_size=args.hidden, intermediate_size=args.intermediate, num_hidden_layers=args.layers,
-                       num_attention_heads=args.heads, num_key_value_heads=args.heads, vocab_size=args.vocab)
+    return LlamaConfig(
+        hidden_size=args.hidden,
+        intermediate_size=args.intermediate,
+        num_hidden_layers=args.layers,
+        num_attention_heads=args.heads,
+        num_key_value_heads=args.heads,
+        vocab_size=args.vocab,
+    )
 
 
 def build(args, method: str | None):
@@ -156,7 +172,7 @@ def packed_batch(args, batch: int, length: int, device) -> tuple[torch.Tensor, t
     ids, _ = routed_batch(args, batch, length, device)
     _, sample_mod = routed_batch(args, 1, per, device)
     mod = torch.full_like(ids, TEXT)
-    mod[:, :per * PACKED_SAMPLES] = sample_mod.repeat(1, PACKED_SAMPLES)
+    mod[:, : per * PACKED_SAMPLES] = sample_mod.repeat(1, PACKED_SAMPLES)
     sample = torch.arange(length, device=device).clamp(max=per * PACKED_SAMPLES - 1) // per  # the last takes the rest
     starts = torch.arange(PACKED_SAMPLES, device=device) * per
     positions = torch.arange(length, device=device) - starts[sample]
@@ -188,11 +204,18 @@ class Trainee:
             self.model.enable_input_require_grads()  # the frozen embeddings would cut the graph at layer 0
         self.model.train()
         # foreach: one kernel per group, as DeepSpeed's flat partitions and CUDA's default make it
-        self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=1e-4,
-                                           foreach=True)
+        self.optimizer = torch.optim.AdamW(
+            [p for p in self.model.parameters() if p.requires_grad], lr=1e-4, foreach=True
+        )
 
-    def step(self, ids: torch.Tensor, mod: torch.Tensor, packed: dict | None = None,
-             labels: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None) -> None:
+    def step(
+        self,
+        ids: torch.Tensor,
+        mod: torch.Tensor,
+        packed: dict | None = None,
+        labels: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> None:
         """One training step; ``packed`` (position_ids, segment_ids): packed rows, the way
         MultimodalLM.forward passes them (no 2D mask: the backbone's block-diagonal mask)."""
         self.slot.set(mod, None if packed is None else packed["segment_ids"])  # part of a real step's cost
@@ -240,11 +263,16 @@ def train_rows(args, flops: dict, peak: float | None, packed: bool = False) -> d
     rows = {}
     for method, trainee in trainees.items():
         seconds = statistics.median(times[method])
-        rows[method] = {"step_s": seconds, "tokens_per_s": args.batch * args.seq / seconds,
-                        "step_peak_mb": step_peak[method] if args.device.type == "cuda" else None,
-                        "saved_activation_mb": saved_activation_mb(lambda: trainee.step(ids, mod)),
-                        **{key: None if peak is None else flops[count] / seconds / (peak * 1e12)
-                           for key, count in (("mfu", "model"), ("hfu", "hardware"), ("mfu_6n", "six_n"))}}
+        rows[method] = {
+            "step_s": seconds,
+            "tokens_per_s": args.batch * args.seq / seconds,
+            "step_peak_mb": step_peak[method] if args.device.type == "cuda" else None,
+            "saved_activation_mb": saved_activation_mb(lambda trainee=trainee: trainee.step(ids, mod)),
+            **{
+                key: None if peak is None else flops[count] / seconds / (peak * 1e12)
+                for key, count in (("mfu", "model"), ("hfu", "hardware"), ("mfu_6n", "six_n"))
+            },
+        }
     return rows
 
 
@@ -312,8 +340,13 @@ def generate_rows(args, kinds=("base", "lora_merged", "moka", "moka_folded")) ->
                     seconds = timed(args.device, runs[kind].decode if step else runs[kind].prefill)
                     if rep:
                         (decode if step else prefill)[kind].append(seconds)
-    return {kind: {"prefill_tok_s": ids.numel() / statistics.median(prefill[kind]),
-                   "decode_tok_s": ids.shape[0] / statistics.median(decode[kind])} for kind in kinds}
+    return {
+        kind: {
+            "prefill_tok_s": ids.numel() / statistics.median(prefill[kind]),
+            "decode_tok_s": ids.shape[0] / statistics.median(decode[kind]),
+        }
+        for kind in kinds
+    }
 
 
 def timed(device: torch.device, work: Callable[[], None]) -> float:
@@ -371,13 +404,21 @@ def main(argv: list[str] | None = None) -> dict:
     on_gpu = args.device.type == "cuda"
     device = torch.cuda.get_device_name(args.device) if on_gpu else f"cpu threads={torch.get_num_threads()}"
     shape = {k: getattr(args, k) for k in (*SEVEN_B, "batch", "seq", "prompt", "new", "checkpointing")}
-    result = rounded({
-        "device": device, "dtype": str(args.dtype).removeprefix("torch."), "peak_tflops": peak, "shape": shape,
-        "flops_per_step": flops, "train": train, "moka_vs_lora_step": ratio(train, "step_s", "moka", "lora"),
-        "train_packed": train_packed, "moka_vs_lora_packed_step": ratio(train_packed, "step_s", "moka", "lora"),
-        "generate": generate,
-        "moka_folded_vs_lora_merged_decode": ratio(generate, "decode_tok_s", "moka_folded", "lora_merged"),
-    })
+    result = rounded(
+        {
+            "device": device,
+            "dtype": str(args.dtype).removeprefix("torch."),
+            "peak_tflops": peak,
+            "shape": shape,
+            "flops_per_step": flops,
+            "train": train,
+            "moka_vs_lora_step": ratio(train, "step_s", "moka", "lora"),
+            "train_packed": train_packed,
+            "moka_vs_lora_packed_step": ratio(train_packed, "step_s", "moka", "lora"),
+            "generate": generate,
+            "moka_folded_vs_lora_merged_decode": ratio(generate, "decode_tok_s", "moka_folded", "lora_merged"),
+        }
+    )
     print(json.dumps(result))
     return result
 

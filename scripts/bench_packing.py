@@ -29,16 +29,32 @@ import platform
 import time
 
 import torch
+from bench_gpu import Trainee, rounded, sync  # scripts/ is sys.path[0]
+from bench_gpu import parse_args as gpu_args
 
-from bench_gpu import Trainee, parse_args as gpu_args, rounded, sync  # scripts/ is sys.path[0]
 from moka_train.data.collate import Collator
 from moka_train.data.tokenize import IGNORE_INDEX
 from moka_train.modality import QUERY, TEXT, modality_id
 
 PREFIX, IMAGE_TOKENS, QUESTION = 12, 32, (8, 40)
 ANSWER = {"distribution": "lognormal", "median": 80, "sigma": 0.9, "min": 1, "max": 900}
-CPU_SHAPE = ["--device", "cpu", "--dtype", "float32", "--hidden", "512", "--layers", "2", "--intermediate", "1376",
-             "--heads", "8", "--vocab", "4000", "--no-checkpointing"]
+CPU_SHAPE = [
+    "--device",
+    "cpu",
+    "--dtype",
+    "float32",
+    "--hidden",
+    "512",
+    "--layers",
+    "2",
+    "--intermediate",
+    "1376",
+    "--heads",
+    "8",
+    "--vocab",
+    "4000",
+    "--no-checkpointing",
+]
 
 
 def answer_lengths(count: int, gen: torch.Generator) -> torch.Tensor:
@@ -63,7 +79,7 @@ def visual_text_samples(count: int, vocab: int, seed: int) -> list[dict]:
 
 
 def layouts(items: list[dict], batch: int, max_length: int, hidden: int) -> dict[str, list[dict]]:
-    groups = [items[i:i + batch] for i in range(0, len(items) - batch + 1, batch)]
+    groups = [items[i : i + batch] for i in range(0, len(items) - batch + 1, batch)]
     # the trainer's collator, laid out for this width (train.data.attention_width: 6 x hidden)
     padded, packed = Collator(0), Collator(0, packing_length=max_length, attention_width=6 * hidden)
     return {"padded": [padded(g) for g in groups], "packed": [packed(g) for g in groups]}
@@ -72,8 +88,13 @@ def layouts(items: list[dict], batch: int, max_length: int, hidden: int) -> dict
 def step(trainee: Trainee, batch: dict, device: torch.device) -> None:
     on = {k: v.to(device) for k, v in batch.items() if isinstance(v, torch.Tensor)}
     packed = {k: on[k] for k in ("position_ids", "segment_ids")} if "segment_ids" in on else None
-    trainee.step(on["input_ids"], on["modality_ids"], packed=packed, labels=on["labels"],
-                 attention_mask=None if packed else on["attention_mask"])
+    trainee.step(
+        on["input_ids"],
+        on["modality_ids"],
+        packed=packed,
+        labels=on["labels"],
+        attention_mask=None if packed else on["attention_mask"],
+    )
 
 
 def measure(args, data: dict[str, list[dict]]) -> dict:
@@ -97,13 +118,20 @@ def summary(args, data: dict[str, list[dict]], seconds: dict) -> dict:
     rows = {}
     for (method, layout), total in seconds.items():
         tokens = sum(b["input_ids"].numel() for b in data[layout]) * args.rounds
-        rows.setdefault(method, {})[layout] = {"useful_tokens_per_s": useful / total, "step_s": total / (
-            args.rounds * len(data[layout])), "non_pad_share": useful / tokens}
-    for method, row in rows.items():
-        row["packed_vs_padded_useful_tokens_per_s"] = (row["packed"]["useful_tokens_per_s"]
-                                                       / row["padded"]["useful_tokens_per_s"])
-    ratios = {f"moka_vs_lora_{layout}_step": rows["moka"][layout]["step_s"] / rows["lora"][layout]["step_s"]
-              for layout in data if "moka" in rows and "lora" in rows}
+        rows.setdefault(method, {})[layout] = {
+            "useful_tokens_per_s": useful / total,
+            "step_s": total / (args.rounds * len(data[layout])),
+            "non_pad_share": useful / tokens,
+        }
+    for row in rows.values():
+        row["packed_vs_padded_useful_tokens_per_s"] = (
+            row["packed"]["useful_tokens_per_s"] / row["padded"]["useful_tokens_per_s"]
+        )
+    ratios = {
+        f"moka_vs_lora_{layout}_step": rows["moka"][layout]["step_s"] / rows["lora"][layout]["step_s"]
+        for layout in data
+        if "moka" in rows and "lora" in rows
+    }
     return {"rows": rows, **ratios}
 
 
@@ -117,17 +145,26 @@ def main() -> None:
     args, shape_argv = parser.parse_known_args()
     shape = gpu_args(CPU_SHAPE + shape_argv)
     shape.rounds = args.rounds
-    data = layouts(visual_text_samples(args.samples, shape.vocab, args.seed), args.batch, args.max_length,
-                   shape.hidden)
-    result = {"bench": "packing", "machine": f"{platform.machine()} threads={torch.get_num_threads()}",
-              "device": str(shape.device), "dtype": str(shape.dtype).removeprefix("torch."),
-              "shape": {k: getattr(shape, k) for k in ("hidden", "layers", "intermediate", "heads", "vocab")},
-              "data": {"samples": args.samples, "batch": args.batch, "max_length": args.max_length,
-                       "prefix": PREFIX, "image_tokens": IMAGE_TOKENS, "question": list(QUESTION), "answer": ANSWER,
-                       "micro_batches": len(data["padded"]),
-                       "packed_rows_per_batch": sum(b["input_ids"].shape[0] for b in data["packed"]) / len(
-                           data["packed"])},
-              **summary(shape, data, measure(shape, data))}
+    data = layouts(visual_text_samples(args.samples, shape.vocab, args.seed), args.batch, args.max_length, shape.hidden)
+    result = {
+        "bench": "packing",
+        "machine": f"{platform.machine()} threads={torch.get_num_threads()}",
+        "device": str(shape.device),
+        "dtype": str(shape.dtype).removeprefix("torch."),
+        "shape": {k: getattr(shape, k) for k in ("hidden", "layers", "intermediate", "heads", "vocab")},
+        "data": {
+            "samples": args.samples,
+            "batch": args.batch,
+            "max_length": args.max_length,
+            "prefix": PREFIX,
+            "image_tokens": IMAGE_TOKENS,
+            "question": list(QUESTION),
+            "answer": ANSWER,
+            "micro_batches": len(data["padded"]),
+            "packed_rows_per_batch": sum(b["input_ids"].shape[0] for b in data["packed"]) / len(data["packed"]),
+        },
+        **summary(shape, data, measure(shape, data)),
+    }
     print(json.dumps(rounded(result)))
 
 

@@ -43,16 +43,37 @@ import time
 from pathlib import Path
 
 import torch
-
-from bench_gpu import parse_args as gpu_args, rounded, saved_activation_mb, train_rows  # scripts/ is sys.path[0]
+from bench_gpu import parse_args as gpu_args  # scripts/ is sys.path[0]
+from bench_gpu import rounded, saved_activation_mb, train_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 RECIPE = ROOT / "configs" / "tiny_avqa.yaml"
-LLAMA_SHAPE = ["--device", "cpu", "--dtype", "float32", "--hidden", "1024", "--layers", "4", "--intermediate",
-               "2752", "--heads", "16", "--vocab", "8000", "--batch", "2", "--seq", "512", "--no-checkpointing",
-               "--methods", "lora", "moka"]
+LLAMA_SHAPE = [
+    "--device",
+    "cpu",
+    "--dtype",
+    "float32",
+    "--hidden",
+    "1024",
+    "--layers",
+    "4",
+    "--intermediate",
+    "2752",
+    "--heads",
+    "16",
+    "--vocab",
+    "8000",
+    "--batch",
+    "2",
+    "--seq",
+    "512",
+    "--no-checkpointing",
+    "--methods",
+    "lora",
+    "moka",
+]
 
 
 class Run:
@@ -66,7 +87,9 @@ class Run:
         from moka_train.train.engine import param_groups
         from moka_train.train.stages import set_trainable
 
-        overrides = [*overrides, f"adapter.method={method}"] + ([f"data.feature_cache={cache_dir}"] if cache_dir else [])
+        overrides = [*overrides, f"adapter.method={method}"] + (
+            [f"data.feature_cache={cache_dir}"] if cache_dir else []
+        )
         cfg = load_config(RECIPE, overrides)
         stage = cfg.stages[-1]
         torch.manual_seed(0)
@@ -107,9 +130,11 @@ def tiny_rows(methods: list[str], rounds: int, block: int, cache_dir: str, overr
     rows = {}
     for name, run in runs.items():
         batch = run.next_batch()
-        rows[name] = {"steps_per_s": 1 / statistics.median(seconds[name]),
-                      "saved_activation_mb": saved_activation_mb(lambda: run.step(batch)),
-                      "trainable": sum(p.numel() for p in run.model.parameters() if p.requires_grad)}
+        rows[name] = {
+            "steps_per_s": 1 / statistics.median(seconds[name]),
+            "saved_activation_mb": saved_activation_mb(lambda run=run, batch=batch: run.step(batch)),
+            "trainable": sum(p.numel() for p in run.model.parameters() if p.requires_grad),
+        }
     for name, row in rows.items():
         lora = rows["lora+cache" if name.endswith("+cache") else "lora"]
         row["time_vs_lora"] = lora["steps_per_s"] / row["steps_per_s"]
@@ -130,8 +155,11 @@ def data_wait_rows(workers: list[int], steps: int, overrides: list[str]) -> dict
             arrived = time.perf_counter()
             run.step(batch)
             waited, total = waited + arrived - start, total + time.perf_counter() - start
-        rows[f"workers={count}"] = {"data_wait_s": waited / steps, "step_s": total / steps,
-                                    "data_wait_share": waited / total}
+        rows[f"workers={count}"] = {
+            "data_wait_s": waited / steps,
+            "step_s": total / steps,
+            "data_wait_share": waited / total,
+        }
     return rows
 
 
@@ -154,36 +182,49 @@ def main() -> None:
     parser.add_argument("--no-llama", dest="llama", action="store_false", help="skip the LLaMA-shaped rows")
     parser.add_argument("--workers", type=int, default=2, help="loader workers of the data-wait rows")
     parser.add_argument("--data-wait", action="store_true", help="only the data-wait rows (0 and --workers workers)")
-    parser.add_argument("--paper-media", action="store_true",
-                        help="real-sized encoders (CLIP ViT-B/16, BEATs base) and 10 s clips sampled as in the "
-                             "paper (10 frames at 224 px, 10 audio segments); the LLM stays tiny")
+    parser.add_argument(
+        "--paper-media",
+        action="store_true",
+        help="real-sized encoders (CLIP ViT-B/16, BEATs base) and 10 s clips sampled as in the "
+        "paper (10 frames at 224 px, 10 audio segments); the LLM stays tiny",
+    )
     args = parser.parse_args()
     methods = args.methods or available_methods()
     if "lora" not in methods:
         methods = ["lora", *methods]  # the reference of every ratio
     overrides = PAPER_MEDIA_OVERRIDES if args.paper_media else []
-    result = {"bench": "train", "media": "paper" if args.paper_media else "tiny",
-              "machine": f"{platform.machine()} threads={torch.get_num_threads()} cores={os.cpu_count()}"}
+    result = {
+        "bench": "train",
+        "media": "paper" if args.paper_media else "tiny",
+        "machine": f"{platform.machine()} threads={torch.get_num_threads()} cores={os.cpu_count()}",
+    }
     with tempfile.TemporaryDirectory() as tmp:
         steps = (args.rounds + 2) * args.block  # enough clips that no run needs a second epoch
-        os.environ["DEMO_ROOT"] = str(build_tiny_workspace(Path(tmp) / "ws", seed=0, num_av=4 * (steps + 2),
-                                                           paper_media=args.paper_media))
+        os.environ["DEMO_ROOT"] = str(
+            build_tiny_workspace(Path(tmp) / "ws", seed=0, num_av=4 * (steps + 2), paper_media=args.paper_media)
+        )
         result["load_average_before"] = list(os.getloadavg())
         result["data_wait"] = data_wait_rows([0, args.workers], steps, overrides)
         result["load_average_after"] = list(os.getloadavg())
         if not args.data_wait:
             rows = tiny_rows(methods, args.rounds, args.block, fill_cache(Path(tmp) / "cache", overrides), overrides)
-            result["feature_cache_speedup"] = {m: rows[f"{m}+cache"]["steps_per_s"] / rows[m]["steps_per_s"]
-                                               for m in ("lora", "moka") if f"{m}+cache" in rows}
+            result["feature_cache_speedup"] = {
+                m: rows[f"{m}+cache"]["steps_per_s"] / rows[m]["steps_per_s"]
+                for m in ("lora", "moka")
+                if f"{m}+cache" in rows
+            }
             result["tiny_recipe"] = rows
     if args.llama and not args.data_wait:
         shape = gpu_args(LLAMA_SHAPE + ["--steps", str(args.rounds), "--warmup", "1"])
         llama = train_rows(shape, flops={"model": 0, "hardware": 0, "six_n": 0}, peak=None)
         packed = train_rows(shape, flops={"model": 0, "hardware": 0, "six_n": 0}, peak=None, packed=True)
-        result["llama_shape"] = {"shape": {k: getattr(shape, k) for k in ("hidden", "layers", "batch", "seq")},
-                                 "moka_vs_lora_step": llama["moka"]["step_s"] / llama["lora"]["step_s"],
-                                 "moka_vs_lora_packed_step": packed["moka"]["step_s"] / packed["lora"]["step_s"],
-                                 "rows": llama, "packed_rows": packed}
+        result["llama_shape"] = {
+            "shape": {k: getattr(shape, k) for k in ("hidden", "layers", "batch", "seq")},
+            "moka_vs_lora_step": llama["moka"]["step_s"] / llama["lora"]["step_s"],
+            "moka_vs_lora_packed_step": packed["moka"]["step_s"] / packed["lora"]["step_s"],
+            "rows": llama,
+            "packed_rows": packed,
+        }
     print(json.dumps(rounded(result)))
 
 

@@ -38,9 +38,20 @@ def test_bad_key_exits_2_with_message(tmp_path, capsys):
 def test_train_script_accepts_local_rank_and_dry_run(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump(RECIPE))
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), "--local_rank=0",
-                          "--config", str(path), "--dry-run", "train.seed=3"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "train.py"),
+            "--local_rank=0",
+            "--config",
+            str(path),
+            "--dry-run",
+            "train.seed=3",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert yaml.safe_load(out)["train"]["seed"] == 3
 
 
@@ -50,15 +61,25 @@ def test_dry_run_reports_paper_token_budget_and_parameters(tmp_path, monkeypatch
     from transformers import CLIPVisionConfig, LlamaConfig
 
     models = tmp_path / "models"
-    LlamaConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
-                vocab_size=32000).save_pretrained(models / "Llama-2-7b-chat-hf")
-    CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
-                     patch_size=14, image_size=224).save_pretrained(models / "clip-vit-large-patch14")
+    LlamaConfig(
+        hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32, vocab_size=32000
+    ).save_pretrained(models / "Llama-2-7b-chat-hf")
+    CLIPVisionConfig(
+        hidden_size=1024,
+        intermediate_size=4096,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        patch_size=14,
+        image_size=224,
+    ).save_pretrained(models / "clip-vit-large-patch14")
     monkeypatch.setenv("MODEL_ROOT", str(models))
     monkeypatch.setenv("DATA_ROOT", str(tmp_path / "data"))
     assert main(["train", "--config", str(ROOT / "configs" / "avqa_llama2.yaml"), "--dry-run"]) == 0
-    summary = yaml.safe_load("\n".join(line[2:] for line in capsys.readouterr().out.splitlines()
-                                       if line.startswith("# ") and "---" not in line))
+    summary = yaml.safe_load(
+        "\n".join(
+            line[2:] for line in capsys.readouterr().out.splitlines() if line.startswith("# ") and "---" not in line
+        )
+    )
     assert summary["tokens_per_sample"] == {"video": 320, "audio": 320}
     params = summary["trainable_parameters"]
     assert params["adapter"] == 19_103_744  # the figure for MokA, 2 modalities + text

@@ -106,8 +106,10 @@ class AdapterLinear(nn.Module):
         """W0 += ΔW_text: decode steps (text only) then cost one plain matmul, as a merged LoRA;
         prefill still computes the full method, subtracting the folded text path."""
         if not self.foldable:
-            raise NotImplementedError(f"{self.method_name} cannot fold its text path into W0 (its decode "
-                                      "delta is not a fixed linear map, or it reads W0)")
+            raise NotImplementedError(
+                f"{self.method_name} cannot fold its text path into W0 (its decode "
+                "delta is not a fixed linear map, or it reads W0)"
+            )
         if self.folded:
             return
         with torch.no_grad():

@@ -92,17 +92,30 @@ class AttentionPlan:
         return self.nontext_index.shape[1] == 0 or self.query_index.shape[1] == 0
 
 
-def attention_plan(nontext_pos: Tensor, nontext_valid: Tensor, query_pos: Tensor, query_valid: Tensor,
-                   rank: int, weight: float, inv_tau: Tensor | float, dtype: torch.dtype,
-                   allowed: Tensor | None = None) -> AttentionPlan:
+def attention_plan(
+    nontext_pos: Tensor,
+    nontext_valid: Tensor,
+    query_pos: Tensor,
+    query_valid: Tensor,
+    rank: int,
+    weight: float,
+    inv_tau: Tensor | float,
+    dtype: torch.dtype,
+    allowed: Tensor | None = None,
+) -> AttentionPlan:
     """``allowed [B, N, Q]``: packed rows, which query-text keys each non-text token may see."""
     keys_ok = query_valid[:, None, :] if allowed is None else allowed  # [B, 1 or N, Q]
     has_query = keys_ok.any(dim=2)  # [B, 1 or N]
     key_bias = torch.zeros(keys_ok.shape, dtype=torch.float32, device=query_valid.device)
     key_bias = key_bias.masked_fill(~keys_ok, torch.finfo(torch.float32).min)
     update_weight = (weight * (nontext_valid & has_query)).to(dtype)[:, :, None]
-    return AttentionPlan(nontext_pos[:, :, None].expand(-1, -1, rank), query_pos[:, :, None].expand(-1, -1, rank),
-                         key_bias, update_weight, inv_tau)
+    return AttentionPlan(
+        nontext_pos[:, :, None].expand(-1, -1, rank),
+        query_pos[:, :, None].expand(-1, -1, rank),
+        key_bias,
+        update_weight,
+        inv_tau,
+    )
 
 
 def text_guided_attention(a: Tensor, plan: AttentionPlan) -> Tensor:

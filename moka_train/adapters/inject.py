@@ -28,7 +28,9 @@ def apply_adapters(model: nn.Module, spec: AdapterSpec, slot: RoutingSlot) -> li
     names = [n for n, m in model.named_modules() if isinstance(m, nn.Linear) and spec.matches(n)]
     if not names:
         linears = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)][:6]
-        raise ValueError(f"no nn.Linear matched adapter targets {list(spec.targets)}; linear layers look like {linears}")
+        raise ValueError(
+            f"no nn.Linear matched adapter targets {list(spec.targets)}; linear layers look like {linears}"
+        )
     model.requires_grad_(False)
     for name in names:
         parent_name, _, child = name.rpartition(".")

@@ -1,18 +1,17 @@
 """Routing: which adapter each token uses and who attends to whom, derived once per forward.
 
-The tensors are built from ``modality_ids [B, T]`` (DESIGN §4) by the owner of the batch and,
-for packed rows (several samples per row, ``data.packing``), ``segment_ids [B, T]``: the sample
-each token belongs to. Methods that look across tokens keep every interaction inside one sample
-(``Routing.same_sample``); the tensors are placed in a :class:`RoutingSlot` that every adapted layer holds. The slot is *not* cleared when
-forward returns: gradient-checkpoint recomputation runs during backward and must see the same
-routing. The decode phase (text-only routing) is set from an explicit signal by a pre-hook on
-the backbone: the KV cache already holds tokens.
-"""
+The tensors are built from ``modality_ids [B, T]`` (DESIGN §4) by the owner of the batch and, for
+packed rows (several samples per row, ``data.packing``), ``segment_ids [B, T]``: the sample each
+token belongs to. Methods that look across tokens keep every interaction inside one sample
+(``Routing.same_sample``); the tensors are placed in a :class:`RoutingSlot` that every adapted layer
+holds. The slot is *not* cleared when forward returns: gradient-checkpoint recomputation runs during
+backward and must see the same routing. The decode phase (text-only routing) is set from an explicit
+signal by a pre-hook on the backbone: the KV cache already holds tokens."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from torch import Tensor
@@ -54,8 +53,9 @@ class Routing:
 
     def slot_gather_index(self, rank: int) -> Tensor:
         """[B, T, 1, r] index that picks each token's slot out of [B, T, M, r]."""
-        return self.cached(("slot_index", rank), lambda: self.slot_index[:, :, None, None].expand(
-            *self.slot_index.shape, 1, rank))
+        return self.cached(
+            ("slot_index", rank), lambda: self.slot_index[:, :, None, None].expand(*self.slot_index.shape, 1, rank)
+        )
 
     @property
     def packed(self) -> bool:
@@ -73,9 +73,13 @@ class Routing:
         return (query_seg[:, :, None] == key_seg[:, None, :]) & key_valid[:, None, :]
 
     @classmethod
-    def from_modality_ids(cls, modality_ids: Tensor, num_modalities: int,
-                          active_ids: tuple[int, ...] | None = None,
-                          segment_ids: Tensor | None = None) -> "Routing":
+    def from_modality_ids(
+        cls,
+        modality_ids: Tensor,
+        num_modalities: int,
+        active_ids: tuple[int, ...] | None = None,
+        segment_ids: Tensor | None = None,
+    ) -> Routing:
         if modality_ids.dim() != 2:
             raise ValueError(f"modality_ids must be [B, T], got shape {tuple(modality_ids.shape)}")
         ids = modality_ids.long()
@@ -87,26 +91,40 @@ class Routing:
         nontext_pos, nontext_valid = packed_positions(nontext)
         query_pos, query_valid = packed_positions(ids == QUERY)
         active = None if active_ids is None else torch.isin(ids, torch.tensor(active_ids, device=ids.device))
-        return cls(ids, slot, nontext_pos, nontext_valid, query_pos, query_valid, active,
-                   _checked_segments(segment_ids, ids))
+        return cls(
+            ids, slot, nontext_pos, nontext_valid, query_pos, query_valid, active, _checked_segments(segment_ids, ids)
+        )
 
     @property
     def shape(self) -> tuple[int, int]:
         return tuple(self.modality_ids.shape)
 
-    def repeat_rows(self, times: int) -> "Routing":
+    def repeat_rows(self, times: int) -> Routing:
         """Each row repeated ``times`` in place (beam search / num_return_sequences layout)."""
-        return Routing(*(None if t is None else t.repeat_interleave(times, dim=0) for t in (
-            self.modality_ids, self.slot_index, self.nontext_pos, self.nontext_valid,
-            self.query_pos, self.query_valid, self.active, self.segment_ids)))
+        return Routing(
+            *(
+                None if t is None else t.repeat_interleave(times, dim=0)
+                for t in (
+                    self.modality_ids,
+                    self.slot_index,
+                    self.nontext_pos,
+                    self.nontext_valid,
+                    self.query_pos,
+                    self.query_valid,
+                    self.active,
+                    self.segment_ids,
+                )
+            )
+        )
 
 
 def _checked_segments(segment_ids: Tensor | None, ids: Tensor) -> Tensor | None:
     if segment_ids is None:
         return None
     if tuple(segment_ids.shape) != tuple(ids.shape):
-        raise ValueError(f"segment_ids {tuple(segment_ids.shape)} must have the shape of modality_ids "
-                         f"{tuple(ids.shape)}")
+        raise ValueError(
+            f"segment_ids {tuple(segment_ids.shape)} must have the shape of modality_ids {tuple(ids.shape)}"
+        )
     return segment_ids.long()
 
 
@@ -137,8 +155,9 @@ class RoutingSlot:
         if self.routing is None:
             raise RoutingError("no routing set: call slot.set(modality_ids) before the forward")
         if tuple(x.shape[:2]) != self.routing.shape:
-            raise RoutingError(f"stale routing: it is for [B, T] = {list(self.routing.shape)}, "
-                               f"the layer input is {list(x.shape[:2])}")
+            raise RoutingError(
+                f"stale routing: it is for [B, T] = {list(self.routing.shape)}, the layer input is {list(x.shape[:2])}"
+            )
         return self.routing
 
     def phase_hook(self, module, args, kwargs) -> None:

@@ -61,5 +61,5 @@ class AdapterSpec:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "AdapterSpec":
+    def from_dict(cls, data: dict) -> AdapterSpec:
         return cls(**data)

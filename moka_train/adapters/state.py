@@ -21,9 +21,11 @@ class AdapterStateError(RuntimeError):
 
 
 def adapter_state_dict(model: nn.Module) -> dict[str, Tensor]:
-    return {f"{mod_name}.{p_name}": param
-            for mod_name, module in adapter_modules(model).items()
-            for p_name, param in module.adapter_named_parameters()}
+    return {
+        f"{mod_name}.{p_name}": param
+        for mod_name, module in adapter_modules(model).items()
+        for p_name, param in module.adapter_named_parameters()
+    }
 
 
 def save_adapters(model: nn.Module, spec: AdapterSpec, directory: str | Path) -> Path:
@@ -53,12 +55,17 @@ def load_adapters(model: nn.Module, directory: str | Path) -> None:
 def load_adapter_tensors(model: nn.Module, tensors: dict[str, Tensor], source: str = "<dict>") -> None:
     own = adapter_state_dict(model)
     missing, unexpected = sorted(own.keys() - tensors.keys()), sorted(tensors.keys() - own.keys())
-    shapes = [f"{k}: saved {tuple(tensors[k].shape)} vs model {tuple(own[k].shape)}"
-              for k in own.keys() & tensors.keys() if own[k].shape != tensors[k].shape]
+    shapes = [
+        f"{k}: saved {tuple(tensors[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in own.keys() & tensors.keys()
+        if own[k].shape != tensors[k].shape
+    ]
     if missing or unexpected or shapes:
-        raise AdapterStateError(f"adapter weights in {source} do not fit the model: missing {missing[:8]} "
-                                f"({len(missing)}), unexpected {unexpected[:8]} ({len(unexpected)}), "
-                                f"shape mismatches {shapes[:8]}")
+        raise AdapterStateError(
+            f"adapter weights in {source} do not fit the model: missing {missing[:8]} "
+            f"({len(missing)}), unexpected {unexpected[:8]} ({len(unexpected)}), "
+            f"shape mismatches {shapes[:8]}"
+        )
     with torch.no_grad():
         for key, param in own.items():
             param.copy_(tensors[key].to(param.dtype))
@@ -90,8 +97,10 @@ def fold_text_path(model: nn.Module) -> list[str]:
         raise NotImplementedError(f"method(s) {refused} cannot fold their text path; generate unfolded")
     bad = [name for name, m in modules.items() if not torch.isfinite(m.text_delta_weight()).all()]
     if bad:  # a NaN folded into W0 would poison every token, text included, with no way back
-        raise ValueError(f"refusing to fold: the text path of {len(bad)} layer(s) is not finite "
-                         f"(first: {bad[0]}); the adapter weights are corrupt")
+        raise ValueError(
+            f"refusing to fold: the text path of {len(bad)} layer(s) is not finite "
+            f"(first: {bad[0]}); the adapter weights are corrupt"
+        )
     for module in modules.values():
         module.fold_text_path()
     return list(modules)

@@ -52,6 +52,7 @@ def dump_config(cfg: RunConfig) -> str:
 
 # --- composition -------------------------------------------------------------------------------
 
+
 def _load_composed(path: Path, seen: tuple[Path, ...]) -> tuple[dict, dict[str, str]]:
     path = path.resolve()
     if path in seen:
@@ -112,6 +113,7 @@ def _leaf_keys(data: Any, prefix: str = "") -> list[str]:
 
 # --- overrides ----------------------------------------------------------------------------------
 
+
 def _parse_override(item: str) -> tuple[str, Any]:
     if "=" not in item:
         raise ConfigError(f"override {item!r} must look like key.sub=value")
@@ -120,8 +122,9 @@ def _parse_override(item: str) -> tuple[str, Any]:
     try:
         return key, yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as err:
-        raise ConfigError(f"override {item!r}: the value is not valid YAML{_yaml_position(err)} "
-                          f"({_yaml_problem(err)})") from None
+        raise ConfigError(
+            f"override {item!r}: the value is not valid YAML{_yaml_position(err)} ({_yaml_problem(err)})"
+        ) from None
 
 
 def _set_dotted(data: dict, key: str, value: Any) -> None:
@@ -154,6 +157,7 @@ def _index(node: list, part: str, where: str) -> int:
 
 # --- ${VAR} interpolation -----------------------------------------------------------------------
 
+
 def _interpolate(value: Any, key: str) -> Any:
     if isinstance(value, dict):
         return {k: _interpolate(v, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
@@ -177,6 +181,7 @@ def _lookup_var(match: re.Match, key: str) -> str:
 
 
 # --- error messages -----------------------------------------------------------------------------
+
 
 def _explain(error: dict, data: dict, origin: dict[str, str], default_origin: str) -> str:
     loc = [str(p) for p in error["loc"]]

@@ -45,9 +45,15 @@ def _field_comments(model: type[BaseModel]) -> dict[str, str]:
 
 
 def config_reference() -> str:
-    lines = ["# Config reference", "", "Generated from `moka_train/config/schema.py` by "
-             "`python scripts/config_reference.py`; a test keeps it in sync.", "",
-             "| key | type | default | meaning |", "|---|---|---|---|"]
+    lines = [
+        "# Config reference",
+        "",
+        "Generated from `moka_train/config/schema.py` by "
+        "`python scripts/config_reference.py`; a test keeps it in sync.",
+        "",
+        "| key | type | default | meaning |",
+        "|---|---|---|---|",
+    ]
     for key, kind, default, comment in _rows(RunConfig, ""):
         lines.append(f"| `{key}` | {kind} | {default.replace('|', '/')} | {comment.replace('|', '/')} |")
     return "\n".join(lines) + "\n"

@@ -12,8 +12,17 @@ from .sections.model import EncoderConfig, ModalityConfig, ModelConfig, Projecto
 from .sections.train import DeepSpeedConfig, OptimConfig, StageConfig, TrainConfig
 
 __all__ = [
-    "AdapterConfig", "DataConfig", "DeepSpeedConfig", "EncoderConfig", "ModalityConfig",
-    "ModelConfig", "OptimConfig", "ProjectorConfig", "RunConfig", "StageConfig", "TrainConfig",
+    "AdapterConfig",
+    "DataConfig",
+    "DeepSpeedConfig",
+    "EncoderConfig",
+    "ModalityConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "ProjectorConfig",
+    "RunConfig",
+    "StageConfig",
+    "TrainConfig",
 ]
 
 
@@ -40,20 +49,25 @@ class RunConfig(Section):
         # (and the LLM's numerics) of training and evaluation the same.
         given, wanted = self.train.deepspeed.precision, PRECISION_OF_DTYPE[self.model.dtype]
         if given is not None and given != wanted:
-            raise ValueError(f"model.dtype={self.model.dtype} and train.deepspeed.precision={given} disagree: "
-                             f"training would run the model (encoders included) in {given}, evaluation in "
-                             f"{self.model.dtype}. Set train.deepspeed.precision: {wanted} (or leave it out), "
-                             f"or model.dtype: {DTYPE_OF_PRECISION[given]}")
+            raise ValueError(
+                f"model.dtype={self.model.dtype} and train.deepspeed.precision={given} disagree: "
+                f"training would run the model (encoders included) in {given}, evaluation in "
+                f"{self.model.dtype}. Set train.deepspeed.precision: {wanted} (or leave it out), "
+                f"or model.dtype: {DTYPE_OF_PRECISION[given]}"
+            )
         return self
 
     @model_validator(mode="after")
     def _check_feature_cache(self) -> "RunConfig":
-        unfrozen = [f"model.modalities[{i}].encoder.frozen" for i, m in enumerate(self.model.modalities)
-                    if not m.encoder.frozen]
+        unfrozen = [
+            f"model.modalities[{i}].encoder.frozen" for i, m in enumerate(self.model.modalities) if not m.encoder.frozen
+        ]
         if unfrozen and self.data.feature_cache is not None:
-            raise ValueError(f"{', '.join(unfrozen)}: false, but data.feature_cache={self.data.feature_cache!r}: "
-                             "cached features are those of the untrained encoder, stale after the first step. "
-                             "Unset data.feature_cache, or keep the encoder frozen")
+            raise ValueError(
+                f"{', '.join(unfrozen)}: false, but data.feature_cache={self.data.feature_cache!r}: "
+                "cached features are those of the untrained encoder, stale after the first step. "
+                "Unset data.feature_cache, or keep the encoder frozen"
+            )
         return self
 
 

@@ -37,8 +37,13 @@ from .tokenize import IGNORE_INDEX
 class Collator:
     """Picklable collate function (DataLoader workers)."""
 
-    def __init__(self, pad_id: int, padding_side: str = "right", packing_length: int | None = None,
-                 attention_width: int | None = None):
+    def __init__(
+        self,
+        pad_id: int,
+        padding_side: str = "right",
+        packing_length: int | None = None,
+        attention_width: int | None = None,
+    ):
         if padding_side not in ("left", "right"):
             raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
         if pad_id is None:

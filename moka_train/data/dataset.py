@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from torch.utils.data import Dataset
 
 from ..config.sections.data import DataConfig
@@ -32,7 +31,7 @@ from .feature_cache import FeatureCache
 from .media import MediaError, load_media
 from .records import DEFAULT_MEDIA_KEYS, Sample, conversation_problem, for_generation, read_jsonl, split_turns
 from .report import DataReport
-from .tokenize import QueryRules, RenderError, Renderer
+from .tokenize import QueryRules, Renderer, RenderError
 
 log = get_logger(__name__)
 MAX_SUBSTITUTIONS = 16  # consecutive unreadable samples before giving up (the data is broken)
@@ -43,16 +42,31 @@ class BadSampleError(RuntimeError):
 
 
 class MultimodalDataset(Dataset):
-    def __init__(self, file: str | Path, cfg: DataConfig, tokenizer, modalities: list[ModalitySpec],
-                 split: str = "train", generation: bool = False, cache: FeatureCache | None = None):
+    def __init__(
+        self,
+        file: str | Path,
+        cfg: DataConfig,
+        tokenizer,
+        modalities: list[ModalitySpec],
+        split: str = "train",
+        generation: bool = False,
+        cache: FeatureCache | None = None,
+    ):
         self.cfg, self.modalities, self.generation, self.cache = cfg, list(modalities), generation, cache
         unknown = [m.name for m in modalities if m.name not in cfg.media_kinds]
         if unknown:
             raise ValueError(f"modalities {unknown} have no entry in data.media_kinds {dict(cfg.media_kinds)}")
         _check_video_frames(cfg, modalities)
-        self.renderer = Renderer(tokenizer, cfg.template, self.modalities, cfg.max_length, cfg.system_prompt,
-                                 QueryRules(tuple(cfg.query_markers), cfg.media_lead_in), cfg.prompt_style,
-                                 cfg.template_kwargs)
+        self.renderer = Renderer(
+            tokenizer,
+            cfg.template,
+            self.modalities,
+            cfg.max_length,
+            cfg.system_prompt,
+            QueryRules(tuple(cfg.query_markers), cfg.media_lead_in),
+            cfg.prompt_style,
+            cfg.template_kwargs,
+        )
         keys = tuple(dict.fromkeys(DEFAULT_MEDIA_KEYS + tuple(m.name for m in modalities)))
         samples = read_jsonl(file, keys)
         if cfg.multi_turn == "split" and not generation:
@@ -67,7 +81,9 @@ class MultimodalDataset(Dataset):
         if cfg.bad_sample_policy == "skip":
             self.report.check(cfg.max_bad_fraction)
         if self.report.num_bad:
-            log.warning("%s: skipped %d of %d samples: %s", split, self.report.num_bad, len(samples), self.report.counts)
+            log.warning(
+                "%s: skipped %d of %d samples: %s", split, self.report.num_bad, len(samples), self.report.counts
+            )
 
     @property
     def signatures(self) -> list[str]:
@@ -86,13 +102,21 @@ class MultimodalDataset(Dataset):
                 item = self._load(sample)
             except MediaError as err:
                 self._bad("unreadable_media", sample, str(err), file=err.path)
-                bad.append({"reason": "unreadable_media", "id": sample.id, "source": sample.source,
-                            "file": err.path, "detail": str(err)})
+                bad.append(
+                    {
+                        "reason": "unreadable_media",
+                        "id": sample.id,
+                        "source": sample.source,
+                        "file": err.path,
+                        "detail": str(err),
+                    }
+                )
                 continue
             item["bad_samples"] = bad + item.pop("notes")  # notes: used, but altered (e.g. audio cut)
             return item
-        raise BadSampleError(f"{len(bad)} consecutive samples from index {index} have unreadable media: "
-                             f"{[b['file'] for b in bad]}")
+        raise BadSampleError(
+            f"{len(bad)} consecutive samples from index {index} have unreadable media: {[b['file'] for b in bad]}"
+        )
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -126,13 +150,20 @@ class MultimodalDataset(Dataset):
             item = self._load(sample)
         except MediaError as err:
             self._bad("unreadable_media", sample, str(err), file=err.path)
-            entry = {"reason": "unreadable_media", "id": sample.id, "source": sample.source, "file": err.path,
-                     "detail": str(err)}
+            entry = {
+                "reason": "unreadable_media",
+                "id": sample.id,
+                "source": sample.source,
+                "file": err.path,
+                "detail": str(err),
+            }
             return {"id": sample.id, "meta": meta, "error": entry, "bad_samples": [entry]}
         item["bad_samples"] = item.pop("notes", [])
         return {**item, "meta": meta}
 
-    def _bad(self, reason: str, sample: Sample, detail: str, file: str | None = None, policy: str | None = None) -> None:
+    def _bad(
+        self, reason: str, sample: Sample, detail: str, file: str | None = None, policy: str | None = None
+    ) -> None:
         if (policy or self.cfg.bad_sample_policy) == "fail":
             raise BadSampleError(f"{reason}: {detail}")
         self.report.add(reason, sample.id, sample.source, file, detail)
@@ -147,13 +178,26 @@ class MultimodalDataset(Dataset):
             if cached is not None:  # encoder features: no decoding, no encoder pass
                 features[name] = cached
             else:
-                media[name] = load_media(self.cfg.media_kinds[name], paths[name], sample.id,
-                                         frames=self.cfg.video_frames, size=self.cfg.image_size,
-                                         max_seconds=self.cfg.audio_max_seconds, plan=plans[name])
+                media[name] = load_media(
+                    self.cfg.media_kinds[name],
+                    paths[name],
+                    sample.id,
+                    frames=self.cfg.video_frames,
+                    size=self.cfg.image_size,
+                    max_seconds=self.cfg.audio_max_seconds,
+                    plan=plans[name],
+                )
                 notes += self._truncation_notes(sample, name, paths[name], media[name], plans[name])
-        return {"id": sample.id, "input_ids": rendered.input_ids, "labels": rendered.labels,
-                "modality_ids": rendered.modality_ids, "media": media, "features": features, "meta": sample.meta,
-                "notes": notes}
+        return {
+            "id": sample.id,
+            "input_ids": rendered.input_ids,
+            "labels": rendered.labels,
+            "modality_ids": rendered.modality_ids,
+            "media": media,
+            "features": features,
+            "meta": sample.meta,
+            "notes": notes,
+        }
 
     def _truncation_notes(self, sample: Sample, name: str, path: Path, media, plan: SamplingPlan | None) -> list:
         """Audio longer than consecutive real-time windows reach is cut: counted, never silent
@@ -163,8 +207,10 @@ class MultimodalDataset(Dataset):
         covered = covered_samples(media.shape[0], plan)
         if media.shape[0] <= covered:
             return []
-        detail = (f"{path}: {name} is {media.shape[0] / plan.sample_rate:.2f} s; only the first "
-                  f"{covered / plan.sample_rate:.2f} s ({plan.count} x {plan.window_seconds:g} s windows) is encoded")
+        detail = (
+            f"{path}: {name} is {media.shape[0] / plan.sample_rate:.2f} s; only the first "
+            f"{covered / plan.sample_rate:.2f} s ({plan.count} x {plan.window_seconds:g} s windows) is encoded"
+        )
         self.report.note("audio_truncated", sample.id, detail)
         return [{"reason": "audio_truncated", "id": sample.id, "detail": detail, "note": True}]
 
@@ -176,12 +222,20 @@ def _check_video_frames(cfg: DataConfig, modalities: list[ModalitySpec]) -> None
     for m in modalities:
         is_video = cfg.media_kinds.get(m.name) == "video"
         if m.sampling is not None and is_video and m.sampling.count != cfg.video_frames:
-            raise ValueError(f"data.video_frames={cfg.video_frames} but model.modalities[{m.name}].frames="
-                             f"{m.sampling.count}: the model's frame count is the one used; drop data.video_frames")
+            raise ValueError(
+                f"data.video_frames={cfg.video_frames} but model.modalities[{m.name}].frames="
+                f"{m.sampling.count}: the model's frame count is the one used; drop data.video_frames"
+            )
 
 
-def build_dataset(cfg: DataConfig, tokenizer, modalities: list[ModalitySpec], split: str = "train",
-                  generation: bool = False, cache: FeatureCache | None = None) -> MultimodalDataset:
+def build_dataset(
+    cfg: DataConfig,
+    tokenizer,
+    modalities: list[ModalitySpec],
+    split: str = "train",
+    generation: bool = False,
+    cache: FeatureCache | None = None,
+) -> MultimodalDataset:
     """The dataset of ``data.train_file`` (split ``train``) or ``data.eval_file`` (``eval``)."""
     file = cfg.train_file if split == "train" else cfg.eval_file
     if file is None:

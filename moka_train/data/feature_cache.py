@@ -46,8 +46,10 @@ def encoder_identity(modality: ModalityConfig, data: DataConfig) -> str:
     stat = ckpt.stat() if ckpt.exists() else None
     size_mtime = f"{stat.st_size}:{stat.st_mtime_ns}" if stat else "missing"
     plan = modality.sampling_plan()
-    return (f"{enc.type}|{ckpt.resolve()}|{size_mtime}|layer={enc.layer}|model={enc.model_name}|"
-            f"image={data.image_size}|{plan!r}")
+    return (
+        f"{enc.type}|{ckpt.resolve()}|{size_mtime}|layer={enc.layer}|model={enc.model_name}|"
+        f"image={data.image_size}|{plan!r}"
+    )
 
 
 def _tensor_checksum(tensor: torch.Tensor) -> str:
@@ -144,8 +146,10 @@ def cache_for(modalities: list[ModalityConfig], data: DataConfig) -> FeatureCach
         return None
     unfrozen = [m.name for m in modalities if not m.encoder.frozen]
     if unfrozen:
-        raise ValueError(f"data.feature_cache={data.feature_cache!r}: the encoders of {unfrozen} train "
-                         "(model.modalities[].encoder.frozen: false), so cached features would be stale; "
-                         "unset data.feature_cache or freeze them")
+        raise ValueError(
+            f"data.feature_cache={data.feature_cache!r}: the encoders of {unfrozen} train "
+            "(model.modalities[].encoder.frozen: false), so cached features would be stale; "
+            "unset data.feature_cache or freeze them"
+        )
     identities = {m.name: encoder_identity(m, data) for m in modalities}
     return FeatureCache(data.feature_cache, identities)

@@ -37,8 +37,9 @@ def uniform_indices(num_total: int, num_frames: int) -> np.ndarray:
     return frame_indices(num_total, num_frames, "centre")
 
 
-def load_video(path: Path | str, num_frames: int, size: int, sample_id: str = "?",
-               position: str = "centre") -> torch.Tensor:
+def load_video(
+    path: Path | str, num_frames: int, size: int, sample_id: str = "?", position: str = "centre"
+) -> torch.Tensor:
     """``num_frames`` frames spread uniformly over the clip, one at the ``position`` (start or
     centre) of each equal segment → uint8 ``[F, size, size, 3]``.
 
@@ -55,8 +56,9 @@ def load_video(path: Path | str, num_frames: int, size: int, sample_id: str = "?
         except decord.DECORDError:
             # decord 0.6 fails to output some small frame sizes (<= 48 px, also at the native
             # size of a tiny clip: a row-stride check); decode at a size it handles, resize here
-            frames = _resize(torch.from_numpy(_decode_frames(decord, path, num_frames, SAFE_DECODE_SIZE, position)),
-                             size)
+            frames = _resize(
+                torch.from_numpy(_decode_frames(decord, path, num_frames, SAFE_DECODE_SIZE, position)), size
+            )
     except Exception as err:  # decord raises its own DECORDError and RuntimeErrors
         raise MediaError(path, sample_id, f"video decode failed ({type(err).__name__}: {err})") from None
     return frames  # [F, H, W, 3] uint8
@@ -78,8 +80,9 @@ def _resize(frames: torch.Tensor, size: int) -> torch.Tensor:
     return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()  # [F, size, size, 3]
 
 
-def load_audio(path: Path | str, sample_rate: int = AUDIO_SAMPLE_RATE, max_seconds: float | None = None,
-               sample_id: str = "?") -> torch.Tensor:
+def load_audio(
+    path: Path | str, sample_rate: int = AUDIO_SAMPLE_RATE, max_seconds: float | None = None, sample_id: str = "?"
+) -> torch.Tensor:
     """Mono float32 waveform in [-1, 1] at ``sample_rate`` → ``[N]``.
 
     WAV goes through the standard library (exact, no codec); flac/mp3/mp4/m4a through decord's
@@ -106,8 +109,9 @@ def _read_wav(path: Path, sample_rate: int) -> torch.Tensor:
         width, channels, rate = fh.getsampwidth(), fh.getnchannels(), fh.getframerate()
         claimed, raw = fh.getnframes(), fh.readframes(fh.getnframes())
     if len(raw) < claimed * width * channels:  # a cut-off download: never load it short silently
-        raise ValueError(f"truncated WAV: the header says {claimed} frames, the file holds "
-                         f"{len(raw) // (width * channels)}")
+        raise ValueError(
+            f"truncated WAV: the header says {claimed} frames, the file holds {len(raw) // (width * channels)}"
+        )
     if width == 1:  # 8-bit PCM is unsigned
         data = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
     elif width in (2, 4):
@@ -148,8 +152,16 @@ def load_image(path: Path | str, size: int, sample_id: str = "?") -> torch.Tenso
     return torch.from_numpy(array.copy()).unsqueeze(0)  # [1, H, W, 3]
 
 
-def load_media(kind: str, path: Path, sample_id: str, *, frames: int, size: int,
-               max_seconds: float | None = None, plan: SamplingPlan | None = None) -> torch.Tensor:
+def load_media(
+    kind: str,
+    path: Path,
+    sample_id: str,
+    *,
+    frames: int,
+    size: int,
+    max_seconds: float | None = None,
+    plan: SamplingPlan | None = None,
+) -> torch.Tensor:
     """Dispatch on the modality's kind (``data.media_kinds``); ``plan`` (the modality's sampling)
     sets the frame count and position, else ``frames`` frames at segment centres."""
     if kind == "video":

@@ -44,8 +44,9 @@ def pack_rows(lengths: list[int], capacity: int, attention_width: int | None = N
     """
     too_long = [i for i, n in enumerate(lengths) if n > capacity]
     if too_long:
-        raise ValueError(f"samples {too_long} have {[lengths[i] for i in too_long]} tokens, more than "
-                         f"data.max_length {capacity}")
+        raise ValueError(
+            f"samples {too_long} have {[lengths[i] for i in too_long]} tokens, more than data.max_length {capacity}"
+        )
 
     def cost(rows: int, width: int) -> float:
         return rows * width * (1.0 + width / attention_width if attention_width else 1.0)
@@ -93,8 +94,9 @@ def _pad_row(part: torch.Tensor, width: int, key: str, fill: dict) -> torch.Tens
     return torch.cat([part, part.new_full((pad,), fill[key])])
 
 
-def padded_and_packed_tokens(batches: list[list[int]], capacity: int,
-                             attention_width: int | None = None) -> dict[str, int]:
+def padded_and_packed_tokens(
+    batches: list[list[int]], capacity: int, attention_width: int | None = None
+) -> dict[str, int]:
     """Useful, padded and packed token counts over micro-batches given as lists of sample lengths."""
     useful = padded = packed = 0
     for lengths in batches:
@@ -105,15 +107,20 @@ def padded_and_packed_tokens(batches: list[list[int]], capacity: int,
     return {"useful": useful, "padded": padded, "packed": packed}
 
 
-def packing_efficiency(lengths: list[int], order: list[int], micro_batch: int, capacity: int,
-                       attention_width: int | None = None) -> dict:
+def packing_efficiency(
+    lengths: list[int], order: list[int], micro_batch: int, capacity: int, attention_width: int | None = None
+) -> dict:
     """Share of non-pad tokens per micro-batch, padded vs. packed, for one epoch's ``order``."""
-    batches = [[lengths[i] for i in order[b:b + micro_batch]]
-               for b in range(0, len(order) - micro_batch + 1, micro_batch)]
+    batches = [
+        [lengths[i] for i in order[b : b + micro_batch]] for b in range(0, len(order) - micro_batch + 1, micro_batch)
+    ]
     if not batches:
         return {"micro_batches": 0}
     counts = padded_and_packed_tokens(batches, capacity, attention_width)
-    return {"micro_batches": len(batches), "useful_tokens": counts["useful"],
-            "padded_efficiency": round(counts["useful"] / counts["padded"], 4),
-            "packed_efficiency": round(counts["useful"] / counts["packed"], 4),
-            "packed_vs_padded_tokens": round(counts["padded"] / counts["packed"], 3)}
+    return {
+        "micro_batches": len(batches),
+        "useful_tokens": counts["useful"],
+        "padded_efficiency": round(counts["useful"] / counts["padded"], 4),
+        "packed_efficiency": round(counts["useful"] / counts["packed"], 4),
+        "packed_vs_padded_tokens": round(counts["padded"] / counts["packed"], 3),
+    }

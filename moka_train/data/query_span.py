@@ -48,7 +48,7 @@ def _between_markers(content: str, open_: str, close: str) -> tuple[str, list[Sp
     pattern = re.compile(f"{re.escape(open_)}(.*?){re.escape(close)}", re.S)
     length = 0
     for m in pattern.finditer(content):
-        out.append(content[pos:m.start()])
+        out.append(content[pos : m.start()])
         length += m.start() - pos
         inner = m.group(1)
         start, end = _trimmed(inner, 0, len(inner))

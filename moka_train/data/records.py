@@ -89,8 +89,10 @@ def _parse_turns(convs: list, source: str, sample_id: str) -> tuple[list[Turn], 
             raise RecordError(f"{source}: sample {sample_id}: turn {k} needs a string 'value'")
         role = _SPEAKERS.get(str(msg.get("from", "")).lower())
         if role is None:
-            raise RecordError(f"{source}: sample {sample_id}: turn {k} has unknown speaker {msg.get('from')!r}; "
-                              f"use one of {sorted(_SPEAKERS)}")
+            raise RecordError(
+                f"{source}: sample {sample_id}: turn {k} has unknown speaker {msg.get('from')!r}; "
+                f"use one of {sorted(_SPEAKERS)}"
+            )
         if role == "system":
             system = msg["value"]
         else:
@@ -123,7 +125,7 @@ def split_turns(sample: Sample) -> list[Sample]:
     The ids become ``<id>#<k>``; ``render`` re-inserts media placeholders that only the first
     turn mentioned, so every split sample still sees its media.
     """
-    pairs = [sample.turns[i:i + 2] for i in range(0, len(sample.turns), 2)]
+    pairs = [sample.turns[i : i + 2] for i in range(0, len(sample.turns), 2)]
     if len(pairs) <= 1:
         return [sample]
     return [replace(sample, id=f"{sample.id}#{k}", turns=tuple(p)) for k, p in enumerate(pairs)]

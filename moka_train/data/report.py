@@ -59,15 +59,21 @@ class DataReport:
             raise DataQualityError(
                 f"{self.split}: {self.num_bad} of {self.total} samples are bad ({self.bad_fraction():.1%} > "
                 f"data.max_bad_fraction={max_bad_fraction:.1%}); by reason: {self.counts}. "
-                f"First: {self.examples(3)}")
+                f"First: {self.examples(3)}"
+            )
 
     def examples(self, n: int) -> list[dict]:
         return [e for ids in self.bad.values() for e in ids.values()][:n]
 
     def to_dict(self) -> dict:
-        return {"split": self.split, "total": self.total, "num_bad": self.num_bad, "counts": self.counts,
-                "bad": {reason: list(ids.values()) for reason, ids in sorted(self.bad.items())},
-                "notes": {reason: list(ids.values()) for reason, ids in sorted(self.notes.items())}}
+        return {
+            "split": self.split,
+            "total": self.total,
+            "num_bad": self.num_bad,
+            "counts": self.counts,
+            "bad": {reason: list(ids.values()) for reason, ids in sorted(self.bad.items())},
+            "notes": {reason: list(ids.values()) for reason, ids in sorted(self.notes.items())},
+        }
 
     def write(self, path: str | Path) -> Path:
         path = Path(path)

@@ -36,9 +36,19 @@ from torch.utils.data import Sampler
 
 
 class GroupedDistributedSampler(Sampler[int]):
-    def __init__(self, lengths: list[int], signatures: list[str], batch_size: int, rank: int = 0,
-                 world_size: int = 1, seed: int = 0, shuffle: bool = True, group_by_modality: bool = True,
-                 mega_batches: int = 1, packing: bool = False):
+    def __init__(
+        self,
+        lengths: list[int],
+        signatures: list[str],
+        batch_size: int,
+        rank: int = 0,
+        world_size: int = 1,
+        seed: int = 0,
+        shuffle: bool = True,
+        group_by_modality: bool = True,
+        mega_batches: int = 1,
+        packing: bool = False,
+    ):
         if len(lengths) != len(signatures):
             raise ValueError(f"{len(lengths)} lengths but {len(signatures)} signatures")
         if not 0 <= rank < world_size:
@@ -75,7 +85,7 @@ class GroupedDistributedSampler(Sampler[int]):
         batches = self._global_batches(epoch)  # [num_batches, batch_size * world_size]
         if batches.numel() == 0:
             return []
-        mine = batches[:, self.rank * self.batch_size:(self.rank + 1) * self.batch_size]
+        mine = batches[:, self.rank * self.batch_size : (self.rank + 1) * self.batch_size]
         return mine.reshape(-1).tolist()
 
     def _global_batches(self, epoch: int) -> torch.Tensor:
@@ -101,23 +111,35 @@ class GroupedDistributedSampler(Sampler[int]):
             mega = mega[torch.argsort(self.lengths[mega], descending=True, stable=True)]
             for batch in mega.split(glob):
                 dealt = batch.clone()
-                dealt[self.deal[:len(batch)]] = batch
+                dealt[self.deal[: len(batch)]] = batch
                 out.append(dealt)
         return out
 
     def state_dict(self, consumed: int | None = None) -> dict:
-        return {"epoch": self.epoch, "position": self.position if consumed is None else consumed,
-                "seed": self.seed, "world_size": self.world_size, "num_samples": len(self.lengths),
-                "packing": self.packing}
+        return {
+            "epoch": self.epoch,
+            "position": self.position if consumed is None else consumed,
+            "seed": self.seed,
+            "world_size": self.world_size,
+            "num_samples": len(self.lengths),
+            "packing": self.packing,
+        }
 
     def load_state_dict(self, state: dict) -> None:
-        if state.get("num_samples", len(self.lengths)) != len(self.lengths) or \
-                state.get("world_size", self.world_size) != self.world_size or state.get("seed", self.seed) != self.seed:
-            raise ValueError(f"sampler state {state} does not match this run ({len(self.lengths)} samples, "
-                             f"world_size {self.world_size}, seed {self.seed}): the order would differ")
+        if (
+            state.get("num_samples", len(self.lengths)) != len(self.lengths)
+            or state.get("world_size", self.world_size) != self.world_size
+            or state.get("seed", self.seed) != self.seed
+        ):
+            raise ValueError(
+                f"sampler state {state} does not match this run ({len(self.lengths)} samples, "
+                f"world_size {self.world_size}, seed {self.seed}): the order would differ"
+            )
         if self.world_size > 1 and bool(state.get("packing", False)) != self.packing:
-            raise ValueError(f"sampler state was saved with data.packing={state.get('packing', False)}, this run has "
-                             f"{self.packing}: with {self.world_size} ranks the samples of each rank would differ")
+            raise ValueError(
+                f"sampler state was saved with data.packing={state.get('packing', False)}, this run has "
+                f"{self.packing}: with {self.world_size} ranks the samples of each rank would differ"
+            )
         self.epoch, self.position = int(state["epoch"]), int(state["position"])
 
 

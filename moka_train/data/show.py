@@ -28,22 +28,35 @@ def show_sample(cfg, index: int, split: str = "train", console: Console | None =
     sample = dataset.samples[index]
     rendered = dataset.renderer.render(dataset._prompt(sample), dataset.generation)
     names = {s.id: s.name for s in specs}
-    console.print(f"[bold]sample {sample.id}[/] ({sample.source}), {len(rendered)} tokens, template "
-                  f"{cfg.data.template}, media {sample.media}")
-    console.print(colour_tokens(tokenizer, rendered.input_ids.tolist(), rendered.labels.tolist(),
-                                rendered.modality_ids.tolist(), names))
+    console.print(
+        f"[bold]sample {sample.id}[/] ({sample.source}), {len(rendered)} tokens, template "
+        f"{cfg.data.template}, media {sample.media}"
+    )
+    console.print(
+        colour_tokens(
+            tokenizer, rendered.input_ids.tolist(), rendered.labels.tolist(), rendered.modality_ids.tolist(), names
+        )
+    )
     trained = sum(1 for x in rendered.labels.tolist() if x != IGNORE_INDEX)
     query = sum(1 for m in rendered.modality_ids.tolist() if m == QUERY)
-    console.print(f"trained tokens {trained}, query tokens {query}, "
-                  + ", ".join(f"{n} tokens {rendered.modality_ids.tolist().count(i)}" for i, n in names.items()))
-    console.print(Text("legend: ") + Text("trained ", "green") + Text("query ", "bold yellow")
-                  + Text("media ", "magenta") + Text("other", "dim"))
+    console.print(
+        f"trained tokens {trained}, query tokens {query}, "
+        + ", ".join(f"{n} tokens {rendered.modality_ids.tolist().count(i)}" for i, n in names.items())
+    )
+    console.print(
+        Text("legend: ")
+        + Text("trained ", "green")
+        + Text("query ", "bold yellow")
+        + Text("media ", "magenta")
+        + Text("other", "dim")
+    )
 
 
 def colour_tokens(tokenizer, ids: list[int], labels: list[int], mids: list[int], names: dict[int, str]) -> Text:
     """A rich Text of the tokens; a run of media ids prints once as ``[video x320]``. Each text
     token shows what it adds to the decoded text in context, so its spaces stay visible (decoded
     alone, a SentencePiece "▁You" loses its space)."""
+
     def same_run(a: int, b: int) -> bool:  # text and query tokens decode together; a media block alone
         return a in (TEXT, QUERY) and b in (TEXT, QUERY) or a == b
 
@@ -68,7 +81,7 @@ def pieces_in_context(tokenizer, ids: list[int]) -> list[str]:
     """The text each token adds when the run is decoded up to it."""
     pieces, before = [], ""
     for j in range(len(ids)):
-        text = tokenizer.decode(ids[:j + 1])
-        pieces.append(text[len(before):] if text.startswith(before) else tokenizer.decode(ids[j:j + 1]))
+        text = tokenizer.decode(ids[: j + 1])
+        pieces.append(text[len(before) :] if text.startswith(before) else tokenizer.decode(ids[j : j + 1]))
         before = text
     return pieces

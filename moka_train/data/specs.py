@@ -17,7 +17,8 @@ def modality_specs(model: ModelConfig, num_tokens: dict[str, int] | None = None)
     """Specs in config order; ``num_tokens`` overrides the derived count per modality name
     (e.g. an MLP projector that keeps every patch token)."""
     num_tokens = num_tokens or {}
-    return build_modality_specs([(m.name, m.placeholder, num_tokens.get(m.name, tokens_per_sample(m)))
-                                 for m in model.modalities],
-                                {m.name: m.sampling_plan() for m in model.modalities},
-                                {m.name: m.wrap for m in model.modalities})
+    return build_modality_specs(
+        [(m.name, m.placeholder, num_tokens.get(m.name, tokens_per_sample(m))) for m in model.modalities],
+        {m.name: m.sampling_plan() for m in model.modalities},
+        {m.name: m.wrap for m in model.modalities},
+    )

@@ -45,8 +45,9 @@ _LLAMA3 = (
 )
 _QWEN2 = (
     "{% for m in messages %}"
-    "{% if loop.first and m['role'] != 'system' %}{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}"
-    "{% endif %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}"
+    "{% if loop.first and m['role'] != 'system' %}"
+    "{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}"
+    "{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
 # stage-1 captioning (LLaVA "plain"): the media, a newline, the caption, EOS; no system prompt and
@@ -94,17 +95,22 @@ def chat_template_for(tokenizer, template: str) -> str:
         return BUILTIN[template]
     own = getattr(tokenizer, "chat_template", None)
     if not own or not isinstance(own, str):
-        raise TemplateError(f"data.template: chat, but the tokenizer at {tokenizer.name_or_path!r} has no "
-                            f"chat_template; set data.template to one of {', '.join(BUILTIN)}")
+        raise TemplateError(
+            f"data.template: chat, but the tokenizer at {tokenizer.name_or_path!r} has no "
+            f"chat_template; set data.template to one of {', '.join(BUILTIN)}"
+        )
     return own
 
 
-def render_chat(tokenizer, template: str, messages: list[dict], generation: bool,
-                extra: dict | None = None) -> ChatText:
+def render_chat(
+    tokenizer, template: str, messages: list[dict], generation: bool, extra: dict | None = None
+) -> ChatText:
     """``messages`` rendered by ``template`` (a Jinja string), with each content's span."""
+
     def apply(msgs: list[dict]) -> str:
-        return tokenizer.apply_chat_template(msgs, chat_template=template, tokenize=False,
-                                             add_generation_prompt=generation, **(extra or {}))
+        return tokenizer.apply_chat_template(
+            msgs, chat_template=template, tokenize=False, add_generation_prompt=generation, **(extra or {})
+        )
 
     text = apply(messages)
     skeleton = apply([{**m, "content": _SENTINEL.format(k)} for k, m in enumerate(messages)])
@@ -137,5 +143,7 @@ def _place(text: str, pos: int, content: str, after: str, last: bool) -> Content
 
 
 def _rewrites(k: int) -> str:
-    return (f"the chat template changes the content of message {k} beyond stripping it (or repeats it), "
-            "so labels and the query span cannot be placed exactly; use another data.template")
+    return (
+        f"the chat template changes the content of message {k} beyond stripping it (or repeats it), "
+        "so labels and the query span cannot be placed exactly; use another data.template"
+    )

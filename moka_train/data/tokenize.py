@@ -40,8 +40,17 @@ IGNORE_INDEX = -100
 PROMPT_STYLES = ("placeholders", "official")
 QUESTION_MARKERS = ("<question_start>", "<question_end>")
 
-__all__ = ["IGNORE_INDEX", "PROMPT_STYLES", "QueryRules", "RenderError", "Rendered", "Renderer",
-           "add_placeholder_tokens", "media_markers", "render"]
+__all__ = [
+    "IGNORE_INDEX",
+    "PROMPT_STYLES",
+    "QueryRules",
+    "RenderError",
+    "Rendered",
+    "Renderer",
+    "add_placeholder_tokens",
+    "media_markers",
+    "render",
+]
 
 
 class RenderError(ValueError):
@@ -82,9 +91,17 @@ def add_placeholder_tokens(tokenizer, modalities: list[ModalitySpec], prompt_sty
     return tokenizer.add_tokens(tokens, special_tokens=True)
 
 
-def render(sample: Sample, template: str, tokenizer, modalities: list[ModalitySpec], max_length: int | None,
-           system_prompt: str | None = None, generation: bool = False, rules: QueryRules = QueryRules(),
-           prompt_style: str = "placeholders") -> Rendered:
+def render(
+    sample: Sample,
+    template: str,
+    tokenizer,
+    modalities: list[ModalitySpec],
+    max_length: int | None,
+    system_prompt: str | None = None,
+    generation: bool = False,
+    rules: QueryRules = QueryRules(),
+    prompt_style: str = "placeholders",
+) -> Rendered:
     """One sample → lockstep tensors; raises :class:`RenderError` for bad samples."""
     renderer = Renderer(tokenizer, template, modalities, max_length, system_prompt, rules, prompt_style)
     return renderer.render(sample, generation)
@@ -93,9 +110,17 @@ def render(sample: Sample, template: str, tokenizer, modalities: list[ModalitySp
 class Renderer:
     """Holds the tokenizer-dependent state (template, placeholder and marker ids) for many renders."""
 
-    def __init__(self, tokenizer, template: str, modalities: list[ModalitySpec], max_length: int | None,
-                 system_prompt: str | None = None, rules: QueryRules = QueryRules(),
-                 prompt_style: str = "placeholders", template_kwargs: dict | None = None):
+    def __init__(
+        self,
+        tokenizer,
+        template: str,
+        modalities: list[ModalitySpec],
+        max_length: int | None,
+        system_prompt: str | None = None,
+        rules: QueryRules = QueryRules(),
+        prompt_style: str = "placeholders",
+        template_kwargs: dict | None = None,
+    ):
         if prompt_style not in PROMPT_STYLES:
             raise ValueError(f"data.prompt_style: unknown {prompt_style!r}; choose one of {', '.join(PROMPT_STYLES)}")
         self.tokenizer, self.template, self.max_length = tokenizer, template, max_length
@@ -112,11 +137,16 @@ class Renderer:
         self._media_re = _alternatives(list(self.by_placeholder) + markers)  # not query text
         self.dropped = {_token_id(tokenizer, t) for t in QUESTION_MARKERS} if self.official else set()
         # tokens of our own that user content keeps as tokens even when it is tokenized as plain text
-        self._keep_re = _alternatives(list(self.by_placeholder) + markers
-                                      + (list(QUESTION_MARKERS) if self.official else []))
+        self._keep_re = _alternatives(
+            list(self.by_placeholder) + markers + (list(QUESTION_MARKERS) if self.official else [])
+        )
         ours = set(self.num_tokens) | self.dropped | {_token_id(tokenizer, t) for t in markers}
         self.special_ids = {i for i, t in tokenizer.added_tokens_decoder.items() if t.special} - ours
-        self.stops = [t for t in dict.fromkeys([tokenizer.eos_token, *END_OF_TURN_TOKENS]) if t and vocab_id(tokenizer, t) is not None]
+        self.stops = [
+            t
+            for t in dict.fromkeys([tokenizer.eos_token, *END_OF_TURN_TOKENS])
+            if t and vocab_id(tokenizer, t) is not None
+        ]
 
     def render(self, sample: Sample, generation: bool = False) -> Rendered:
         turns = self._with_placeholders(sample)
@@ -137,17 +167,25 @@ class Renderer:
         (LLaVA convention, and how split multi-turn samples keep their media)."""
         unknown = sorted(set(sample.media) - set(self.specs))
         if unknown:
-            raise RenderError("unknown_modality", f"sample {sample.id} ({sample.source}): media {unknown} "
-                                                  f"but the model has modalities {sorted(self.specs)}")
+            raise RenderError(
+                "unknown_modality",
+                f"sample {sample.id} ({sample.source}): media {unknown} "
+                f"but the model has modalities {sorted(self.specs)}",
+            )
         turns = list(sample.turns)
         for name, spec in self.specs.items():
             count = sum(t.text.count(spec.placeholder) for t in turns if t.role == "user")
             if name not in sample.media and count:
-                raise RenderError("placeholder_without_media",
-                                  f"sample {sample.id} ({sample.source}): {spec.placeholder} in the text but no {name!r} path")
+                raise RenderError(
+                    "placeholder_without_media",
+                    f"sample {sample.id} ({sample.source}): {spec.placeholder} in the text but no {name!r} path",
+                )
             if name in sample.media and count > 1:
-                raise RenderError("repeated_placeholder",
-                                  f"sample {sample.id} ({sample.source}): {spec.placeholder} appears {count} times; one {name} per sample")
+                raise RenderError(
+                    "repeated_placeholder",
+                    f"sample {sample.id} ({sample.source}): {spec.placeholder} appears {count} times; "
+                    f"one {name} per sample",
+                )
             if name in sample.media and count == 0 and turns:
                 turns[0] = Turn(turns[0].role, f"{spec.placeholder}\n{turns[0].text}")
         return turns
@@ -232,8 +270,12 @@ class Renderer:
         for start, end, as_text in pieces:
             if end <= start:
                 continue
-            enc = self.tokenizer(text[start:end], add_special_tokens=False, return_offsets_mapping=True,
-                                 split_special_tokens=as_text and not _matches(self._keep_re, text[start:end]))
+            enc = self.tokenizer(
+                text[start:end],
+                add_special_tokens=False,
+                return_offsets_mapping=True,
+                split_special_tokens=as_text and not _matches(self._keep_re, text[start:end]),
+            )
             all_ids += enc["input_ids"]
             all_offsets += [(a + start, b + start) for a, b in enc["offset_mapping"]]
         return np.asarray(all_ids, dtype=np.int64), np.asarray(all_offsets, dtype=np.int64).reshape(-1, 2)
@@ -247,7 +289,7 @@ class Renderer:
             if span is None:
                 continue
             if message["role"] == "assistant":
-                label[span.start:self._end_of_turn(chat.text, span, starts)] = True
+                label[span.start : self._end_of_turn(chat.text, span, starts)] = True
             for s, e in spans:
                 a, b = (max(span.start, min(span.end, span.start + x - span.skipped)) for x in (s, e))
                 query[a:b] = True
@@ -271,14 +313,20 @@ class Renderer:
             counts[k], mids[k] = spec.num_tokens, spec.id
             media.append(spec.name)
         if sorted(media) != sorted(sample.media):
-            raise RenderError("placeholder_mismatch", f"sample {sample.id} ({sample.source}): media {sorted(sample.media)} "
-                                                      f"but the rendered prompt holds placeholders for {sorted(media)}")
+            raise RenderError(
+                "placeholder_mismatch",
+                f"sample {sample.id} ({sample.source}): media {sorted(sample.media)} "
+                f"but the rendered prompt holds placeholders for {sorted(media)}",
+            )
         counts[np.isin(ids, list(self.dropped))] = 0
         total = int(counts.sum())
         if self.max_length is not None and total > self.max_length:
-            raise RenderError("overlength", f"sample {sample.id} ({sample.source}): {total} tokens > "
-                                            f"data.max_length={self.max_length}; not truncated (it would cut "
-                                            "an answer or a media block)")
+            raise RenderError(
+                "overlength",
+                f"sample {sample.id} ({sample.source}): {total} tokens > "
+                f"data.max_length={self.max_length}; not truncated (it would cut "
+                "an answer or a media block)",
+            )
         labels = np.where(trained & (mids == TEXT), ids, IGNORE_INDEX)
         out = [torch.from_numpy(np.repeat(a, counts)) for a in (ids, labels, mids)]
         return Rendered(*out, media)
@@ -300,6 +348,7 @@ def _wrap_placeholders(content: str, spans: list[Span], wraps: dict[str, tuple[s
 
 def _claimed(chars: np.ndarray, blank: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Tokens claimed by a character mask: by a non-whitespace character, or wholly if all blank."""
+
     def prefix(mask: np.ndarray) -> np.ndarray:
         return np.concatenate([[0], np.cumsum(mask)])
 
@@ -340,6 +389,8 @@ def vocab_id(tokenizer, token: str) -> int | None:
 
 def _token_id(tokenizer, token: str) -> int:
     if vocab_id(tokenizer, token) is None:
-        raise ValueError(f"placeholder {token!r} is not a token of the tokenizer; call "
-                         "moka_train.data.tokenize.add_placeholder_tokens(tokenizer, modalities) first")
+        raise ValueError(
+            f"placeholder {token!r} is not a token of the tokenizer; call "
+            "moka_train.data.tokenize.add_placeholder_tokens(tokenizer, modalities) first"
+        )
     return tokenizer.convert_tokens_to_ids(token)

@@ -10,8 +10,8 @@ The common interface (``Encoder`` below):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import torch
 from torch import nn
@@ -49,7 +49,8 @@ def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], what: str)
     if missing or unexpected:
         raise CheckpointKeyError(
             f"{what}: state dict does not match the model; "
-            f"missing keys {missing or 'none'}, unexpected keys {unexpected or 'none'}")
+            f"missing keys {missing or 'none'}, unexpected keys {unexpected or 'none'}"
+        )
     module.load_state_dict(state, strict=True)
 
 
@@ -59,11 +60,11 @@ class Encoder(nn.Module):
     output_dim: int
     frozen: bool = False
 
-    def freeze(self) -> "Encoder":
+    def freeze(self) -> Encoder:
         """No gradients, and eval mode (dropout off) that a parent's ``.train()`` does not undo."""
         self.requires_grad_(False)
         self.frozen = True
         return self.train(False)
 
-    def train(self, mode: bool = True) -> "Encoder":
+    def train(self, mode: bool = True) -> Encoder:
         return super().train(mode and not self.frozen)

@@ -9,9 +9,9 @@ embedding output, -1 the last block, -2 the penultimate block.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -53,7 +53,7 @@ class ClipPreprocess:
         new_h, new_w = max(self.size, int(h * scale)), max(self.size, int(w * scale))
         x = F.interpolate(x, size=(new_h, new_w), mode="bicubic", antialias=True, align_corners=False)
         top, left = round((new_h - self.size) / 2), round((new_w - self.size) / 2)
-        x = x[..., top:top + self.size, left:left + self.size]  # [N, 3, S, S]
+        x = x[..., top : top + self.size, left : left + self.size]  # [N, 3, S, S]
         # bicubic overshoots; PIL-based CLIP pipelines clamp to the uint8 range before scaling
         x = x.clamp(0, 255) / 255.0
         mean = torch.tensor(self.mean).view(1, 3, 1, 1)
@@ -73,8 +73,7 @@ class HFClipEncoder(Encoder):
         from transformers import CLIPVisionModel  # deferred: transformers import is slow
 
         directory = require_path(path, key, "directory")
-        self.model = CLIPVisionModel.from_pretrained(str(directory), local_files_only=True,
-                                                     dtype=torch.float32)
+        self.model = CLIPVisionModel.from_pretrained(str(directory), local_files_only=True, dtype=torch.float32)
         config = self.model.config
         _check_layer(layer, config.num_hidden_layers)
         self.layer = layer
@@ -100,8 +99,7 @@ class OpenClipEncoder(Encoder):
     weights), loaded as ``create_model("local-dir:<path>")``.
     """
 
-    def __init__(self, path: str | Path, model_name: str | None = None, layer: int = -2,
-                 key: str = "encoder.path"):
+    def __init__(self, path: str | Path, model_name: str | None = None, layer: int = -2, key: str = "encoder.path"):
         super().__init__()
         import open_clip
 
@@ -111,10 +109,13 @@ class OpenClipEncoder(Encoder):
             model = open_clip.create_model(f"local-dir:{location}", require_pretrained=True, weights_only=True)
         else:
             if not model_name:
-                raise ValueError(f"{key}: {str(location)!r} is a checkpoint file, so open_clip needs "
-                                 "model_name (the architecture, e.g. ViT-L-14)")
-            model = open_clip.create_model(model_name, pretrained=str(location), require_pretrained=True,
-                                           weights_only=True)
+                raise ValueError(
+                    f"{key}: {str(location)!r} is a checkpoint file, so open_clip needs "
+                    "model_name (the architecture, e.g. ViT-L-14)"
+                )
+            model = open_clip.create_model(
+                model_name, pretrained=str(location), require_pretrained=True, weights_only=True
+            )
         self.visual = model.visual  # the text tower is never used: drop it
         num_blocks = len(self.visual.transformer.resblocks)
         _check_layer(layer, num_blocks)
@@ -127,23 +128,26 @@ class OpenClipEncoder(Encoder):
         self.image_size = _as_int(self.visual.image_size)
         self.patch_size = _as_int(self.visual.patch_size)
         cfg = open_clip.get_model_preprocess_cfg(model)
-        self.preprocess = ClipPreprocess(size=_as_int(cfg.get("size", self.image_size)),
-                                         mean=tuple(cfg["mean"]), std=tuple(cfg["std"]))
+        self.preprocess = ClipPreprocess(
+            size=_as_int(cfg.get("size", self.image_size)), mean=tuple(cfg["mean"]), std=tuple(cfg["std"])
+        )
 
     def num_tokens(self, seconds: float | None = None) -> int:
         return (self.image_size // self.patch_size) ** 2
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         pixels = pixels.to(self.visual.conv1.weight.dtype)
-        out = self.visual.forward_intermediates(pixels, indices=[self.block], stop_early=True,
-                                                intermediates_only=True, output_fmt="NLC")
+        out = self.visual.forward_intermediates(
+            pixels, indices=[self.block], stop_early=True, intermediates_only=True, output_fmt="NLC"
+        )
         return out["image_intermediates"][0]  # [N, L, D], CLS already split off
 
 
 def _check_layer(layer: int, num_blocks: int) -> None:
     if not -(num_blocks + 1) <= layer <= num_blocks:
-        raise ValueError(f"CLIP layer {layer} out of range for {num_blocks} blocks "
-                         f"(hidden states {-(num_blocks + 1)}..{num_blocks})")
+        raise ValueError(
+            f"CLIP layer {layer} out of range for {num_blocks} blocks (hidden states {-(num_blocks + 1)}..{num_blocks})"
+        )
 
 
 def _as_int(size: int | Sequence[int]) -> int:
@@ -162,5 +166,6 @@ def _hf_preprocess(directory: Path, image_size: int) -> ClipPreprocess:
     cfg = json.loads(config_file.read_text())
     crop = cfg.get("crop_size", image_size)
     size = crop.get("height", image_size) if isinstance(crop, dict) else int(crop)
-    return ClipPreprocess(size=size, mean=tuple(cfg.get("image_mean", OPENAI_CLIP_MEAN)),
-                          std=tuple(cfg.get("image_std", OPENAI_CLIP_STD)))
+    return ClipPreprocess(
+        size=size, mean=tuple(cfg.get("image_mean", OPENAI_CLIP_MEAN)), std=tuple(cfg.get("image_std", OPENAI_CLIP_STD))
+    )

@@ -19,8 +19,10 @@ from .base import Encoder, load_strict, load_torch_file, require_path
 ENCODER_PREFIX = "encoder."
 # the data pipeline decodes at the project's audio rate and the config limits windows to 30 s
 if SAMPLE_RATE != AUDIO_SAMPLE_RATE or N_SAMPLES != WHISPER_WINDOW_SECONDS * AUDIO_SAMPLE_RATE:
-    raise ImportError(f"openai-whisper expects {SAMPLE_RATE} Hz / {N_SAMPLES} samples per window; "
-                      f"moka_train decodes at {AUDIO_SAMPLE_RATE} Hz with {WHISPER_WINDOW_SECONDS:g} s windows")
+    raise ImportError(
+        f"openai-whisper expects {SAMPLE_RATE} Hz / {N_SAMPLES} samples per window; "
+        f"moka_train decodes at {AUDIO_SAMPLE_RATE} Hz with {WHISPER_WINDOW_SECONDS:g} s windows"
+    )
 
 
 def log_mel_batch(audio: torch.Tensor, n_mels: int) -> torch.Tensor:
@@ -41,7 +43,8 @@ def log_mel_batch(audio: torch.Tensor, n_mels: int) -> torch.Tensor:
 class WhisperEncoder(Encoder):
     """Whisper's encoder on 30 s windows: ``preprocess`` pads 16 kHz audio windows (at most 30 s:
     the config refuses longer ones, and audio beyond the windows is counted in the data report as
-    ``audio_truncated``) to 30 s and makes the log-mel; ``forward`` returns ``[N, n_audio_ctx, n_audio_state]`` (1500 frames per window)."""
+    ``audio_truncated``) to 30 s and makes the log-mel; ``forward`` returns
+    ``[N, n_audio_ctx, n_audio_state]`` (1500 frames per window)."""
 
     def __init__(self, path: str | Path, key: str = "encoder.path"):
         super().__init__()
@@ -53,8 +56,11 @@ class WhisperEncoder(Encoder):
         self.dims = ModelDimensions(**checkpoint["dims"])
         d = self.dims
         self.model = AudioEncoder(d.n_mels, d.n_audio_ctx, d.n_audio_state, d.n_audio_head, d.n_audio_layer)
-        state = {k[len(ENCODER_PREFIX):]: v for k, v in checkpoint["model_state_dict"].items()
-                 if k.startswith(ENCODER_PREFIX)}
+        state = {
+            k[len(ENCODER_PREFIX) :]: v
+            for k, v in checkpoint["model_state_dict"].items()
+            if k.startswith(ENCODER_PREFIX)
+        }
         load_strict(self.model, state, what)
         self.output_dim = d.n_audio_state
 

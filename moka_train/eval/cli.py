@@ -29,8 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="score a predictions JSONL")
     score.add_argument("--benchmark", required=True, choices=list(SCORERS))
     score.add_argument("--predictions", required=True, help="our predictions JSONL or an official MokA file")
-    score.add_argument("--mode", choices=MODES, default="official",
-                       help="official: the published scripts, quirks included; strict: unparsable = wrong")
+    score.add_argument(
+        "--mode",
+        choices=MODES,
+        default="official",
+        help="official: the published scripts, quirks included; strict: unparsable = wrong",
+    )
     score.add_argument("--annotations", help=f"annotations file (used by: {', '.join(sorted(TAKES_ANNOTATIONS))})")
     report = sub.add_parser("report", help="markdown table of result files, the paper's numbers beside")
     report.add_argument("results", nargs="+", help="result files written by `evaluate.py run`")
@@ -64,7 +68,15 @@ def evaluate_main(argv: list[str]) -> int:
     except (PredictionsError, ScoringError) as err:
         sys.stderr.write(f"evaluate score: {err}\n")
         return 2
-    log.info("%s %s (%s): %.2f over %d rows, %d unparsed, %d missing", out["benchmark"], out["metric"], args.mode,
-             out["value"], out["n"], out["n_unparsed"], out["n_missing"])
+    log.info(
+        "%s %s (%s): %.2f over %d rows, %d unparsed, %d missing",
+        out["benchmark"],
+        out["metric"],
+        args.mode,
+        out["value"],
+        out["n"],
+        out["n_unparsed"],
+        out["n_missing"],
+    )
     print(json.dumps(out))  # the CLI's one result line, always last
     return 0

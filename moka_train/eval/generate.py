@@ -53,8 +53,15 @@ def load_for_inference(cfg: RunConfig, export_dir: str | Path, fold: bool = True
 def eval_dataset(cfg: RunConfig, tokenizer, model, input_file: str | Path) -> MultimodalDataset:
     """Prompts only (no answers rendered), multi-turn kept whole, cached features where present."""
     data_cfg = cfg.data.model_copy(update={"multi_turn": "joint"})
-    return MultimodalDataset(input_file, data_cfg, tokenizer, [b.spec for b in model.branches], split="eval",
-                             generation=True, cache=cache_for(cfg.model.modalities, data_cfg))
+    return MultimodalDataset(
+        input_file,
+        data_cfg,
+        tokenizer,
+        [b.spec for b in model.branches],
+        split="eval",
+        generation=True,
+        cache=cache_for(cfg.model.modalities, data_cfg),
+    )
 
 
 def answer_batches(model, tokenizer, dataset, batch_size: int = 8, max_new_tokens: int = 32):
@@ -73,17 +80,27 @@ def answer(model, tokenizer, batch: dict, max_new_tokens: int, stops: list[int])
     the first stop token, decoded with special tokens kept as the official scripts decoded and
     parsed them ("A </s>", :func:`official_raw_text`); ``generated_tokens``: how many that is
     (equal to the budget: the answer was cut short)."""
-    new = model.generate(batch, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
-                         pad_token_id=tokenizer.pad_token_id)
+    new = model.generate(
+        batch, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops, pad_token_id=tokenizer.pad_token_id
+    )
     kept = until_stop(new, stops)
     clean = tokenizer.batch_decode(kept, skip_special_tokens=True)
     raw = [official_raw_text(tokenizer, tokens) for tokens in kept]
     # the prompt as the model saw it (template and placeholders are special tokens, left out)
     prompts = tokenizer.batch_decode(batch["input_ids"], skip_special_tokens=True)
-    return [{**meta, "id": sample_id, "prompt": prompt.strip(), "prediction": text.strip(), "raw_prediction": raw_text,
-             "generated_tokens": len(tokens)}
-            for sample_id, meta, prompt, text, raw_text, tokens in zip(batch["ids"], batch["meta"], prompts, clean, raw,
-                                                                       kept)]
+    return [
+        {
+            **meta,
+            "id": sample_id,
+            "prompt": prompt.strip(),
+            "prediction": text.strip(),
+            "raw_prediction": raw_text,
+            "generated_tokens": len(tokens),
+        }
+        for sample_id, meta, prompt, text, raw_text, tokens in zip(
+            batch["ids"], batch["meta"], prompts, clean, raw, kept
+        )
+    ]
 
 
 def official_raw_text(tokenizer, ids: list[int]) -> str:
@@ -122,12 +139,15 @@ def error_row(sample_id: str, meta: dict, error: dict) -> dict:
 
 def rejected_rows(dataset: MultimodalDataset) -> list[dict]:
     """Error rows of the samples the dataset could not prompt at all (no question, over-length, ...)."""
-    return [error_row(sample.id, {**sample.media, **sample.meta}, {"reason": reason, "detail": detail})
-            for sample, reason, detail in dataset.rejected]
+    return [
+        error_row(sample.id, {**sample.media, **sample.meta}, {"reason": reason, "detail": detail})
+        for sample, reason, detail in dataset.rejected
+    ]
 
 
-def generate_predictions(cfg: RunConfig, tokenizer, model, input_file: str | Path, batch_size: int = 8,
-                         max_new_tokens: int = 32) -> list[dict]:
+def generate_predictions(
+    cfg: RunConfig, tokenizer, model, input_file: str | Path, batch_size: int = 8, max_new_tokens: int = 32
+) -> list[dict]:
     """One row per input sample, in the input's order: answers and error rows."""
     dataset = eval_dataset(cfg, tokenizer, model, input_file)
     rows = [row for rows in answer_batches(model, tokenizer, dataset, batch_size, max_new_tokens) for row in rows]
@@ -158,7 +178,9 @@ def single_question_file(cfg: RunConfig, media: dict[str, str], question: str, d
             article = "an" if m.name[0] in "aeiou" else "a"
             lines += [f"This is {article} {m.name}:", m.placeholder]
             record[m.name] = str(path.relative_to(path.anchor))
-    record["conversations"] = [{"from": "human", "value": "\n".join(lines + [f"Please answer this question: {question}"])}]
+    record["conversations"] = [
+        {"from": "human", "value": "\n".join(lines + [f"Please answer this question: {question}"])}
+    ]
     file = directory / "question.jsonl"
     file.write_text(json.dumps(record) + "\n")
     return file, str(Path(media[next(iter(media))]).resolve().anchor) if media else "/"
@@ -171,8 +193,11 @@ def infer_main(args: argparse.Namespace) -> int:
     if args.question:  # one answer, printed
         import tempfile
 
-        media = {k: v for k, v in (("image", args.image), ("video", args.video), ("audio", args.audio),
-                                   ("speech", args.speech)) if v}
+        media = {
+            k: v
+            for k, v in (("image", args.image), ("video", args.video), ("audio", args.audio), ("speech", args.speech))
+            if v
+        }
         with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
             file, root = single_question_file(cfg, media, args.question, Path(tmp))
             one = cfg.model_copy(update={"data": cfg.data.model_copy(update={"root": root})})
@@ -190,6 +215,11 @@ def infer_main(args: argparse.Namespace) -> int:
     log.info("wrote %d predictions to %s", len(rows), out)
     errors = [r["id"] for r in rows if r.get("error")]
     if errors:
-        log.warning("%s: %d of %d samples have an error row instead of an answer (first: %s)", out, len(errors),
-                    len(rows), errors[:5])
+        log.warning(
+            "%s: %d of %d samples have an error row instead of an answer (first: %s)",
+            out,
+            len(errors),
+            len(rows),
+            errors[:5],
+        )
     return 0

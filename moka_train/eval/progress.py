@@ -39,15 +39,20 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def progress_key(checkpoint: str | Path, probe: list[str] | None, benchmark: str | None, input_file: str | Path,
-                 max_new_tokens: int) -> dict:
+def progress_key(
+    checkpoint: str | Path, probe: list[str] | None, benchmark: str | None, input_file: str | Path, max_new_tokens: int
+) -> dict:
     checkpoint, input_file = Path(checkpoint), Path(input_file)
     manifest = checkpoint / MANIFEST
-    return {"checkpoint": str(checkpoint.resolve()),
-            "checkpoint_sha256": file_sha256(manifest) if manifest.is_file() else None,
-            "probe": sorted(probe) if probe else "all", "benchmark": benchmark,
-            "input": str(input_file.resolve()), "input_sha256": file_sha256(input_file),
-            "max_new_tokens": max_new_tokens}
+    return {
+        "checkpoint": str(checkpoint.resolve()),
+        "checkpoint_sha256": file_sha256(manifest) if manifest.is_file() else None,
+        "probe": sorted(probe) if probe else "all",
+        "benchmark": benchmark,
+        "input": str(input_file.resolve()),
+        "input_sha256": file_sha256(input_file),
+        "max_new_tokens": max_new_tokens,
+    }
 
 
 def key_file(output: Path) -> Path:
@@ -60,16 +65,20 @@ def check_progress(output: Path, key: dict, parts: list[Path]) -> None:
     stored_path = key_file(output)
     if not stored_path.is_file():
         if existing:
-            raise ProgressError(f"{existing[0]} holds predictions but {stored_path.name} (which says what "
-                                f"evaluation wrote them) is missing, so they cannot be resumed safely; use another "
-                                f"--output or delete {', '.join(map(str, existing))} to start over")
+            raise ProgressError(
+                f"{existing[0]} holds predictions but {stored_path.name} (which says what "
+                f"evaluation wrote them) is missing, so they cannot be resumed safely; use another "
+                f"--output or delete {', '.join(map(str, existing))} to start over"
+            )
         return
     stored = json.loads(stored_path.read_text())
     differ = [f"{k}: {stored.get(k)!r} there, {key[k]!r} now" for k in IDENTITY if stored.get(k) != key[k]]
     if differ:
-        raise ProgressError(f"{output} holds predictions of another evaluation ({'; '.join(differ)}); "
-                            f"use another --output, or delete {output}, its .rank* parts and {stored_path.name} "
-                            "to start over")
+        raise ProgressError(
+            f"{output} holds predictions of another evaluation ({'; '.join(differ)}); "
+            f"use another --output, or delete {output}, its .rank* parts and {stored_path.name} "
+            "to start over"
+        )
 
 
 def write_key(output: Path, key: dict) -> None:
@@ -91,10 +100,16 @@ def read_rows(path: Path) -> dict[str, dict]:
             row = json.loads(line)
         except json.JSONDecodeError as err:
             if lineno < len(lines):
-                raise ProgressError(f"{path}:{lineno}: not valid JSON ({err.msg}); only a torn last line can be "
-                                    "repaired, so delete the file to start over") from None
-            log.warning("%s: dropped a half-written last line (%d characters, the write was cut off); "
-                        "its sample is generated again", path, len(line))
+                raise ProgressError(
+                    f"{path}:{lineno}: not valid JSON ({err.msg}); only a torn last line can be "
+                    "repaired, so delete the file to start over"
+                ) from None
+            log.warning(
+                "%s: dropped a half-written last line (%d characters, the write was cut off); "
+                "its sample is generated again",
+                path,
+                len(line),
+            )
             _rewrite(path, rows)
             break
         if not isinstance(row, dict) or "id" not in row:

@@ -22,14 +22,18 @@ IMAGE_LEAD_IN = "This is an image:\n<image>\n"
 YES_NO_INSTRUCTION = "Please answer this question with yes or no, and no other content. Question: "
 MME_QUESTION_SUFFIX = "Please answer yes or no."  # mme.py cuts the question at this phrase
 # GeWu-Lab/MokA VisualText/eval_benchmarks/{mmbench/mmbench.py, seed/seed.py}
-CHOICE_INSTRUCTION = ("Please select the correct answer from the options above. Output only the selected option "
-                      "in the format (A), (B), (C), or (D). No explanation or extra text.")
+CHOICE_INSTRUCTION = (
+    "Please select the correct answer from the options above. Output only the selected option "
+    "in the format (A), (B), (C), or (D). No explanation or extra text."
+)
 # GeWu-Lab/MokA AudioVisualText/dataset/unified_dataset.py (test datasets, lines 283-333)
 AV_LEAD_IN = "This is a video:\n<video>\nThis is an audio:\n<audio>\n"
 AVE_QUESTION = "Please describe the events and time range that occurred in the video."
 # OFA-Sys/AIR-Bench Inference_Foundation.py ("Construct prompt")
-AIRBENCH_INSTRUCTION = ("Choose the most suitable answer from options A, B, C, and D to respond the question in "
-                        "next line, you may only choose A or B or C or D.")
+AIRBENCH_INSTRUCTION = (
+    "Choose the most suitable answer from options A, B, C, and D to respond the question in "
+    "next line, you may only choose A or B or C or D."
+)
 SPEECH_LEAD_IN = "This is a speech:\n<speech>\n"  # ours: the speech recipes have no official MokA script
 ASR_INSTRUCTION = "Recognize the speech and give me the transcription."  # SALMONN's ASR instruction
 
@@ -86,8 +90,10 @@ def mmau_prompt(question: str, choices: Sequence[str]) -> str:
     """MMAU (Sakshi113/MMAU) publishes no prompt, only a string-match scorer over the option texts;
     this is our form: the question, the options as ``(A) ...`` lines, the format instruction."""
     options = "\n".join(f"({'ABCDEFGH'[k]}) {text}" for k, text in enumerate(choices))
-    return (SPEECH_LEAD_IN + "Please answer this question: " + question + "\n" + options + "\n"
-            "Output only the selected option in the format (A), (B), (C), or (D).")
+    return (
+        SPEECH_LEAD_IN + "Please answer this question: " + question + "\n" + options + "\n"
+        "Output only the selected option in the format (A), (B), (C), or (D)."
+    )
 
 
 def asr_prompt() -> str:
@@ -105,17 +111,20 @@ class Protocol:
 
 # budgets from GeWu-Lab/MokA: AudioVisualText/scripts/finetune/inference_cut.py (500),
 # VisualText/eval_benchmarks/{mme,pope}/*.py (50), mmbench/mmbench.py (5), seed/seed.py (500)
-PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
-    Protocol("music_avqa", 500, prompt=music_avqa_prompt),
-    Protocol("ave", 500, prompt=ave_prompt),
-    Protocol("mme", 50, image_size=224, prompt=mme_prompt),
-    Protocol("mmbench", 5, image_size=224, parser_reads="raw", prompt=mmbench_prompt),
-    Protocol("pope", 50, image_size=224, prompt=pope_prompt),
-    Protocol("seed", 500, image_size=224, parser_reads="raw", prompt=seed_prompt),
-    Protocol("mmau_speech", 64, prompt=mmau_prompt),
-    Protocol("airbench_speech", 64, prompt=airbench_prompt),
-    Protocol("asr_wer", 128, prompt=asr_prompt),
-)}
+PROTOCOLS: dict[str, Protocol] = {
+    p.name: p
+    for p in (
+        Protocol("music_avqa", 500, prompt=music_avqa_prompt),
+        Protocol("ave", 500, prompt=ave_prompt),
+        Protocol("mme", 50, image_size=224, prompt=mme_prompt),
+        Protocol("mmbench", 5, image_size=224, parser_reads="raw", prompt=mmbench_prompt),
+        Protocol("pope", 50, image_size=224, prompt=pope_prompt),
+        Protocol("seed", 500, image_size=224, parser_reads="raw", prompt=seed_prompt),
+        Protocol("mmau_speech", 64, prompt=mmau_prompt),
+        Protocol("airbench_speech", 64, prompt=airbench_prompt),
+        Protocol("asr_wer", 128, prompt=asr_prompt),
+    )
+}
 
 
 def get_protocol(name: str) -> Protocol:

@@ -64,10 +64,18 @@ def finished(rows: dict[str, dict]) -> set[str]:
     return {i for i, row in rows.items() if not row.get("error")}
 
 
-def run_generation(cfg: RunConfig, checkpoint: str | Path, input_file: str | Path, output: str | Path,
-                   batch_size: int = 8, max_new_tokens: int = 32, limit: int | None = None,
-                   adapter_modalities: list[str] | None = None, fold: bool = True,
-                   benchmark: str | None = None) -> Path:
+def run_generation(
+    cfg: RunConfig,
+    checkpoint: str | Path,
+    input_file: str | Path,
+    output: str | Path,
+    batch_size: int = 8,
+    max_new_tokens: int = 32,
+    limit: int | None = None,
+    adapter_modalities: list[str] | None = None,
+    fold: bool = True,
+    benchmark: str | None = None,
+) -> Path:
     output = Path(output)
     key = progress_key(checkpoint, adapter_modalities, benchmark, input_file, max_new_tokens)
     check_progress(output, key, part_files(output))
@@ -83,7 +91,7 @@ def run_generation(cfg: RunConfig, checkpoint: str | Path, input_file: str | Pat
     done = finished(read_rows(output))
     wanted = set(dataset.read_order[:limit])
     todo = [i for i, s in enumerate(dataset.samples) if s.id in wanted and s.id not in done]
-    mine = todo[rank()::world_size()]
+    mine = todo[rank() :: world_size()]
     log.info("%d samples, %d already done, %d on this rank", len(wanted), len(done & wanted), len(mine))
     probe = adapter_modalities or "all"
     with part_path(output, rank()).open("a") as fh, torch.no_grad():
@@ -106,16 +114,23 @@ def refuse_duplicate_ids(ids: list[str], source: str | Path) -> None:
     repeated = [i for i, n in Counter(ids).items() if n > 1]
     if repeated:
         named = ", ".join(map(repr, repeated[:5])) + (" ..." if len(repeated) > 5 else "")
-        raise EvaluationInputError(f"{source}: {len(repeated)} sample ids occur more than once ({named}); "
-                                   "each sample needs its own id to get its own row")
+        raise EvaluationInputError(
+            f"{source}: {len(repeated)} sample ids occur more than once ({named}); "
+            "each sample needs its own id to get its own row"
+        )
 
 
 def warn_missing(output: Path, rows: list[dict]) -> None:
     errors = Counter(str(r["error"]) for r in rows if r.get("error"))
     if errors:
-        log.warning("%s: %d of %d samples have an error row instead of an answer (%s); the scores report them "
-                    "as n_missing (strict mode counts them wrong); a rerun tries them again",
-                    output, sum(errors.values()), len(rows), dict(errors))
+        log.warning(
+            "%s: %d of %d samples have an error row instead of an answer (%s); the scores report them "
+            "as n_missing (strict mode counts them wrong); a rerun tries them again",
+            output,
+            sum(errors.values()),
+            len(rows),
+            dict(errors),
+        )
 
 
 def merge_parts(output: Path, order: list[str]) -> dict[str, dict]:

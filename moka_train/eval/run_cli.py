@@ -32,15 +32,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--benchmark", required=True, choices=BENCHMARKS)
     parser.add_argument("--input", required=True, help="the benchmark in the unified evaluation JSONL")
     parser.add_argument("--output", help="predictions JSONL (default: next to the export)")
-    parser.add_argument("--limit", type=int,
-                        help="generate only for the first N samples of the input (rows already in the output are kept)")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        help="generate only for the first N samples of the input (rows already in the output are kept)",
+    )
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-new-tokens", type=int,
-                        help="decoding budget (default: the benchmark's official budget, e.g. mmbench 5, pope 50)")
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        help="decoding budget (default: the benchmark's official budget, e.g. mmbench 5, pope 50)",
+    )
     parser.add_argument("--adapter-modalities", nargs="+", help="partial-modality probe: e.g. text, or video audio")
     parser.add_argument("--mode", choices=["official", "strict"], default="official")
-    parser.add_argument("--no-fold", dest="fold", action="store_false",
-                        help="keep the adapters' text path unfolded in decoding (same tokens, slower)")
+    parser.add_argument(
+        "--no-fold",
+        dest="fold",
+        action="store_false",
+        help="keep the adapters' text path unfolded in decoding (same tokens, slower)",
+    )
     parser.add_argument("overrides", nargs="*")
     return parser
 
@@ -62,8 +72,18 @@ def run_main(argv: list[str]) -> int:
     output = Path(args.output or Path(args.checkpoint) / f"predictions_{args.benchmark}_{probe}.jsonl")
     budget = decoding_budget(args.benchmark, args.max_new_tokens)
     try:
-        run_generation(cfg, args.checkpoint, args.input, output, args.batch_size, budget, args.limit,
-                       args.adapter_modalities, fold=args.fold, benchmark=args.benchmark)
+        run_generation(
+            cfg,
+            args.checkpoint,
+            args.input,
+            output,
+            args.batch_size,
+            budget,
+            args.limit,
+            args.adapter_modalities,
+            fold=args.fold,
+            benchmark=args.benchmark,
+        )
     except (ProgressError, EvaluationInputError) as err:
         sys.stderr.write(f"evaluate run: {err}\n")
         return 2
@@ -81,11 +101,19 @@ def score_and_record(args: argparse.Namespace, cfg, output: Path, probe: str, bu
     except (PredictionsError, ScoringError) as err:  # the predictions stay; `evaluate score` can be rerun
         sys.stderr.write(f"evaluate run: predictions written to {output}, but they cannot be scored: {err}\n")
         return 2
-    result = {**scored, "method": cfg.adapter.method, "recipe": Path(args.config).stem,
-              "checkpoint": str(args.checkpoint), "adapter_modalities": probe, "max_new_tokens": budget}
+    result = {
+        **scored,
+        "method": cfg.adapter.method,
+        "recipe": Path(args.config).stem,
+        "checkpoint": str(args.checkpoint),
+        "adapter_modalities": probe,
+        "max_new_tokens": budget,
+    }
     if result["n_missing"]:
-        sys.stderr.write(f"evaluate run: warning: {result['n_missing']} samples have no answer (error rows in "
-                         f"{output}, reported as n_missing{'; counted wrong' if args.mode == 'strict' else ''})\n")
+        sys.stderr.write(
+            f"evaluate run: warning: {result['n_missing']} samples have no answer (error rows in "
+            f"{output}, reported as n_missing{'; counted wrong' if args.mode == 'strict' else ''})\n"
+        )
     output.with_name(output.name + ".result.json").write_text(json.dumps(result) + "\n")
     print(json.dumps(result))  # the one result line, always last
     return 0

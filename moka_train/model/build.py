@@ -22,17 +22,29 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 def modality_specs(model_cfg: ModelConfig, encoder_tokens: dict[str, int] | None = None) -> list[ModalitySpec]:
     """Name, placeholder and LLM token count of every non-text modality, in config order."""
     encoder_tokens = encoder_tokens or {}
-    return build_modality_specs([
-        (m.name, m.placeholder, num_output_tokens(m.projector, m.frames, encoder_tokens.get(m.name)))
-        for m in model_cfg.modalities], {m.name: m.sampling_plan() for m in model_cfg.modalities},
-        {m.name: m.wrap for m in model_cfg.modalities})
+    return build_modality_specs(
+        [
+            (m.name, m.placeholder, num_output_tokens(m.projector, m.frames, encoder_tokens.get(m.name)))
+            for m in model_cfg.modalities
+        ],
+        {m.name: m.sampling_plan() for m in model_cfg.modalities},
+        {m.name: m.wrap for m in model_cfg.modalities},
+    )
 
 
 def adapter_spec(adapter: AdapterConfig, model_cfg: ModelConfig) -> AdapterSpec:
-    return AdapterSpec(method=adapter.method, rank=adapter.rank, alpha=adapter.alpha, dropout=adapter.dropout,
-                       targets=adapter.targets, modalities=tuple(m.name for m in model_cfg.modalities),
-                       xattn_weight=adapter.xattn_weight, temperature=adapter.temperature,
-                       num_experts=adapter.num_experts, options=dict(adapter.options))
+    return AdapterSpec(
+        method=adapter.method,
+        rank=adapter.rank,
+        alpha=adapter.alpha,
+        dropout=adapter.dropout,
+        targets=adapter.targets,
+        modalities=tuple(m.name for m in model_cfg.modalities),
+        xattn_weight=adapter.xattn_weight,
+        temperature=adapter.temperature,
+        num_experts=adapter.num_experts,
+        options=dict(adapter.options),
+    )
 
 
 def load_llm(model_cfg: ModelConfig):
@@ -48,6 +60,7 @@ def build_model(model_cfg: ModelConfig, tokenizer, adapter: AdapterConfig | None
     """Encoders (frozen) → projectors → LLM (resized to the tokenizer) → adapters if given."""
     if model_cfg.backbone != "causal_lm":  # a vision-language model with its own vision path
         from .vision_language import build_vision_language_model
+
         return build_vision_language_model(model_cfg, tokenizer, adapter)
     llm = load_llm(model_cfg)
     added = _resize_to_tokenizer(llm, tokenizer)
@@ -57,8 +70,9 @@ def build_model(model_cfg: ModelConfig, tokenizer, adapter: AdapterConfig | None
         encoder = build_encoder(m.encoder, key=f"model.modalities[{i}].encoder")
         encoders[m.name] = encoder
         projectors[m.name] = build_projector(m.projector, encoder.output_dim, width)
-    specs = modality_specs(model_cfg, {m.name: encoders[m.name].num_tokens(m.segment_seconds)
-                                       for m in model_cfg.modalities})
+    specs = modality_specs(
+        model_cfg, {m.name: encoders[m.name].num_tokens(m.segment_seconds) for m in model_cfg.modalities}
+    )
     branches = [Branch(spec, m.frames, _dummy_shape(m)) for spec, m in zip(specs, model_cfg.modalities)]
     slot = RoutingSlot(len(specs))
     if adapter is not None:

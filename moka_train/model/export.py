@@ -49,8 +49,13 @@ def trainable_by_role(model: nn.Module) -> dict[str, dict[str, torch.Tensor]]:
     return dict(roles)
 
 
-def export_weights(model: nn.Module, directory: str | Path, config_yaml: str, info: dict,
-                   extra: dict[str, dict[str, torch.Tensor]] | None = None) -> Path:
+def export_weights(
+    model: nn.Module,
+    directory: str | Path,
+    config_yaml: str,
+    info: dict,
+    extra: dict[str, dict[str, torch.Tensor]] | None = None,
+) -> Path:
     """Every rank calls (ZeRO-3 gathers collectively); rank 0 writes."""
     roles = trainable_by_role(model)
     roles.update(extra or {})
@@ -64,8 +69,12 @@ def export_weights(model: nn.Module, directory: str | Path, config_yaml: str, in
     for role, tensors in sorted(roles.items()):
         path = partial / f"{role}.safetensors"
         save_file(tensors, str(path))
-        files[path.name] = {"role": role, "tensors": len(tensors), "parameters": sum(t.numel() for t in tensors.values()),
-                            "sha256": file_sha256(path)}
+        files[path.name] = {
+            "role": role,
+            "tensors": len(tensors),
+            "parameters": sum(t.numel() for t in tensors.values()),
+            "sha256": file_sha256(path),
+        }
     (partial / "config.yaml").write_text(config_yaml)
     (partial / MANIFEST).write_text(json.dumps({**info, "files": files}, indent=2))
     shutil.rmtree(directory, ignore_errors=True)
@@ -101,8 +110,9 @@ def verified_file(directory: Path, file_name: str, entry: dict) -> Path:
     if expected is None:
         raise ExportError(f"{directory / MANIFEST}: no sha256 for {file_name}; re-export it")
     if file_sha256(path) != expected:
-        raise ExportError(f"{path}: sha256 differs from {directory / MANIFEST} (corrupt or altered; "
-                          f"{path.stat().st_size} bytes)")
+        raise ExportError(
+            f"{path}: sha256 differs from {directory / MANIFEST} (corrupt or altered; {path.stat().st_size} bytes)"
+        )
     return path
 
 
@@ -113,11 +123,15 @@ def _load_role(model, params, role: str, tensors: dict, source: Path) -> None:
     expected = {n for n in params if model.role_of(n) == role}
     missing, unexpected = sorted(expected - tensors.keys()), sorted(tensors.keys() - expected)
     if missing or unexpected:
-        raise ExportError(f"{source} ({role}) does not fit the model: missing keys {missing[:8]} "
-                          f"({len(missing)}), unexpected keys {unexpected[:8]} ({len(unexpected)})")
+        raise ExportError(
+            f"{source} ({role}) does not fit the model: missing keys {missing[:8]} "
+            f"({len(missing)}), unexpected keys {unexpected[:8]} ({len(unexpected)})"
+        )
     with torch.no_grad(), gathered([params[n] for n in expected]):
         for name in expected:
             if params[name].shape != tensors[name].shape:
-                raise ExportError(f"{source}: {name} has shape {tuple(tensors[name].shape)}, "
-                                  f"the model expects {tuple(params[name].shape)}")
+                raise ExportError(
+                    f"{source}: {name} has shape {tuple(tensors[name].shape)}, "
+                    f"the model expects {tuple(params[name].shape)}"
+                )
             params[name].copy_(tensors[name].to(params[name].dtype))

@@ -27,8 +27,9 @@ class Branch:
     item_shape: tuple[int, ...]  # one raw item: [F, H, W, 3] uint8 frames or [F, samples] audio windows
 
 
-def audio_windows(waves: Tensor, lengths: Tensor | None, plan: SamplingPlan | None,
-                  frames: int, window_samples: int) -> list[tuple[Tensor, Tensor]]:
+def audio_windows(
+    waves: Tensor, lengths: Tensor | None, plan: SamplingPlan | None, frames: int, window_samples: int
+) -> list[tuple[Tensor, Tensor]]:
     """Zero-padded waveforms [n, S] -> [(item positions [g], windows [g, F, width])], one group
     per window width (see ``utils.media_sampling``). Without a plan: F consecutive real-time
     windows of ``window_samples`` (the default plan)."""
@@ -42,8 +43,10 @@ def encode_media(encoder: nn.Module, raw: Tensor, frames: int, name: str) -> Ten
     """One encoder over raw items: [n, F, H, W, 3] frames or [n, F, samples] audio windows -> [n, F, L, D]."""
     items = raw.shape[0]
     if raw.shape[1] != frames:
-        raise ValueError(f"{name}: the batch holds {raw.shape[1]} frames per item (data.video_frames) but "
-                         f"the model expects {frames} (model.modalities[].frames); make them equal")
+        raise ValueError(
+            f"{name}: the batch holds {raw.shape[1]} frames per item (data.video_frames) but "
+            f"the model expects {frames} (model.modalities[].frames); make them equal"
+        )
     flat = raw.reshape(items * frames, *raw.shape[2:])  # [n*F, ...]: frames are independent
     with torch.set_grad_enabled(torch.is_grad_enabled() and any(p.requires_grad for p in encoder.parameters())):
         feats = encoder(encoder.preprocess(flat).to(raw.device))  # [n*F, L, D]
@@ -51,8 +54,15 @@ def encode_media(encoder: nn.Module, raw: Tensor, frames: int, name: str) -> Ten
 
 
 class MultimodalLM(nn.Module):
-    def __init__(self, llm: nn.Module, encoders: dict[str, nn.Module], projectors: dict[str, nn.Module],
-                 branches: list[Branch], slot: RoutingSlot, added_token_ids: list[int]) -> None:
+    def __init__(
+        self,
+        llm: nn.Module,
+        encoders: dict[str, nn.Module],
+        projectors: dict[str, nn.Module],
+        branches: list[Branch],
+        slot: RoutingSlot,
+        added_token_ids: list[int],
+    ) -> None:
         super().__init__()
         self.llm = llm
         self.encoders = nn.ModuleDict(encoders)
@@ -114,8 +124,7 @@ class MultimodalLM(nn.Module):
                 continue
             lengths = batch.get("media_lengths", {}).get(name)
             tokens = self.media_tokens(batch, name, raw, cached, branch.frames, lengths)
-            embeds = splice_features(embeds, batch["modality_ids"], branch.spec.id, tokens, name,
-                                     batch.get("ids"))
+            embeds = splice_features(embeds, batch["modality_ids"], branch.spec.id, tokens, name, batch.get("ids"))
         zero = zero_touch(*untouched).to(embeds.device)
         # the zero term also rides on the embeddings: when the spliced media are frozen (a stage
         # that trains another modality's projector), the LLM's inputs would need no grad, this rank
@@ -123,8 +132,15 @@ class MultimodalLM(nn.Module):
         # with a rank whose trainable media are spliced in
         return embeds + zero.to(embeds.dtype), zero
 
-    def media_tokens(self, batch: dict, name: str, raw: Tensor | None, cached: Tensor | None, frames: int,
-                     lengths: Tensor | None = None) -> Tensor:
+    def media_tokens(
+        self,
+        batch: dict,
+        name: str,
+        raw: Tensor | None,
+        cached: Tensor | None,
+        frames: int,
+        lengths: Tensor | None = None,
+    ) -> Tensor:
         """Projected tokens of every item of a modality, in batch-row order, whether it arrived
         as raw media or as cached encoder features."""
         if cached is None:
@@ -170,8 +186,10 @@ class MultimodalLM(nn.Module):
     def load_added_embeddings(self, tensors: dict[str, Tensor]) -> None:
         ids, rows = self._embedding_tables()
         if set(tensors) != set(rows) or tensors["input"].shape[0] != len(ids):
-            raise ValueError(f"embeddings export holds {sorted(tensors)} with {tensors['input'].shape[0]} rows; "
-                             f"the model added {len(ids)} placeholder tokens")
+            raise ValueError(
+                f"embeddings export holds {sorted(tensors)} with {tensors['input'].shape[0]} rows; "
+                f"the model added {len(ids)} placeholder tokens"
+            )
         with torch.no_grad():
             for key, weight in rows.items():
                 weight[ids.to(weight.device)] = tensors[key].to(weight.dtype).to(weight.device)

@@ -10,8 +10,14 @@ class SpliceError(ValueError):
     pass
 
 
-def splice_features(embeds: Tensor, modality_ids: Tensor, modality_id: int, features: Tensor,
-                    name: str = "media", sample_ids: list[str] | None = None) -> Tensor:
+def splice_features(
+    embeds: Tensor,
+    modality_ids: Tensor,
+    modality_id: int,
+    features: Tensor,
+    name: str = "media",
+    sample_ids: list[str] | None = None,
+) -> Tensor:
     """Replace the embeddings of every token whose modality id is ``modality_id``.
 
     embeds [B, T, d]; modality_ids [B, T]; features [n_items, K, d] in batch-row order (row-major,
@@ -24,8 +30,10 @@ def splice_features(embeds: Tensor, modality_ids: Tensor, modality_id: int, feat
     if slots != given:
         per_row = mask.sum(dim=1).tolist()
         who = f" (samples {sample_ids})" if sample_ids else ""
-        raise SpliceError(f"{name}: {slots} placeholder tokens in the batch (per row {per_row}) but "
-                          f"{given} feature tokens ({tuple(features.shape)}){who}")
+        raise SpliceError(
+            f"{name}: {slots} placeholder tokens in the batch (per row {per_row}) but "
+            f"{given} feature tokens ({tuple(features.shape)}){who}"
+        )
     if slots == 0:
         return embeds
     if features.shape[-1] != embeds.shape[-1]:

@@ -25,6 +25,7 @@ def token_budget(cfg: RunConfig) -> dict[str, int | str]:
     for m in cfg.model.modalities:
         if m.encoder.type == "qwen2_5_vl_vision":  # the backbone's own processor decides
             from .vision_language import native_budget
+
             budget[m.name] = native_budget(cfg.model, m)
             continue
         try:

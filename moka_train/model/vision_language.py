@@ -41,10 +41,11 @@ def native_video_tokens(processor, frames: int, size: int) -> tuple[int, tuple[i
     from transformers.models.qwen2_vl.video_processing_qwen2_vl import smart_resize
 
     factor = processor.patch_size * processor.merge_size
-    height, width = smart_resize(size, size, factor=factor, min_pixels=processor.size.shortest_edge,
-                                 max_pixels=processor.size.longest_edge)
+    height, width = smart_resize(
+        size, size, factor=factor, min_pixels=processor.size.shortest_edge, max_pixels=processor.size.longest_edge
+    )
     grid = (-(-frames // processor.temporal_patch_size), height // processor.patch_size, width // processor.patch_size)
-    return grid[0] * grid[1] * grid[2] // processor.merge_size ** 2, grid
+    return grid[0] * grid[1] * grid[2] // processor.merge_size**2, grid
 
 
 def native_budget(model_cfg: ModelConfig, modality) -> str:
@@ -57,8 +58,10 @@ def native_budget(model_cfg: ModelConfig, modality) -> str:
     processor = AutoVideoProcessor.from_pretrained(str(path)) if own else Qwen2VLVideoProcessor(**QWEN25VL_PROCESSOR)
     tokens, grid = native_video_tokens(processor, modality.frames, model_cfg.native_frame_size)
     source = "its processor" if own else "Qwen2.5-VL-7B-Instruct's published processor settings"
-    return (f"{tokens} ({modality.frames} frames of {model_cfg.native_frame_size} px -> {grid[0]} temporal x "
-            f"{grid[1] // processor.merge_size} x {grid[2] // processor.merge_size} merged patches, {source})")
+    return (
+        f"{tokens} ({modality.frames} frames of {model_cfg.native_frame_size} px -> {grid[0]} temporal x "
+        f"{grid[1] // processor.merge_size} x {grid[2] // processor.merge_size} merged patches, {source})"
+    )
 
 
 def load_vision_language_llm(model_cfg: ModelConfig):
@@ -72,8 +75,9 @@ def load_vision_language_llm(model_cfg: ModelConfig):
         raise FileNotFoundError(f"model.llm_path: no HF model directory (config.json) at {str(path)!r}")
     llm = AutoModelForImageTextToText.from_pretrained(str(path), dtype=DTYPES[model_cfg.dtype])
     if llm.config.model_type != model_cfg.backbone:
-        raise ValueError(f"model.backbone {model_cfg.backbone}: the model at {str(path)!r} is a "
-                         f"{llm.config.model_type!r} model")
+        raise ValueError(
+            f"model.backbone {model_cfg.backbone}: the model at {str(path)!r} is a {llm.config.model_type!r} model"
+        )
     return llm, AutoVideoProcessor.from_pretrained(str(path))
 
 
@@ -96,11 +100,14 @@ def build_vision_language_model(model_cfg: ModelConfig, tokenizer, adapter: Adap
         projectors[m.name] = build_projector(m.projector, encoders[m.name].output_dim, width)
         counts.append(num_output_tokens(m.projector, m.frames, encoders[m.name].num_tokens(m.segment_seconds)))
     named = [(m.name, m.placeholder, k) for m, k in zip(model_cfg.modalities, counts, strict=True)]
-    specs = build_modality_specs(named, {m.name: m.sampling_plan() for m in model_cfg.modalities},
-                                 {m.name: m.wrap for m in model_cfg.modalities})
+    specs = build_modality_specs(
+        named, {m.name: m.sampling_plan() for m in model_cfg.modalities}, {m.name: m.wrap for m in model_cfg.modalities}
+    )
     side = model_cfg.native_frame_size
-    shapes = [(m.frames, side, side, 3) if m is native else (m.frames, m.sampling_plan().nominal_width())
-              for m in model_cfg.modalities]  # one raw item each: frames, or audio windows
+    shapes = [
+        (m.frames, side, side, 3) if m is native else (m.frames, m.sampling_plan().nominal_width())
+        for m in model_cfg.modalities
+    ]  # one raw item each: frames, or audio windows
     branches = [Branch(s, m.frames, shape) for s, m, shape in zip(specs, model_cfg.modalities, shapes, strict=True)]
     slot = RoutingSlot(len(specs))
     if adapter is not None:  # the language model's linear layers only, never the vision tower's
@@ -117,8 +124,9 @@ class VisionLanguageLM(MultimodalLM):
     """A MultimodalLM whose video branch is the backbone's own vision path and whose positions are
     the backbone's own multimodal rotary index."""
 
-    def __init__(self, llm, encoders, projectors, branches, slot, added_token_ids, native: str, processor,
-                 frame_size: int):
+    def __init__(
+        self, llm, encoders, projectors, branches, slot, added_token_ids, native: str, processor, frame_size: int
+    ):
         super().__init__(llm, encoders, projectors, branches, slot, added_token_ids)
         self.native, self.processor, self.frame_size = native, processor, frame_size
         _, grid = native_video_tokens(processor, self.branch(native).frames, frame_size)
@@ -131,15 +139,18 @@ class VisionLanguageLM(MultimodalLM):
         if name != self.native:
             return super().encoder_features(name, raw, frames)
         if raw.shape[1] != frames or tuple(raw.shape[2:4]) != (self.frame_size, self.frame_size):
-            raise ValueError(f"{name}: the batch holds {raw.shape[1]} frames of {tuple(raw.shape[2:4])} px; the "
-                             f"model expects {frames} frames (model.modalities[].frames) of {self.frame_size} px "
-                             "(model.native_frame_size): set data.video_frames and data.image_size to match")
+            raise ValueError(
+                f"{name}: the batch holds {raw.shape[1]} frames of {tuple(raw.shape[2:4])} px; the "
+                f"model expects {frames} frames (model.modalities[].frames) of {self.frame_size} px "
+                "(model.native_frame_size): set data.video_frames and data.image_size to match"
+            )
         videos = list(raw.permute(0, 1, 4, 2, 3).cpu())  # [F, 3, H, W] each
         inputs = self.processor(videos=videos, return_tensors="pt", cap_pixels_per_frame=False)
         visual = self.llm.model.visual
         with torch.set_grad_enabled(torch.is_grad_enabled() and any(p.requires_grad for p in visual.parameters())):
-            out = self.llm.model.get_video_features(inputs["pixel_values_videos"].to(raw.device),
-                                                    inputs["video_grid_thw"].to(raw.device))
+            out = self.llm.model.get_video_features(
+                inputs["pixel_values_videos"].to(raw.device), inputs["video_grid_thw"].to(raw.device)
+            )
         return torch.stack(out.pooler_output)[:, None]  # [n, 1, K, d]
 
     def project(self, name: str, feats: Tensor) -> Tensor:
@@ -148,12 +159,6 @@ class VisionLanguageLM(MultimodalLM):
             return super().project(name, feats)
         return feats.flatten(1, 2)  # [n, K, d]
 
-        zero = zero_touch(*untouched).to(embeds.device)
-        # the zero term also rides on the embeddings: when the spliced media are frozen (a stage
-        # that trains another modality's projector), the LLM's inputs would need no grad, this rank
-        # would skip the backward of the first blocks and ZeRO-3's gathers would fall out of step
-        # with a rank whose trainable media are spliced in
-        return embeds + zero.to(embeds.dtype), zero
     def rope_inputs(self, batch: dict) -> dict:
         """What the model's own rope index needs: token types (video 2, all else 0) and one grid
         (and temporal spacing) per video in the batch."""
@@ -166,19 +171,27 @@ class VisionLanguageLM(MultimodalLM):
 
     def position_ids(self, batch: dict) -> Tensor:
         """[3, B, T]: the model's own multimodal rotary positions for this batch."""
-        positions, _ = self.llm.model.get_rope_index(batch["input_ids"], attention_mask=batch["attention_mask"],
-                                                     **self.rope_inputs(batch))
+        positions, _ = self.llm.model.get_rope_index(
+            batch["input_ids"], attention_mask=batch["attention_mask"], **self.rope_inputs(batch)
+        )
         return positions
 
     def forward(self, batch: dict) -> dict:
         if batch.get("segment_ids") is not None:  # packed rows: the rope index is per real sequence
-            raise ValueError("model.backbone qwen2_5_vl: packed batches (data.packing) are not supported; "
-                             "its multimodal rotary index is computed per row: set data.packing: false")
+            raise ValueError(
+                "model.backbone qwen2_5_vl: packed batches (data.packing) are not supported; "
+                "its multimodal rotary index is computed per row: set data.packing: false"
+            )
         embeds, zero = self.embed(batch)
         positions = self.position_ids(batch)
         self.slot.set(batch["modality_ids"])
-        out = self.llm(inputs_embeds=embeds, attention_mask=batch["attention_mask"], position_ids=positions,
-                       labels=batch.get("labels"), use_cache=False)
+        out = self.llm(
+            inputs_embeds=embeds,
+            attention_mask=batch["attention_mask"],
+            position_ids=positions,
+            labels=batch.get("labels"),
+            use_cache=False,
+        )
         loss = out.loss + zero if out.loss is not None else None
         return {"loss": loss, "logits": out.logits}
 
@@ -188,6 +201,11 @@ class VisionLanguageLM(MultimodalLM):
         embeds, _ = self.embed(batch)
         self.slot.set(batch["modality_ids"])
         rope = {k: v for k, v in self.rope_inputs(batch).items() if v is not None}
-        out = self.llm.generate(input_ids=batch["input_ids"], inputs_embeds=embeds,
-                                attention_mask=batch["attention_mask"], **rope, **generate_kwargs)
-        return out[:, batch["input_ids"].shape[1]:]
+        out = self.llm.generate(
+            input_ids=batch["input_ids"],
+            inputs_embeds=embeds,
+            attention_mask=batch["attention_mask"],
+            **rope,
+            **generate_kwargs,
+        )
+        return out[:, batch["input_ids"].shape[1] :]

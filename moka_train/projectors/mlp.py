@@ -20,5 +20,5 @@ class MLPProjector(nn.Module):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """``[B, L, D]`` or ``[B, F, L, D]`` -> ``[B, F * L, out_dim]`` (frames in order)."""
         x = as_frames(features, self.in_dim, "mlp")
-        b, f, l, d = x.shape
-        return self.net(x.reshape(b, f * l, d))  # [B, F*L, out_dim]
+        b, f, n, d = x.shape  # n: tokens per frame
+        return self.net(x.reshape(b, f * n, d))  # [B, F*L, out_dim]

@@ -19,15 +19,28 @@ def qformer_config(in_dim: int, hidden_size: int = 768, num_layers: int = 2, num
     """BERT-base-like Q-Former with cross-attention in every layer (cross_attention_frequency=1)."""
     if hidden_size % num_heads:
         raise ValueError(f"Q-Former hidden_size {hidden_size} is not divisible by num_heads {num_heads}")
-    return Blip2QFormerConfig(hidden_size=hidden_size, num_hidden_layers=num_layers,
-                              num_attention_heads=num_heads, intermediate_size=4 * hidden_size,
-                              cross_attention_frequency=1, encoder_hidden_size=in_dim,
-                              use_qformer_text_input=False)
+    return Blip2QFormerConfig(
+        hidden_size=hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        intermediate_size=4 * hidden_size,
+        cross_attention_frequency=1,
+        encoder_hidden_size=in_dim,
+        use_qformer_text_input=False,
+    )
 
 
 class QFormerProjector(nn.Module):
-    def __init__(self, in_dim: int, out_dim: int, num_queries: int = 32, num_layers: int = 2,
-                 hidden_size: int = 768, num_heads: int = 12, per_frame: bool = True):
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        num_queries: int = 32,
+        num_layers: int = 2,
+        hidden_size: int = 768,
+        num_heads: int = 12,
+        per_frame: bool = True,
+    ):
         super().__init__()
         self.in_dim, self.out_dim = in_dim, out_dim
         self.num_queries, self.per_frame = num_queries, per_frame
@@ -45,9 +58,9 @@ class QFormerProjector(nn.Module):
         """``[B, L, D]`` or ``[B, F, L, D]`` -> ``[B, F * N, out_dim]`` per frame (frame-major),
         or ``[B, N, out_dim]`` over all frames."""
         x = as_frames(features, self.in_dim, "qformer")
-        b, f, l, d = x.shape
+        b, f, n, d = x.shape  # n: encoder tokens per frame
         # per frame: frames become batch rows; else one row attends over every frame's tokens
-        x = x.reshape(b * f, l, d) if self.per_frame else x.reshape(b, f * l, d)  # [B*F, L, D] | [B, F*L, D]
+        x = x.reshape(b * f, n, d) if self.per_frame else x.reshape(b, f * n, d)  # [B*F, L, D] | [B, F*L, D]
         x = self.norm(x)
         queries = self.query_tokens.expand(x.shape[0], -1, -1)  # [rows, N, H]
         out = self.qformer(query_embeds=queries, encoder_hidden_states=x).last_hidden_state  # [rows, N, H]

@@ -15,8 +15,15 @@ def build_projector(cfg: ProjectorConfig, in_dim: int, out_dim: int) -> nn.Modul
     if cfg.type == "mlp":
         return MLPProjector(in_dim, out_dim)
     if cfg.type == "qformer":
-        return QFormerProjector(in_dim, out_dim, num_queries=cfg.num_queries, num_layers=cfg.num_layers,
-                                hidden_size=cfg.hidden_size, num_heads=cfg.num_heads, per_frame=cfg.per_frame)
+        return QFormerProjector(
+            in_dim,
+            out_dim,
+            num_queries=cfg.num_queries,
+            num_layers=cfg.num_layers,
+            hidden_size=cfg.hidden_size,
+            num_heads=cfg.num_heads,
+            per_frame=cfg.per_frame,
+        )
     raise ValueError(f"unknown projector type {cfg.type!r}; choose one of mlp, qformer")
 
 

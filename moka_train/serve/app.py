@@ -28,8 +28,14 @@ from .openai_api import RequestError, completion, parse_request
 log = get_logger(__name__)
 
 
-def create_app(engine: AnswerEngine, model_name: str, media_root: Path | None = None, window_ms: float = 10.0,
-               max_batch: int = 16, default_max_tokens: int = 256):
+def create_app(
+    engine: AnswerEngine,
+    model_name: str,
+    media_root: Path | None = None,
+    window_ms: float = 10.0,
+    max_batch: int = 16,
+    default_max_tokens: int = 256,
+):
     batcher = Batcher(engine, window_ms, max_batch)
 
     @asynccontextmanager
@@ -74,8 +80,14 @@ def serve_main(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     engine = AnswerEngine(cfg, args.checkpoint, fold=args.fold)
     name = args.model_name or Path(args.config).stem
-    app = create_app(engine, name, Path(args.media_root) if args.media_root else None, args.batch_window_ms,
-                     args.max_batch, args.max_tokens)
+    app = create_app(
+        engine,
+        name,
+        Path(args.media_root) if args.media_root else None,
+        args.batch_window_ms,
+        args.max_batch,
+        args.max_tokens,
+    )
     log.info("serving %s (%s) on http://%s:%d/v1", name, args.checkpoint, args.host, args.port)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

@@ -68,8 +68,10 @@ def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:
     if samples.ndim == 2:
         samples = samples.mean(axis=1)
     if samples.ndim != 1 or samples.size == 0 or sample_rate <= 0:
-        raise QuestionError(f"audio must be a non-empty 1-D waveform with a positive rate, got shape "
-                            f"{samples.shape} at {sample_rate} Hz")
+        raise QuestionError(
+            f"audio must be a non-empty 1-D waveform with a positive rate, got shape "
+            f"{samples.shape} at {sample_rate} Hz"
+        )
     pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
     with wave.open(str(path), "wb") as fh:
         fh.setnchannels(1)
@@ -122,8 +124,9 @@ class AnswerEngine:
         data = self.cfg.data.model_copy(update={"root": str(root), "feature_cache": None})
         cfg = self.cfg.model_copy(update={"data": data})
         with torch.no_grad():
-            return generate_predictions(cfg, self.tokenizer, self.model, file, batch_size=len(records),
-                                        max_new_tokens=max_new_tokens)
+            return generate_predictions(
+                cfg, self.tokenizer, self.model, file, batch_size=len(records), max_new_tokens=max_new_tokens
+            )
 
     def _record(self, question: Question, index: int, root: Path) -> dict:
         unknown = sorted(set(question.media) - set(self.placeholders))
@@ -135,8 +138,10 @@ class AnswerEngine:
         used = "".join(text for _, text in question.turns)
         # media given without its placeholder in the text: the official lead-in before the first turn
         lead = "".join(lead_in(n, self.placeholders[n]) for n in question.media if self.placeholders[n] not in used)
-        record["conversations"] = [{"from": "human" if role == "user" else "gpt", "value": (lead if k == 0 else "")
-                                    + text} for k, (role, text) in enumerate(question.turns)]
+        record["conversations"] = [
+            {"from": "human" if role == "user" else "gpt", "value": (lead if k == 0 else "") + text}
+            for k, (role, text) in enumerate(question.turns)
+        ]
         if question.system is not None:
             record["conversations"].insert(0, {"from": "system", "value": question.system})
         return record

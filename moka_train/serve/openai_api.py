@@ -40,7 +40,7 @@ def media_from_url(url: str, field: str, media_root: Path | None) -> Media:
         header, _, payload = url.partition(",")
         if not header.endswith(";base64"):
             raise RequestError(f"{field}: a data URL must be base64 ('data:<mime>;base64,...')")
-        mime = header[len("data:"):-len(";base64")]
+        mime = header[len("data:") : -len(";base64")]
         suffix = mimetypes.guess_extension(mime) or ""
         if not suffix:
             raise RequestError(f"{field}: unknown media type {mime!r} in the data URL")
@@ -138,6 +138,12 @@ def completion(row: dict, model_name: str, max_tokens: int) -> dict:
     """The chat.completion object of one answer row (no ``usage``: media token counts are not
     reported per request)."""
     finish = "length" if row["generated_tokens"] >= max_tokens else "stop"
-    return {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
-            "model": model_name, "choices": [{"index": 0, "finish_reason": finish,
-                                              "message": {"role": "assistant", "content": row["prediction"]}}]}
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model_name,
+        "choices": [
+            {"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": row["prediction"]}}
+        ],
+    }

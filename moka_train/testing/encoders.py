@@ -22,31 +22,82 @@ TINY_OPEN_CLIP_CFG = {
 
 # every key of the official BEATsConfig, small sizes, the iter3+ structure (deep norm, gated bias)
 TINY_BEATS_CFG = {
-    "input_patch_size": 16, "embed_dim": 24, "conv_bias": False,
-    "encoder_layers": 2, "encoder_embed_dim": 32, "encoder_ffn_embed_dim": 64, "encoder_attention_heads": 4,
-    "activation_fn": "gelu", "layer_wise_gradient_decay_ratio": 1.0, "layer_norm_first": False, "deep_norm": True,
-    "dropout": 0.1, "attention_dropout": 0.1, "activation_dropout": 0.0, "encoder_layerdrop": 0.0,
-    "dropout_input": 0.0, "conv_pos": 16, "conv_pos_groups": 4,
-    "relative_position_embedding": True, "num_buckets": 32, "max_distance": 64, "gru_rel_pos": True,
-    "finetuned_model": True, "predictor_dropout": 0.1, "predictor_class": 5,
+    "input_patch_size": 16,
+    "embed_dim": 24,
+    "conv_bias": False,
+    "encoder_layers": 2,
+    "encoder_embed_dim": 32,
+    "encoder_ffn_embed_dim": 64,
+    "encoder_attention_heads": 4,
+    "activation_fn": "gelu",
+    "layer_wise_gradient_decay_ratio": 1.0,
+    "layer_norm_first": False,
+    "deep_norm": True,
+    "dropout": 0.1,
+    "attention_dropout": 0.1,
+    "activation_dropout": 0.0,
+    "encoder_layerdrop": 0.0,
+    "dropout_input": 0.0,
+    "conv_pos": 16,
+    "conv_pos_groups": 4,
+    "relative_position_embedding": True,
+    "num_buckets": 32,
+    "max_distance": 64,
+    "gru_rel_pos": True,
+    "finetuned_model": True,
+    "predictor_dropout": 0.1,
+    "predictor_class": 5,
 }
 
 # the same architectures at real sizes (random weights): CLIP ViT-B/16 and BEATs base, for
 # measurements where the encoders' cost must be a real one (bench_train --paper-media)
-BASE_HF_CLIP_SHAPE = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
-                          image_size=224, patch_size=16, projection_dim=512)
-BASE_BEATS_CFG = {**TINY_BEATS_CFG, "embed_dim": 512, "encoder_layers": 12, "encoder_embed_dim": 768,
-                  "encoder_ffn_embed_dim": 3072, "encoder_attention_heads": 12, "conv_pos": 128,
-                  "conv_pos_groups": 16, "num_buckets": 320, "max_distance": 800, "predictor_class": 527}
+BASE_HF_CLIP_SHAPE = dict(
+    hidden_size=768,
+    intermediate_size=3072,
+    num_hidden_layers=12,
+    num_attention_heads=12,
+    image_size=224,
+    patch_size=16,
+    projection_dim=512,
+)
+BASE_BEATS_CFG = {
+    **TINY_BEATS_CFG,
+    "embed_dim": 512,
+    "encoder_layers": 12,
+    "encoder_embed_dim": 768,
+    "encoder_ffn_embed_dim": 3072,
+    "encoder_attention_heads": 12,
+    "conv_pos": 128,
+    "conv_pos_groups": 16,
+    "num_buckets": 320,
+    "max_distance": 800,
+    "predictor_class": 527,
+}
 
 # n_audio_ctx stays 1500: whisper's encoder only accepts full 30 s windows (3000 mel frames)
-TINY_WHISPER_DIMS = {"n_mels": 80, "n_audio_ctx": 1500, "n_audio_state": 32, "n_audio_head": 2,
-                     "n_audio_layer": 2, "n_vocab": 64, "n_text_ctx": 16, "n_text_state": 32,
-                     "n_text_head": 2, "n_text_layer": 1}
+TINY_WHISPER_DIMS = {
+    "n_mels": 80,
+    "n_audio_ctx": 1500,
+    "n_audio_state": 32,
+    "n_audio_head": 2,
+    "n_audio_layer": 2,
+    "n_vocab": 64,
+    "n_text_ctx": 16,
+    "n_text_state": 32,
+    "n_text_head": 2,
+    "n_text_layer": 1,
+}
 
 
-TINY_HF_CLIP_SHAPE = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
-                          image_size=28, patch_size=14, projection_dim=16)
+TINY_HF_CLIP_SHAPE = dict(
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=3,
+    num_attention_heads=4,
+    image_size=28,
+    patch_size=14,
+    projection_dim=16,
+)
 
 
 def tiny_hf_clip_model(seed: int = 0, shape: dict | None = None):
@@ -96,8 +147,10 @@ def tiny_beats_model(seed: int = 0, cfg: dict | None = None) -> tuple[BEATs, dic
     torch.manual_seed(seed)
     model = BEATs(BEATsConfig.from_checkpoint(cfg))
     _jitter(model)
-    head = {"weight": torch.randn(cfg["predictor_class"], cfg["encoder_embed_dim"]) * 0.02,
-            "bias": torch.zeros(cfg["predictor_class"])}
+    head = {
+        "weight": torch.randn(cfg["predictor_class"], cfg["encoder_embed_dim"]) * 0.02,
+        "bias": torch.zeros(cfg["predictor_class"]),
+    }
     return model.eval(), head
 
 

@@ -11,12 +11,19 @@ FAMILIES = ("llama", "qwen2")
 
 
 def tiny_llm_config(family: str = "llama", vocab_size: int = 512, hidden: int = 64, layers: int = 2):
-    common = dict(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=2 * hidden,
-                  num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
-                  max_position_embeddings=2048, tie_word_embeddings=False,
-                  # a frozen random LM head needs rows of real norm, or RMS-normed states cannot
-                  # reach confident logits and no adapter can lower the loss (max logit ~ 8·0.16)
-                  initializer_range=0.2)
+    common = dict(
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        tie_word_embeddings=False,
+        # a frozen random LM head needs rows of real norm, or RMS-normed states cannot
+        # reach confident logits and no adapter can lower the loss (max logit ~ 8·0.16)
+        initializer_range=0.2,
+    )
     if family == "llama":
         return LlamaConfig(**common, rms_norm_eps=1e-6)
     if family == "qwen2":

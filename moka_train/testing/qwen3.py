@@ -20,11 +20,19 @@ QWEN3_TEXT_TOKENS = ("<tool_call>", "</tool_call>", "<tool_response>", "</tool_r
 
 
 def tiny_qwen3_config(vocab_size: int, hidden: int = 64, layers: int = 2) -> Qwen3Config:
-    return Qwen3Config(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=2 * hidden,
-                       num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
-                       head_dim=hidden // 4, max_position_embeddings=2048, tie_word_embeddings=False,
-                       # as testing.llm: a frozen random head needs rows of real norm to reach confident logits
-                       initializer_range=0.2)
+    return Qwen3Config(
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=hidden // 4,
+        max_position_embeddings=2048,
+        tie_word_embeddings=False,
+        # as testing.llm: a frozen random head needs rows of real norm to reach confident logits
+        initializer_range=0.2,
+    )
 
 
 def make_tiny_qwen3(directory: str | Path, chat_template: str, seed: int = 0, **config_kwargs):

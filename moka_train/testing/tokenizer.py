@@ -18,9 +18,19 @@ STYLES = ("llama3", "llama2", "qwen2")
 
 # style -> (special tokens in id order, bos, eos, pad)
 _SPECIALS: dict[str, tuple[list[str], str | None, str, str]] = {
-    "llama3": (["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>",
-                "<|eot_id|>", "<|finetune_right_pad_id|>"],
-               "<|begin_of_text|>", "<|eot_id|>", "<|finetune_right_pad_id|>"),
+    "llama3": (
+        [
+            "<|begin_of_text|>",
+            "<|end_of_text|>",
+            "<|start_header_id|>",
+            "<|end_header_id|>",
+            "<|eot_id|>",
+            "<|finetune_right_pad_id|>",
+        ],
+        "<|begin_of_text|>",
+        "<|eot_id|>",
+        "<|finetune_right_pad_id|>",
+    ),
     # llama-2-chat's [INST] / <<SYS>> markers are ordinary text in the real tokenizer too
     "llama2": (["<unk>", "<s>", "</s>"], "<s>", "</s>", "</s>"),
     "qwen2": (["<|endoftext|>", "<|im_start|>", "<|im_end|>"], None, "<|im_end|>", "<|endoftext|>"),
@@ -51,11 +61,20 @@ def make_tiny_tokenizer(directory: str | Path, style: str = "llama3", vocab_size
     core = Tokenizer(models.BPE())
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     core.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=specials,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     core.train_from_iterator(_CORPUS.strip().splitlines() * 4, trainer=trainer)
-    wrapped = PreTrainedTokenizerFast(tokenizer_object=core, bos_token=bos, eos_token=eos, pad_token=pad,
-                                      unk_token="<unk>" if style == "llama2" else None)
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        bos_token=bos,
+        eos_token=eos,
+        pad_token=pad,
+        unk_token="<unk>" if style == "llama2" else None,
+    )
     wrapped.chat_template = BUILTIN[style]  # as the family's models ship one (data.template: chat)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

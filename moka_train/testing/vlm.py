@@ -23,20 +23,47 @@ VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|imag
 def tiny_qwen25vl_config(tokenizer, hidden: int = 64, layers: int = 2, vision_width: int = 32) -> Qwen2_5_VLConfig:
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in VISION_TOKENS + ("<|im_end|>", "<|endoftext|>")}
     head_dim = hidden // 4
-    text = dict(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden,
-                num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
-                max_position_embeddings=4096, initializer_range=0.2,  # see testing.llm: confident logits
-                bos_token_id=None, eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"],
-                rope_parameters={"rope_type": "default", "rope_theta": 1000000.0,
-                                 # head_dim / 2 rotary frequencies split t / h / w like the 7B's [16, 24, 24] of 64
-                                 "mrope_section": [head_dim // 8, 3 * head_dim // 16, 3 * head_dim // 16]})
-    vision = dict(depth=2, hidden_size=vision_width, intermediate_size=2 * vision_width, num_heads=2,
-                  out_hidden_size=hidden, patch_size=PROCESSOR["patch_size"],
-                  spatial_merge_size=PROCESSOR["merge_size"], temporal_patch_size=PROCESSOR["temporal_patch_size"],
-                  window_size=112, fullatt_block_indexes=[1], tokens_per_second=2)
-    return Qwen2_5_VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=False,
-                            image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-                            vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"])
+    text = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        initializer_range=0.2,  # see testing.llm: confident logits
+        bos_token_id=None,
+        eos_token_id=ids["<|im_end|>"],
+        pad_token_id=ids["<|endoftext|>"],
+        rope_parameters={
+            "rope_type": "default",
+            "rope_theta": 1000000.0,
+            # head_dim / 2 rotary frequencies split t / h / w like the 7B's [16, 24, 24] of 64
+            "mrope_section": [head_dim // 8, 3 * head_dim // 16, 3 * head_dim // 16],
+        },
+    )
+    vision = dict(
+        depth=2,
+        hidden_size=vision_width,
+        intermediate_size=2 * vision_width,
+        num_heads=2,
+        out_hidden_size=hidden,
+        patch_size=PROCESSOR["patch_size"],
+        spatial_merge_size=PROCESSOR["merge_size"],
+        temporal_patch_size=PROCESSOR["temporal_patch_size"],
+        window_size=112,
+        fullatt_block_indexes=[1],
+        tokens_per_second=2,
+    )
+    return Qwen2_5_VLConfig(
+        text_config=text,
+        vision_config=vision,
+        tie_word_embeddings=False,
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
 
 
 def make_tiny_qwen25vl(directory: str | Path, seed: int = 0, **config_kwargs):
@@ -57,8 +84,11 @@ def tiny_qwen25vl_overrides(llm_dir: str | Path) -> list[str]:
     56 px: 2 temporal patches x 2 x 2 merged patches = 8 tokens), the tiny BEATs + Q-Former for the
     audio; stage 1 pretrains the audio projector alone (the video has none), then MokA."""
     return [
-        f"model.llm_path={llm_dir}", "model.backbone=qwen2_5_vl", "model.native_frame_size=56",
-        "data.image_size=56", "data.template=chat",
+        f"model.llm_path={llm_dir}",
+        "model.backbone=qwen2_5_vl",
+        "model.native_frame_size=56",
+        "data.image_size=56",
+        "data.template=chat",
         "model.modalities=[{name: video, placeholder: <video>, frames: 4, sampling: {frame_position: centre}, "
         f"encoder: {{type: qwen2_5_vl_vision, path: '{llm_dir}'}}}}, "
         "{name: audio, placeholder: <audio>, frames: 2, segment_seconds: 0.5, "

@@ -26,8 +26,13 @@ import torch
 
 from ..utils.dist import barrier, is_main, rank
 from ..utils.logging import get_logger
-from .checkpoint_files import (CheckpointFileError, install_safe_loader, safe_torch_load, verify_checksums,
-                               write_checksums)
+from .checkpoint_files import (
+    CheckpointFileError,
+    install_safe_loader,
+    safe_torch_load,
+    verify_checksums,
+    write_checksums,
+)
 
 log = get_logger(__name__)
 COMPLETE = "COMPLETE"
@@ -81,8 +86,9 @@ class CheckpointManager:
         final = self.root / tag
         if is_main():
             trainable = sorted(n for n, p in engine.module.named_parameters() if p.requires_grad)
-            self._write_json(partial / STATE_FILE, {**trainer_state, "stage": stage, "step": step,
-                                                    "trainable": trainable})
+            self._write_json(
+                partial / STATE_FILE, {**trainer_state, "stage": stage, "step": step, "trainable": trainable}
+            )
             write_checksums(partial)
             (partial / COMPLETE).write_text("ok\n")
             shutil.rmtree(final, ignore_errors=True)
@@ -110,6 +116,7 @@ class CheckpointManager:
 
     def newest_verified(self, stage_order: list[str]) -> Path | None:
         """The newest complete checkpoint whose files verify; the ones that fail are logged by file."""
+
         def newest_first(path: Path) -> tuple[int, int]:
             try:
                 state = read_state(path)
@@ -151,8 +158,12 @@ class CheckpointManager:
         install_safe_loader(engine)  # DeepSpeed's own reader would unpickle anything
         # the checkpoint holds the trainable parameters only, so DeepSpeed must not insist on finding
         # the frozen ones in it; what it does hold is compared with what this model trains, by name
-        load_path, _ = engine.load_checkpoint(str(path.parent), tag=path.name, load_module_strict=False,
-                                              custom_load_fn=lambda src, dst: load_trainable(src, dst, path))
+        load_path, _ = engine.load_checkpoint(
+            str(path.parent),
+            tag=path.name,
+            load_module_strict=False,
+            custom_load_fn=lambda src, dst: load_trainable(src, dst, path),
+        )
         if load_path is None:
             raise RuntimeError(f"DeepSpeed could not load the checkpoint at {path}")
         restore_rng(safe_torch_load(path / f"rng_rank{rank()}.pt"))
@@ -187,9 +198,11 @@ def _check_same_trainable(module, saved: list[str], path: Path) -> None:
     current = {n for n, p in module.named_parameters() if p.requires_grad}
     missing, unexpected = sorted(current - set(saved)), sorted(set(saved) - current)
     if missing or unexpected:
-        raise RuntimeError(f"checkpoint {path} does not fit this model: trainable parameters missing from it "
-                           f"{missing[:8]} ({len(missing)}), in it but not trainable here {unexpected[:8]} "
-                           f"({len(unexpected)})")
+        raise RuntimeError(
+            f"checkpoint {path} does not fit this model: trainable parameters missing from it "
+            f"{missing[:8]} ({len(missing)}), in it but not trainable here {unexpected[:8]} "
+            f"({len(unexpected)})"
+        )
 
 
 def load_trainable(saved: dict, module, path: Path) -> None:
@@ -199,8 +212,10 @@ def load_trainable(saved: dict, module, path: Path) -> None:
     known = set(module.state_dict().keys())
     missing, unexpected = sorted(trainable - saved.keys()), sorted(saved.keys() - known)
     if missing or unexpected:
-        raise CheckpointFileError(f"checkpoint {path} does not hold what this model trains: "
-                                  f"{_by_role(module, missing, 'missing')}{_by_role(module, unexpected, 'unknown')}")
+        raise CheckpointFileError(
+            f"checkpoint {path} does not hold what this model trains: "
+            f"{_by_role(module, missing, 'missing')}{_by_role(module, unexpected, 'unknown')}"
+        )
     result = module.load_state_dict(saved, strict=False)
     assert not result.unexpected_keys, result.unexpected_keys  # checked above
 

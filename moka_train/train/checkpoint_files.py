@@ -78,11 +78,15 @@ def safe_torch_load(path: str | Path, map_location=None):
             return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         reason = next((line.strip() for line in str(err).splitlines() if "Unsupported" in line), str(err)[:300])
-        raise UnsafeCheckpointError(f"{path}: refused to unpickle it: it asks for more than tensors and plain "
-                                    f"state ({reason}). Do not resume from a checkpoint you did not write.") from None
+        raise UnsafeCheckpointError(
+            f"{path}: refused to unpickle it: it asks for more than tensors and plain "
+            f"state ({reason}). Do not resume from a checkpoint you did not write."
+        ) from None
     except (RuntimeError, EOFError, OSError) as err:
-        raise CheckpointFileError(f"{path}: cannot be read, truncated or corrupt ({type(err).__name__}: "
-                                  f"{str(err).splitlines()[0] if str(err) else ''})") from None
+        raise CheckpointFileError(
+            f"{path}: cannot be read, truncated or corrupt ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''})"
+        ) from None
 
 
 def install_safe_loader(engine) -> None:
@@ -95,7 +99,9 @@ def install_safe_loader(engine) -> None:
 
     checkpoint_engine = engine.checkpoint_engine
     if not isinstance(checkpoint_engine, TorchCheckpointEngine):
-        raise CheckpointFileError(f"DeepSpeed checkpoint engine {type(checkpoint_engine).__name__} is not supported: "
-                                  "only the torch engine's files can be loaded safely (remove the checkpoint "
-                                  "engine settings from train.deepspeed)")
+        raise CheckpointFileError(
+            f"DeepSpeed checkpoint engine {type(checkpoint_engine).__name__} is not supported: "
+            "only the torch engine's files can be loaded safely (remove the checkpoint "
+            "engine settings from train.deepspeed)"
+        )
     checkpoint_engine.load = safe_torch_load

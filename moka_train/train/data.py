@@ -38,14 +38,22 @@ class StageData:
     def loader(self, epoch: int, position: int):
         """Batches of ``epoch`` from micro-batch ``position`` on (exact mid-epoch resume)."""
         self.sampler.set_epoch(epoch)
-        self.sampler.load_state_dict({**self.sampler.state_dict(), "epoch": epoch,
-                                      "position": position * self.micro_batch})
+        self.sampler.load_state_dict(
+            {**self.sampler.state_dict(), "epoch": epoch, "position": position * self.micro_batch}
+        )
         # a private generator: creating a DataLoader iterator draws a seed, and drawing it from the
         # global RNG would shift every dropout mask after a mid-epoch resume
         generator = torch.Generator().manual_seed(self.sampler.seed * 7919 + epoch)
-        loader = DataLoader(self.dataset, batch_size=self.micro_batch, sampler=self.sampler, collate_fn=self.collator,
-                            num_workers=self.num_workers, drop_last=True, persistent_workers=False,
-                            generator=generator)
+        loader = DataLoader(
+            self.dataset,
+            batch_size=self.micro_batch,
+            sampler=self.sampler,
+            collate_fn=self.collator,
+            num_workers=self.num_workers,
+            drop_last=True,
+            persistent_workers=False,
+            generator=generator,
+        )
         for index, batch in enumerate(loader, start=position):
             bad = batch.pop("bad_samples", [])
             self.dataset.report.update(bad)  # failures seen inside workers
@@ -66,8 +74,11 @@ class StageData:
 
 def stage_data_config(cfg: RunConfig, stage: StageConfig):
     """data: with the stage's own file, root and template where it names them."""
-    update = {k: v for k, v in (("train_file", stage.train_file), ("root", stage.root), ("template", stage.template))
-              if v is not None}
+    update = {
+        k: v
+        for k, v in (("train_file", stage.train_file), ("root", stage.root), ("template", stage.template))
+        if v is not None
+    }
     return cfg.data.model_copy(update=update)
 
 
@@ -95,11 +106,20 @@ def build_stage_data(cfg: RunConfig, stage: StageConfig, tokenizer, specs: list[
     data_cfg = stage_data_config(cfg, stage)
     dataset = build_dataset(data_cfg, tokenizer, specs, split="train", cache=cache_for(cfg.model.modalities, data_cfg))
     if data_cfg.packing and any(m.encoder.type == "qwen2_5_vl_vision" for m in cfg.model.modalities):
-        raise ValueError("data.packing: the Qwen2.5-VL backbone computes its own 3D rope positions per row; "
-                         "packing is not supported there (set data.packing: false)")
-    sampler = GroupedDistributedSampler(dataset.lengths, dataset.signatures, cfg.train.micro_batch_size,
-                                        rank=rank(), world_size=world_size(), seed=data_cfg.seed,
-                                        group_by_modality=data_cfg.group_by_modality, packing=data_cfg.packing)
+        raise ValueError(
+            "data.packing: the Qwen2.5-VL backbone computes its own 3D rope positions per row; "
+            "packing is not supported there (set data.packing: false)"
+        )
+    sampler = GroupedDistributedSampler(
+        dataset.lengths,
+        dataset.signatures,
+        cfg.train.micro_batch_size,
+        rank=rank(),
+        world_size=world_size(),
+        seed=data_cfg.seed,
+        group_by_modality=data_cfg.group_by_modality,
+        packing=data_cfg.packing,
+    )
     collator = stage_collator(cfg, data_cfg, tokenizer)
     limit = data_cfg.max_bad_fraction if data_cfg.bad_sample_policy == "skip" else None
     return StageData(dataset, sampler, collator, cfg.train.micro_batch_size, data_cfg.num_workers, limit)
@@ -113,13 +133,23 @@ def build_eval_data(cfg: RunConfig, stage: StageConfig, tokenizer, specs: list[M
     data_cfg = stage_data_config(cfg, stage)
     file = stage.eval_file or data_cfg.eval_file
     if file is None:
-        raise ValueError(f"train.eval_every={cfg.train.eval_every} but neither stages[{stage.name}].eval_file nor "
-                         "data.eval_file names the held-out data")
+        raise ValueError(
+            f"train.eval_every={cfg.train.eval_every} but neither stages[{stage.name}].eval_file nor "
+            "data.eval_file names the held-out data"
+        )
     data_cfg = data_cfg.model_copy(update={"eval_file": file})
     dataset = build_dataset(data_cfg, tokenizer, specs, split="eval", cache=cache_for(cfg.model.modalities, data_cfg))
-    sampler = GroupedDistributedSampler(dataset.lengths, dataset.signatures, cfg.train.micro_batch_size,
-                                        rank=rank(), world_size=world_size(), seed=data_cfg.seed, shuffle=False,
-                                        group_by_modality=data_cfg.group_by_modality, packing=data_cfg.packing)
+    sampler = GroupedDistributedSampler(
+        dataset.lengths,
+        dataset.signatures,
+        cfg.train.micro_batch_size,
+        rank=rank(),
+        world_size=world_size(),
+        seed=data_cfg.seed,
+        shuffle=False,
+        group_by_modality=data_cfg.group_by_modality,
+        packing=data_cfg.packing,
+    )
     collator = stage_collator(cfg, data_cfg, tokenizer)
     limit = data_cfg.max_bad_fraction if data_cfg.bad_sample_policy == "skip" else None
     return StageData(dataset, sampler, collator, cfg.train.micro_batch_size, data_cfg.num_workers, limit)
@@ -142,9 +172,25 @@ def packing_summary(cfg: RunConfig) -> dict | str:
         return f"unknown: {err}"
     dataset = build_dataset(data_cfg, tokenizer, modality_specs(cfg.model), split="train")
     micro = cfg.train.micro_batch_size
-    sampler = GroupedDistributedSampler(dataset.lengths, dataset.signatures, micro, seed=data_cfg.seed,
-                                        group_by_modality=data_cfg.group_by_modality, packing=data_cfg.packing)
-    return {"stage": stage.name, "data.packing": data_cfg.packing, "max_length": data_cfg.max_length,
-            "micro_batch": micro, "packing_cost": data_cfg.packing_cost,
-            **packing_efficiency(dataset.lengths, sampler.rank_order(0), micro, data_cfg.max_length,
-                                 stage_collator(cfg, data_cfg, tokenizer).attention_width)}
+    sampler = GroupedDistributedSampler(
+        dataset.lengths,
+        dataset.signatures,
+        micro,
+        seed=data_cfg.seed,
+        group_by_modality=data_cfg.group_by_modality,
+        packing=data_cfg.packing,
+    )
+    return {
+        "stage": stage.name,
+        "data.packing": data_cfg.packing,
+        "max_length": data_cfg.max_length,
+        "micro_batch": micro,
+        "packing_cost": data_cfg.packing_cost,
+        **packing_efficiency(
+            dataset.lengths,
+            sampler.rank_order(0),
+            micro,
+            data_cfg.max_length,
+            stage_collator(cfg, data_cfg, tokenizer).attention_width,
+        ),
+    }

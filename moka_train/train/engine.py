@@ -50,8 +50,9 @@ def param_groups(model: torch.nn.Module, optim: OptimConfig) -> list[dict]:
         if param.requires_grad:
             groups["projector" if name.startswith("projectors.") else "other"].append(param)
     lrs = {"projector": optim.projector_lr or optim.lr, "other": optim.lr}
-    return [{"params": ps, "lr": lrs[k], "weight_decay": optim.weight_decay, "name": k}
-            for k, ps in groups.items() if ps]
+    return [
+        {"params": ps, "lr": lrs[k], "weight_decay": optim.weight_decay, "name": k} for k, ps in groups.items() if ps
+    ]
 
 
 def make_optimizer(groups: list[dict], optim: OptimConfig, offload: bool) -> torch.optim.Optimizer:
@@ -76,8 +77,9 @@ def warmup_cosine(optimizer: torch.optim.Optimizer, optim: OptimConfig, total_st
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def build_engine(model: torch.nn.Module, train: TrainConfig, optim: OptimConfig, total_steps: int,
-                 model_dtype: str = "float32"):
+def build_engine(
+    model: torch.nn.Module, train: TrainConfig, optim: OptimConfig, total_steps: int, model_dtype: str = "float32"
+):
     import deepspeed
 
     config = deepspeed_config(train, optim, model_dtype)

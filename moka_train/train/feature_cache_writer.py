@@ -44,8 +44,10 @@ def fill_feature_cache(cfg: RunConfig) -> dict:
         raise ValueError("data.feature_cache is not set: name the cache directory")
     modalities = {m.name: m for m in cfg.model.modalities if m.encoder.frozen}
     # in model.dtype, as training and evaluation run them (model/build.py)
-    encoders = {name: build_encoder(m.encoder, key=f"model.modalities[{i}].encoder").to(DTYPES[cfg.model.dtype])
-                for i, (name, m) in enumerate(modalities.items())}
+    encoders = {
+        name: build_encoder(m.encoder, key=f"model.modalities[{i}].encoder").to(DTYPES[cfg.model.dtype])
+        for i, (name, m) in enumerate(modalities.items())
+    }
     counts: Counter = Counter()
     for file, data_cfg in data_files(cfg):
         cache = cache_for(list(modalities.values()), data_cfg)
@@ -63,15 +65,21 @@ def _cache_one(cache, encoder, modality, data_cfg, name: str, path, sample_id: s
     if cache.load(name, path) is not None:
         return "already_cached"
     try:
-        raw = load_media(data_cfg.media_kinds[name], path, sample_id, frames=data_cfg.video_frames,
-                         size=data_cfg.image_size, max_seconds=data_cfg.audio_max_seconds,
-                         plan=modality.sampling_plan())
+        raw = load_media(
+            data_cfg.media_kinds[name],
+            path,
+            sample_id,
+            frames=data_cfg.video_frames,
+            size=data_cfg.image_size,
+            max_seconds=data_cfg.audio_max_seconds,
+            plan=modality.sampling_plan(),
+        )
     except MediaError as err:
         log.warning("not cached: %s", err)
         return "unreadable_media"
     if raw.dim() == 1:  # a waveform: the modality's windows, exactly as the model cuts them
         plan = modality.sampling_plan()
-        (_, raw), = audio_windows(raw[None], None, plan, plan.count, plan.nominal_width())
+        ((_, raw),) = audio_windows(raw[None], None, plan, plan.count, plan.nominal_width())
     else:
         raw = raw[None]
     feats = encode_media(encoder, raw, modality.frames, name)[0]  # [F, L, D]

@@ -29,8 +29,9 @@ def heldout_loss(engine, data: StageData, reduction: str, max_batches: int | Non
     finally:
         engine.module.train(was_training)
     if not losses:
-        raise ValueError(f"held-out data {data.dataset.report.split}: no full micro-batch of "
-                         f"{data.micro_batch} samples to evaluate")
+        raise ValueError(
+            f"held-out data {data.dataset.report.split}: no full micro-batch of {data.micro_batch} samples to evaluate"
+        )
     return step_loss(losses, tokens, reduction)
 
 

@@ -16,8 +16,15 @@ from ..utils.dist import world_size
 from ..utils.hashing import file_sha256
 from .data import stage_data_config
 
-IDENTITY_KEYS = ("train.seed", "data.seed", "world_size", "train.micro_batch_size", "data.group_by_modality",
-                 "data.train_file", "stages")
+IDENTITY_KEYS = (
+    "train.seed",
+    "data.seed",
+    "world_size",
+    "train.micro_batch_size",
+    "data.group_by_modality",
+    "data.train_file",
+    "stages",
+)
 
 
 def file_identity(path: str | None) -> dict | None:
@@ -32,10 +39,15 @@ def file_identity(path: str | None) -> dict | None:
 
 def run_identity(cfg: RunConfig, stage: StageConfig) -> dict:
     data = stage_data_config(cfg, stage)
-    return {"train.seed": cfg.train.seed, "data.seed": data.seed, "world_size": world_size(),
-            "train.micro_batch_size": cfg.train.micro_batch_size, "data.group_by_modality": data.group_by_modality,
-            "data.train_file": file_identity(data.train_file),
-            "stages": [f"{s.name} ({s.kind})" for s in cfg.stages]}
+    return {
+        "train.seed": cfg.train.seed,
+        "data.seed": data.seed,
+        "world_size": world_size(),
+        "train.micro_batch_size": cfg.train.micro_batch_size,
+        "data.group_by_modality": data.group_by_modality,
+        "data.train_file": file_identity(data.train_file),
+        "stages": [f"{s.name} ({s.kind})" for s in cfg.stages],
+    }
 
 
 def check_identity(saved: dict | None, current: dict, allowed: tuple[str, ...], checkpoint: Path) -> list[str]:
@@ -48,12 +60,15 @@ def check_identity(saved: dict | None, current: dict, allowed: tuple[str, ...], 
     changed = [key for key in IDENTITY_KEYS if key in saved and _differs(key, saved[key], current[key])]
     refused = [key for key in changed if key not in allowed]
     if refused:
-        lines = [f"{key}: {_show(key, saved[key])} in the checkpoint, {_show(key, current[key])} now"
-                 for key in refused]
-        raise ConfigError(f"resume: checkpoint {checkpoint} was trained on something else:\n    "
-                          + "\n    ".join(lines)
-                          + f"\n  Put these back, or continue anyway with resume_allow_changes=[{','.join(refused)}] "
-                            "(the run will not reproduce an uninterrupted one), or use a new output_dir.")
+        lines = [
+            f"{key}: {_show(key, saved[key])} in the checkpoint, {_show(key, current[key])} now" for key in refused
+        ]
+        raise ConfigError(
+            f"resume: checkpoint {checkpoint} was trained on something else:\n    "
+            + "\n    ".join(lines)
+            + f"\n  Put these back, or continue anyway with resume_allow_changes=[{','.join(refused)}] "
+            "(the run will not reproduce an uninterrupted one), or use a new output_dir."
+        )
     return changed
 
 

@@ -51,10 +51,23 @@ def tokens_per_modality(modality_ids: torch.Tensor, names: list[str]) -> dict[st
     return out
 
 
-def train_stage(engine, make_loader, state: LoopState, total_steps: int, grad_accum: int, metrics, save,
-                log_every: int, save_every: int, max_nonfinite_in_row: int, modality_names: list[str],
-                stop_after: int | None = None, loss_reduction: str = "sample", evaluate=None,
-                eval_every: int | None = None) -> bool:
+def train_stage(
+    engine,
+    make_loader,
+    state: LoopState,
+    total_steps: int,
+    grad_accum: int,
+    metrics,
+    save,
+    log_every: int,
+    save_every: int,
+    max_nonfinite_in_row: int,
+    modality_names: list[str],
+    stop_after: int | None = None,
+    loss_reduction: str = "sample",
+    evaluate=None,
+    eval_every: int | None = None,
+) -> bool:
     """Run until ``state.step == total_steps`` (returns True) or, with ``stop_after``, until this
     call has made that many steps (returns False). ``make_loader(epoch, position)`` resumes
     mid-epoch; ``save(state)`` writes a complete checkpoint; ``evaluate()``, the held-out loss,
@@ -89,13 +102,21 @@ def train_stage(engine, make_loader, state: LoopState, total_steps: int, grad_ac
                 elapsed = time.perf_counter() - started
                 extra = {"eval_loss": evaluate()} if due_eval else {}
                 started = time.perf_counter()  # the held-out pass is not training time
-                metrics.log(state.step, {"loss": loss_of_step, **extra, "lr": engine.get_lr()[0],
-                                         "tokens_per_s": sum(tokens.values()) / max(elapsed, 1e-9),
-                                         "step_s": elapsed / (state.step - last_logged),
-                                         "data_wait_s": waited["s"] / (state.step - last_logged),
-                                         "data_wait_share": waited["s"] / max(elapsed, 1e-9),
-                                         "tokens": dict(tokens), "nonfinite_skipped": state.nonfinite_total,
-                                         **peak_memory_mb()})
+                metrics.log(
+                    state.step,
+                    {
+                        "loss": loss_of_step,
+                        **extra,
+                        "lr": engine.get_lr()[0],
+                        "tokens_per_s": sum(tokens.values()) / max(elapsed, 1e-9),
+                        "step_s": elapsed / (state.step - last_logged),
+                        "data_wait_s": waited["s"] / (state.step - last_logged),
+                        "data_wait_share": waited["s"] / max(elapsed, 1e-9),
+                        "tokens": dict(tokens),
+                        "nonfinite_skipped": state.nonfinite_total,
+                        **peak_memory_mb(),
+                    },
+                )
                 tokens, last_logged, waited["s"] = Counter(), state.step, 0.0
             window, answer = [], []
             if state.step % save_every == 0 or state.step in (total_steps, stop_at):
@@ -138,11 +159,14 @@ def _finite_everywhere(loss: torch.Tensor, state: LoopState, limit: int) -> bool
         return True
     state.nonfinite_total += 1
     state.nonfinite_in_row += 1
-    log.warning("non-finite loss before step %d: micro-batch skipped (%d in a row)", state.step + 1,
-                state.nonfinite_in_row)
+    log.warning(
+        "non-finite loss before step %d: micro-batch skipped (%d in a row)", state.step + 1, state.nonfinite_in_row
+    )
     if state.nonfinite_in_row >= limit:
-        raise NonFiniteLossError(f"{limit} non-finite losses in a row; the last before optimizer step "
-                                 f"{state.step + 1}. Lower the learning rate or check the data.")
+        raise NonFiniteLossError(
+            f"{limit} non-finite losses in a row; the last before optimizer step "
+            f"{state.step + 1}. Lower the learning rate or check the data."
+        )
     return False
 
 

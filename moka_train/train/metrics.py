@@ -16,8 +16,9 @@ METRICS_FILE = "metrics.jsonl"
 class MetricsLogger:
     """Rank 0 writes; other ranks call the same methods and nothing happens."""
 
-    def __init__(self, output_dir: str | Path, stage: str, total_steps: int, wandb_mode: str, config: dict,
-                 start_step: int = 0) -> None:
+    def __init__(
+        self, output_dir: str | Path, stage: str, total_steps: int, wandb_mode: str, config: dict, start_step: int = 0
+    ) -> None:
         self.output_dir = Path(output_dir)
         self.stage = stage
         self.active = is_main()
@@ -45,9 +46,13 @@ class MetricsLogger:
         if self.bar is not None:
             self.bar.n = step
             # refresh=False: set_postfix would draw the bar too, and every step would print twice
-            self.bar.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{values['lr']:.2e}",
-                                 tok_s=f"{values.get('tokens_per_s', 0):.0f}",
-                                 data_wait=f"{values.get('data_wait_share', 0):.0%}", refresh=False)
+            self.bar.set_postfix(
+                loss=f"{values['loss']:.4f}",
+                lr=f"{values['lr']:.2e}",
+                tok_s=f"{values.get('tokens_per_s', 0):.0f}",
+                data_wait=f"{values.get('data_wait_share', 0):.0%}",
+                refresh=False,
+            )
             self.bar.refresh()
 
     def close(self) -> Path | None:
@@ -64,8 +69,14 @@ def _start_wandb(output_dir: Path, stage: str, mode: str, config: dict):
     try:
         import wandb
 
-        return wandb.init(project="moka-train", name=f"{output_dir.name}-{stage}", dir=str(output_dir),
-                          mode=mode, config=config, reinit="finish_previous")
+        return wandb.init(
+            project="moka-train",
+            name=f"{output_dir.name}-{stage}",
+            dir=str(output_dir),
+            mode=mode,
+            config=config,
+            reinit="finish_previous",
+        )
     except Exception as err:  # a tracking service must never stop a training run
         log.warning("wandb disabled: %s", err)
         return None

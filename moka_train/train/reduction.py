@@ -31,7 +31,9 @@ def answer_tokens(batch: dict) -> int:
     return int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
 
 
-def loss_weights(tokens: list[int], reduction: str, grad_accum: int, ranks: int, total: int | None = None) -> list[float]:
+def loss_weights(
+    tokens: list[int], reduction: str, grad_accum: int, ranks: int, total: int | None = None
+) -> list[float]:
     """The factor of each micro-batch's mean loss; ``total``: the window's tokens on every rank
     (this rank's ``sum(tokens)`` times ``ranks`` when not given)."""
     if reduction == "sample":

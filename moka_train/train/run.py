@@ -18,10 +18,10 @@ from ..utils.logging import get_logger
 from ..utils.seeding import seed_everything
 from .checkpoint import CheckpointManager, read_state
 from .checkpoint_files import CheckpointFileError
-from .identity import check_identity, run_identity
 from .data import build_eval_data, build_stage_data
-from .heldout import make_evaluator
 from .engine import build_engine
+from .heldout import make_evaluator
+from .identity import check_identity, run_identity
 from .loop import LoopState, steps_for, train_stage
 from .metrics import MetricsLogger
 from .run_dir import claim_output_dir
@@ -72,27 +72,51 @@ def run_stage(cfg: RunConfig, stage: StageConfig, tokenizer, checkpoints, resume
         saved = checkpoints.load(engine, resume[1])
         state = LoopState(**saved["loop"])
         restore_data_report(data.dataset.report, saved.get("data"))
-        log.info("stage %s: resumed at step %d (epoch %d, batch %d)", stage.name, state.step, state.epoch, state.position)
+        log.info(
+            "stage %s: resumed at step %d (epoch %d, batch %d)", stage.name, state.step, state.epoch, state.position
+        )
     log.info("stage %s: %d trainable tensors, %d steps, %d ranks", stage.name, len(trainable), total, world_size())
-    metrics = MetricsLogger(cfg.output_dir, stage.name, total, cfg.train.wandb_mode, cfg.model_dump(mode="json"),
-                            start_step=state.step)
+    metrics = MetricsLogger(
+        cfg.output_dir, stage.name, total, cfg.train.wandb_mode, cfg.model_dump(mode="json"), start_step=state.step
+    )
 
     def save(loop_state: LoopState) -> None:
-        checkpoints.save(engine, stage.name, loop_state.step,
-                         {"loop": loop_state.to_dict(), "data": data.report(), "identity": identity})
+        checkpoints.save(
+            engine,
+            stage.name,
+            loop_state.step,
+            {"loop": loop_state.to_dict(), "data": data.report(), "identity": identity},
+        )
 
-    finished = train_stage(engine, data.loader, state, total, cfg.train.grad_accum, metrics, save,
-                           cfg.train.log_every, cfg.train.save_every, cfg.train.max_nonfinite_in_row,
-                           [s.name for s in specs], cfg.train.stop_after, cfg.train.loss_reduction,
-                           make_evaluator(engine, heldout, cfg.train.loss_reduction, cfg.train.eval_max_batches),
-                           cfg.train.eval_every)
+    finished = train_stage(
+        engine,
+        data.loader,
+        state,
+        total,
+        cfg.train.grad_accum,
+        metrics,
+        save,
+        cfg.train.log_every,
+        cfg.train.save_every,
+        cfg.train.max_nonfinite_in_row,
+        [s.name for s in specs],
+        cfg.train.stop_after,
+        cfg.train.loss_reduction,
+        make_evaluator(engine, heldout, cfg.train.loss_reduction, cfg.train.eval_max_batches),
+        cfg.train.eval_every,
+    )
     metrics.close()
     if not finished:
         return False
     with gathered([model.llm.get_input_embeddings().weight, model.llm.get_output_embeddings().weight]):
         extra = {"embeddings": model.added_embeddings()} if model.added_token_ids else None
-    export_weights(model, Path(cfg.output_dir) / "export" / stage.name, dump_config(cfg),
-                   {"stage": stage.name, "kind": stage.kind, "step": state.step}, extra=extra)
+    export_weights(
+        model,
+        Path(cfg.output_dir) / "export" / stage.name,
+        dump_config(cfg),
+        {"stage": stage.name, "kind": stage.kind, "step": state.step},
+        extra=extra,
+    )
     _write_data_report(cfg, stage, data.report())
     barrier()
     return True
@@ -124,16 +148,19 @@ def _resume_point(cfg: RunConfig, checkpoints: CheckpointManager) -> tuple[str, 
         try:
             checkpoints.verify(path)
         except CheckpointFileError as err:
-            raise CheckpointFileError(f"resume={cfg.resume}: {err}; resume=auto takes the newest checkpoint "
-                                      "that verifies") from None
+            raise CheckpointFileError(
+                f"resume={cfg.resume}: {err}; resume=auto takes the newest checkpoint that verifies"
+            ) from None
     if path is None:
         log.info("resume=auto: no checkpoint yet, starting fresh")
         return None
     state = read_state(path)
     if state["stage"] not in names:
-        raise ConfigError(f"resume: checkpoint {path} belongs to stage {state['stage']!r}, which the config does "
-                          f"not list (stages: {', '.join(names)}). Name the stage {state['stage']!r} again, "
-                          "or start afresh with overwrite=true or in a new output_dir.")
+        raise ConfigError(
+            f"resume: checkpoint {path} belongs to stage {state['stage']!r}, which the config does "
+            f"not list (stages: {', '.join(names)}). Name the stage {state['stage']!r} again, "
+            "or start afresh with overwrite=true or in a new output_dir."
+        )
     stage = cfg.stages[names.index(state["stage"])]
     changed = check_identity(state.get("identity"), run_identity(cfg, stage), cfg.resume_allow_changes, path)
     if changed:

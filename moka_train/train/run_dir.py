@@ -48,9 +48,11 @@ def claim_output_dir(cfg: RunConfig, checkpoints: CheckpointManager) -> None:
     if not found:
         return
     if not cfg.overwrite:
-        raise ConfigError(f"output_dir {out} already holds a run ({'; '.join(found)}). Continue it with "
-                          "resume=auto, or start afresh with overwrite=true (deletes its checkpoints, exports "
-                          "and metrics), or choose another output_dir.")
+        raise ConfigError(
+            f"output_dir {out} already holds a run ({'; '.join(found)}). Continue it with "
+            "resume=auto, or start afresh with overwrite=true (deletes its checkpoints, exports "
+            "and metrics), or choose another output_dir."
+        )
     barrier()  # every rank has looked before rank 0 deletes
     if is_main():
         log.warning("overwrite=true: deleting the earlier run in %s (%s)", out, "; ".join(found))

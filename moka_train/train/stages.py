@@ -71,16 +71,21 @@ def check_stage_order(cfg: RunConfig) -> None:
         for entry in stage.init_from:
             key = f"stages[{i}].init_from {entry!r}"
             if entry in names and entry not in seen:
-                raise ConfigError(f"{key}: stage {entry!r} does not come before {stage.name!r} "
-                                 f"(earlier: {sorted(seen) or 'none'})")
+                raise ConfigError(
+                    f"{key}: stage {entry!r} does not come before {stage.name!r} (earlier: {sorted(seen) or 'none'})"
+                )
             if entry in names:
                 continue
             path = Path(entry)
             if path.resolve() in written:
-                raise ConfigError(f"{key}: that is where stage {written[path.resolve()]!r} of this run writes its "
-                                 "export; import elsewhere (moka-train import-official --stage <another name>)")
+                raise ConfigError(
+                    f"{key}: that is where stage {written[path.resolve()]!r} of this run writes its "
+                    "export; import elsewhere (moka-train import-official --stage <another name>)"
+                )
             if not (path / "manifest.json").is_file():
-                raise ConfigError(f"{key}: neither an earlier stage (earlier: {sorted(seen) or 'none'}) nor an "
-                                 f"export directory (no manifest.json at {path}); import the official weights "
-                                 "first with `moka-train import-official`")
+                raise ConfigError(
+                    f"{key}: neither an earlier stage (earlier: {sorted(seen) or 'none'}) nor an "
+                    f"export directory (no manifest.json at {path}); import the official weights "
+                    "first with `moka-train import-official`"
+                )
         seen.add(stage.name)

@@ -47,14 +47,22 @@ class SamplingPlan:
             return f"{self.count} frame(s) at the {where} of {self.count} equal segments"
         if self.placement == "spread":
             step = self.nominal_seconds / self.count if self.time_unit == "nominal" else None
-            anchors = (f"t = 0, {step:g}, ..., {step * (self.count - 1):g}" if step is not None
-                       else f"t = k x clip length / {self.count}")
+            anchors = (
+                f"t = 0, {step:g}, ..., {step * (self.count - 1):g}"
+                if step is not None
+                else f"t = k x clip length / {self.count}"
+            )
         else:
             anchors = f"t = 0, {self.window_seconds:g}, ..., {self.window_seconds * (self.count - 1):g}"
-        unit = (f"one second = clip samples / {self.nominal_seconds:g}" if self.time_unit == "nominal"
-                else f"real seconds at {self.sample_rate} Hz")
-        return (f"{self.count} window(s) of {self.window_seconds:g} s at [t - {self.lead_seconds:g}, "
-                f"t + {self.window_seconds - self.lead_seconds:g}], {anchors} ({unit}; zero-padded at the edges)")
+        unit = (
+            f"one second = clip samples / {self.nominal_seconds:g}"
+            if self.time_unit == "nominal"
+            else f"real seconds at {self.sample_rate} Hz"
+        )
+        return (
+            f"{self.count} window(s) of {self.window_seconds:g} s at [t - {self.lead_seconds:g}, "
+            f"t + {self.window_seconds - self.lead_seconds:g}], {anchors} ({unit}; zero-padded at the edges)"
+        )
 
     def nominal_width(self) -> int:
         """Samples per window for a clip of exactly ``nominal_seconds`` (or real time)."""

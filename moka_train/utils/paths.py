@@ -20,8 +20,12 @@ def resolve_under(root: str | Path, relative: str, sample_id: str = "?") -> Path
     """``root / relative``, refusing absolute paths and ``..`` components (names the sample)."""
     rel = PurePosixPath(relative)
     if rel.is_absolute() or Path(relative).is_absolute():
-        raise UnsafePathError(f"sample {sample_id}: media path {relative!r} is absolute; use a path relative to data.root")
+        raise UnsafePathError(
+            f"sample {sample_id}: media path {relative!r} is absolute; use a path relative to data.root"
+        )
     if ".." in rel.parts:
-        raise UnsafePathError(f"sample {sample_id}: media path {relative!r} contains '..', which could leave "
-                              f"data.root {str(root)!r}; write it relative to data.root without '..'")
+        raise UnsafePathError(
+            f"sample {sample_id}: media path {relative!r} contains '..', which could leave "
+            f"data.root {str(root)!r}; write it relative to data.root without '..'"
+        )
     return Path(root).resolve() / rel

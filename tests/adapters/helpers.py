@@ -50,11 +50,17 @@ def cached_and_recomputed_greedy(model, slot, ids, mod, new=6):
     recomputing the whole sequence each step with generated tokens marked as text."""
     slot.set(mod)
     with torch.no_grad():
-        cached = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=new,
-                                do_sample=False, pad_token_id=0, eos_token_id=None)[:, ids.shape[1]:]
+        cached = model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=new,
+            do_sample=False,
+            pad_token_id=0,
+            eos_token_id=None,
+        )[:, ids.shape[1] :]
         seq, seq_mod = ids, mod
         for _ in range(new):
             slot.set(seq_mod)
             nxt = model(input_ids=seq, use_cache=False).logits[:, -1].argmax(-1, keepdim=True)
             seq, seq_mod = torch.cat([seq, nxt], 1), torch.cat([seq_mod, torch.zeros_like(nxt)], 1)
-    return cached, seq[:, ids.shape[1]:]
+    return cached, seq[:, ids.shape[1] :]

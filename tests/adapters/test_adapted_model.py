@@ -3,10 +3,19 @@ decoding, save/load, merge, trainability and parameter counts."""
 
 import pytest
 import torch
-
 from helpers import VOCAB, adapted, cached_and_recomputed_greedy, mixed_batch
-from moka_train.adapters import (AdapterSpec, AdapterStateError, RoutingSlot, adapter_state_dict, apply_adapters,
-                                 count_adapter_parameters, load_adapters, merge_text_path, save_adapters)
+
+from moka_train.adapters import (
+    AdapterSpec,
+    AdapterStateError,
+    RoutingSlot,
+    adapter_state_dict,
+    apply_adapters,
+    count_adapter_parameters,
+    load_adapters,
+    merge_text_path,
+    save_adapters,
+)
 from moka_train.testing.llm import make_tiny_llm
 from moka_train.utils.hf import enable_activation_checkpointing
 
@@ -21,7 +30,9 @@ def test_identity_at_init(family, method):
     ids, mod, att = mixed_batch()
     slot.set(mod)
     with torch.no_grad():
-        assert torch.equal(model(input_ids=ids, attention_mask=att).logits, base(input_ids=ids, attention_mask=att).logits)
+        assert torch.equal(
+            model(input_ids=ids, attention_mask=att).logits, base(input_ids=ids, attention_mask=att).logits
+        )
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -102,8 +113,9 @@ def test_beam_search_repeats_routing_rows():
     ids, mod, _ = mixed_batch(batch=2, tokens=16, seed=4)
     slot.set(mod)
     with torch.no_grad():
-        out = model.generate(input_ids=ids, max_new_tokens=3, num_beams=2, do_sample=False,
-                             pad_token_id=0, eos_token_id=None)
+        out = model.generate(
+            input_ids=ids, max_new_tokens=3, num_beams=2, do_sample=False, pad_token_id=0, eos_token_id=None
+        )
     assert out.shape == (2, 19)
 
 
@@ -151,8 +163,9 @@ def test_apply_raises_when_nothing_matches_and_on_unknown_method():
 def test_trainable_parameter_count_llama2_7b_shapes(method, expected):
     from transformers import AutoModelForCausalLM, LlamaConfig
 
-    config = LlamaConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
-                         num_attention_heads=32, vocab_size=32000)
+    config = LlamaConfig(
+        hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32, vocab_size=32000
+    )
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config)
     replaced = apply_adapters(model, AdapterSpec(method=method, rank=4, modalities=("video", "audio")), RoutingSlot(2))

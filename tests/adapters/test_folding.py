@@ -2,11 +2,9 @@
 
 import pytest
 import torch
-
-from moka_train.adapters import (adapter_modules, available_methods, fold_text_path, get_method,
-                                 unfold_text_path)
-
 from helpers import adapted, mixed_batch
+
+from moka_train.adapters import adapter_modules, available_methods, fold_text_path, get_method, unfold_text_path
 
 FOLDABLE = [m for m in available_methods() if get_method(m).foldable]
 NOT_FOLDABLE = [m for m in available_methods() if not get_method(m).foldable]
@@ -73,8 +71,14 @@ def test_folded_greedy_generation_is_token_identical_with_batched_left_padding()
     def greedy():
         slot.set(mod)
         with torch.no_grad():
-            return model.generate(input_ids=ids, attention_mask=attention, max_new_tokens=8, do_sample=False,
-                                  pad_token_id=0, eos_token_id=None)
+            return model.generate(
+                input_ids=ids,
+                attention_mask=attention,
+                max_new_tokens=8,
+                do_sample=False,
+                pad_token_id=0,
+                eos_token_id=None,
+            )
 
     reference = greedy()
     fold_text_path(model)

@@ -4,24 +4,57 @@ adding one row to ROWS (and its parameter formula to PER_LAYER)."""
 
 import pytest
 import torch
-
 from helpers import VOCAB, adapted, cached_and_recomputed_greedy
-from moka_train.adapters import (AdapterSpec, RoutingSlot, adapter_modules, adapter_state_dict, apply_adapters,
-                                 available_methods, count_adapter_parameters, load_adapters, merge_text_path,
-                                 save_adapters)
+
+from moka_train.adapters import (
+    AdapterSpec,
+    RoutingSlot,
+    adapter_modules,
+    adapter_state_dict,
+    apply_adapters,
+    available_methods,
+    count_adapter_parameters,
+    load_adapters,
+    merge_text_path,
+    save_adapters,
+)
 from moka_train.testing.llm import make_tiny_llm
 from moka_train.utils.hf import enable_activation_checkpointing
 
 # (method, extra AdapterSpec kwargs): one row per configuration under contract
 ROWS = [
-    ("lora", {}), ("dora", {}), ("multi_lora", {}), ("lora_moe", {}), ("lora_moe", {"num_experts": 5}),
-    ("hydra_lora", {}), ("unimodal_lora", {}), ("uni_mm_lora", {}), ("uni_mm_lora_gate", {}),
-    ("moka", {}), ("moka_no_xattn", {}), ("moka_text_query", {}), ("moka_text_query", {"temperature": "num_query"}),
-    ("moka_naive", {}), ("moka_proj", {}), ("moka_av", {}), ("moka_av", {"options": {"av_query": "audio"}}),
+    ("lora", {}),
+    ("dora", {}),
+    ("multi_lora", {}),
+    ("lora_moe", {}),
+    ("lora_moe", {"num_experts": 5}),
+    ("hydra_lora", {}),
+    ("unimodal_lora", {}),
+    ("uni_mm_lora", {}),
+    ("uni_mm_lora_gate", {}),
+    ("moka", {}),
+    ("moka_no_xattn", {}),
+    ("moka_text_query", {}),
+    ("moka_text_query", {"temperature": "num_query"}),
+    ("moka_naive", {}),
+    ("moka_proj", {}),
+    ("moka_av", {}),
+    ("moka_av", {"options": {"av_query": "audio"}}),
 ]
 ROW_IDS = [m + "".join(f"-{k}={v}" for k, v in kw.items()) for m, kw in ROWS]
-MERGEABLE = {"lora", "dora", "multi_lora", "unimodal_lora", "uni_mm_lora", "moka", "moka_no_xattn",
-             "moka_text_query", "moka_naive", "moka_proj", "moka_av"}
+MERGEABLE = {
+    "lora",
+    "dora",
+    "multi_lora",
+    "unimodal_lora",
+    "uni_mm_lora",
+    "moka",
+    "moka_no_xattn",
+    "moka_text_query",
+    "moka_naive",
+    "moka_proj",
+    "moka_av",
+}
 MODALITIES = {2: ("video", "audio"), 3: ("video", "audio", "speech")}
 
 
@@ -34,9 +67,9 @@ def zoo_batch(num_modalities, batch=3, seed=0):
     ids = torch.randint(5, VOCAB, (batch, tokens), generator=gen)
     mod = torch.zeros(batch, tokens, dtype=torch.long)
     for m in range(num_modalities):
-        mod[:, 1 + 4 * m: 5 + 4 * m] = 2 + m
-    mod[:, answer - 5: answer] = 1
-    mod[1, answer - 3: answer] = 0
+        mod[:, 1 + 4 * m : 5 + 4 * m] = 2 + m
+    mod[:, answer - 5 : answer] = 1
+    mod[1, answer - 3 : answer] = 0
     attention = torch.ones(batch, tokens, dtype=torch.long)
     attention[-1, -3:] = 0
     mod[-1, -3:] = -1
@@ -48,8 +81,22 @@ def zoo_model(method, kw, family="llama", k=2, seed=0, randomize_b=True):
 
 
 def test_every_method_of_the_comparison_is_registered_and_under_contract():
-    paper = {"lora", "dora", "multi_lora", "lora_moe", "hydra_lora", "unimodal_lora", "uni_mm_lora",
-             "uni_mm_lora_gate", "moka", "moka_no_xattn", "moka_text_query", "moka_naive", "moka_proj", "moka_av"}
+    paper = {
+        "lora",
+        "dora",
+        "multi_lora",
+        "lora_moe",
+        "hydra_lora",
+        "unimodal_lora",
+        "uni_mm_lora",
+        "uni_mm_lora_gate",
+        "moka",
+        "moka_no_xattn",
+        "moka_text_query",
+        "moka_naive",
+        "moka_proj",
+        "moka_av",
+    }
     assert paper <= set(available_methods())
     assert {m for m, _ in ROWS} == paper
 
@@ -123,7 +170,7 @@ def test_gradient_checkpointing_gives_identical_gradients(method, kw):
 def test_cached_greedy_decoding_equals_full_recompute(method, kw, family, k):
     model, slot, _ = zoo_model(method, kw, family, k)
     ids, mod, _, answer = zoo_batch(k, batch=2, seed=4)
-    ids, mod = ids[:, :answer + 2], mod[:, :answer + 2]  # prompt plus two answer tokens
+    ids, mod = ids[:, : answer + 2], mod[:, : answer + 2]  # prompt plus two answer tokens
     cached, recomputed = cached_and_recomputed_greedy(model, slot, ids, mod)
     assert torch.equal(cached, recomputed)
 
@@ -133,8 +180,9 @@ def test_text_query_beam_search_and_decoding_before_prefill():
     ids, mod, _, answer = zoo_batch(2, batch=2, seed=4)
     slot.set(mod[:, :answer])
     with torch.no_grad():
-        out = model.generate(input_ids=ids[:, :answer], max_new_tokens=3, num_beams=2, do_sample=False,
-                             pad_token_id=0, eos_token_id=None)
+        out = model.generate(
+            input_ids=ids[:, :answer], max_new_tokens=3, num_beams=2, do_sample=False, pad_token_id=0, eos_token_id=None
+        )
     assert out.shape == (2, answer + 3)
     layer = model.get_submodule("model.layers.0.self_attn.q_proj")
     layer.media_cache = None
@@ -198,11 +246,22 @@ PER_LAYER = {
     "moka_av": lambda d, o, r, M, N: M * r * d + r * o,
 }
 # the same numbers written out (r=4, video+audio: M=N=3), so a formula slip shows too
-LLAMA2_7B = {"lora": 9_994_240, "dora": 11_354_112, "multi_lora": 29_982_720, "lora_moe": 33_398_784,
-             "hydra_lora": 24_289_280, "unimodal_lora": 29_982_720, "uni_mm_lora": 29_097_984,
-             "uni_mm_lora_gate": 30_236_672, "moka": 19_103_744, "moka_no_xattn": 19_103_744,
-             "moka_text_query": 19_103_744, "moka_naive": 19_103_744, "moka_proj": 19_114_496,
-             "moka_av": 19_103_744}
+LLAMA2_7B = {
+    "lora": 9_994_240,
+    "dora": 11_354_112,
+    "multi_lora": 29_982_720,
+    "lora_moe": 33_398_784,
+    "hydra_lora": 24_289_280,
+    "unimodal_lora": 29_982_720,
+    "uni_mm_lora": 29_097_984,
+    "uni_mm_lora_gate": 30_236_672,
+    "moka": 19_103_744,
+    "moka_no_xattn": 19_103_744,
+    "moka_text_query": 19_103_744,
+    "moka_naive": 19_103_744,
+    "moka_proj": 19_114_496,
+    "moka_av": 19_103_744,
+}
 SHAPES_7B = [(4096, 4096)] * 4 + [(4096, 11008)] * 2 + [(11008, 4096)]  # q k v o, gate up, down
 
 
@@ -210,8 +269,9 @@ SHAPES_7B = [(4096, 4096)] * 4 + [(4096, 11008)] * 2 + [(11008, 4096)]  # q k v 
 def test_trainable_parameter_count_llama2_7b_shapes(method):
     from transformers import AutoModelForCausalLM, LlamaConfig
 
-    config = LlamaConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
-                         num_attention_heads=32, vocab_size=32000)
+    config = LlamaConfig(
+        hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32, vocab_size=32000
+    )
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config)
     replaced = apply_adapters(model, AdapterSpec(method=method, rank=4, modalities=("video", "audio")), RoutingSlot(2))
@@ -223,10 +283,22 @@ def test_trainable_parameter_count_llama2_7b_shapes(method):
 
 
 # DESIGN §3's table: (#A, #B) with N = number of modalities, text included
-STRUCTURE = {"lora": (1, 1), "dora": (1, 1), "multi_lora": ("N", "N"), "lora_moe": ("N", "N"),
-             "hydra_lora": (1, "N"), "unimodal_lora": ("N", "N"), "uni_mm_lora": ("N+1", 2),
-             "uni_mm_lora_gate": ("N+1", 2), "moka": ("N", 1), "moka_no_xattn": ("N", 1),
-             "moka_text_query": ("N", 1), "moka_naive": ("N", 1), "moka_proj": ("N", 1), "moka_av": ("N", 1)}
+STRUCTURE = {
+    "lora": (1, 1),
+    "dora": (1, 1),
+    "multi_lora": ("N", "N"),
+    "lora_moe": ("N", "N"),
+    "hydra_lora": (1, "N"),
+    "unimodal_lora": ("N", "N"),
+    "uni_mm_lora": ("N+1", 2),
+    "uni_mm_lora_gate": ("N+1", 2),
+    "moka": ("N", 1),
+    "moka_no_xattn": ("N", 1),
+    "moka_text_query": ("N", 1),
+    "moka_naive": ("N", 1),
+    "moka_proj": ("N", 1),
+    "moka_av": ("N", 1),
+}
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
@@ -251,5 +323,8 @@ def test_number_of_A_and_B_matrices_matches_the_paper_table(method, k):
 @pytest.mark.parametrize("method", ["unimodal_lora", "uni_mm_lora"])
 def test_one_expert_per_modality_methods_refuse_another_expert_count(method):
     with pytest.raises(ValueError, match="one expert per modality"):
-        apply_adapters(torch.nn.Sequential(torch.nn.Linear(8, 8)),
-                       AdapterSpec(method=method, modalities=("video",), num_experts=5, targets=("0",)), RoutingSlot(1))
+        apply_adapters(
+            torch.nn.Sequential(torch.nn.Linear(8, 8)),
+            AdapterSpec(method=method, modalities=("video",), num_experts=5, targets=("0",)),
+            RoutingSlot(1),
+        )

@@ -2,18 +2,19 @@
 
 import pytest
 import torch
+from reference.moka_reference import reference_moka_delta
 
 from moka_train.adapters import AdapterSpec, RoutingSlot
 from moka_train.adapters.methods.moka import MokaLinear
-from reference.moka_reference import reference_moka_delta
 
 D_IN, D_OUT, RANK = 24, 20, 4
 
 
 def make_layer(num_modalities: int, temperature="paper", method_cls=MokaLinear, weight=0.7):
     names = tuple(f"m{i}" for i in range(num_modalities))
-    spec = AdapterSpec(method="moka", rank=RANK, alpha=8.0, dropout=0.0, modalities=names,
-                       xattn_weight=weight, temperature=temperature)
+    spec = AdapterSpec(
+        method="moka", rank=RANK, alpha=8.0, dropout=0.0, modalities=names, xattn_weight=weight, temperature=temperature
+    )
     slot = RoutingSlot(num_modalities)
     torch.manual_seed(0)
     layer = method_cls(torch.nn.Linear(D_IN, D_OUT), spec, slot)
@@ -28,10 +29,10 @@ def awkward_ids(num_modalities: int) -> torch.Tensor:
     ids = torch.zeros(5, T, dtype=torch.long)
     media = [2 + m for m in range(num_modalities)]
     for m, mid in enumerate(media):
-        ids[0, 1 + 3 * m: 4 + 3 * m] = mid
-        ids[1, 2 + 2 * m: 4 + 2 * m] = mid
-        ids[3, 1 + 4 * m: 3 + 4 * m] = mid
-        ids[4, 2 + 2 * m: 5 + 2 * m] = mid
+        ids[0, 1 + 3 * m : 4 + 3 * m] = mid
+        ids[1, 2 + 2 * m : 4 + 2 * m] = mid
+        ids[3, 1 + 4 * m : 3 + 4 * m] = mid
+        ids[4, 2 + 2 * m : 5 + 2 * m] = mid
     ids[0, 20:22] = 1  # 2 query tokens
     ids[1, 16:27] = 1  # 11 query tokens
     ids[2, 5:9] = 1  # text only, with a question
@@ -51,7 +52,7 @@ def test_matches_reference(num_modalities, temperature):
     x = torch.randn(ids.shape[0], ids.shape[1], D_IN)
     slot.set(ids)
     ours = layer.delta(x, slot.read(x))
-    A_list = [layer.lora_A[n] for n in ('text',) + layer.spec.modalities]
+    A_list = [layer.lora_A[n] for n in ("text",) + layer.spec.modalities]
     ref = reference_moka_delta(x, ids, A_list, layer.lora_B, layer.scale, 0.7, temperature)
     tol = 1e-5 * ref.abs().max()
     assert (ours - ref).abs().max() <= tol
@@ -77,7 +78,15 @@ def test_no_xattn_method_matches_reference_without_attention():
     ids = awkward_ids(2)
     x = torch.randn(ids.shape[0], ids.shape[1], D_IN)
     slot.set(ids)
-    ref = reference_moka_delta(x, ids, [layer.lora_A[n] for n in ('text',) + layer.spec.modalities], layer.lora_B, layer.scale, 0.7, xattn=False)
+    ref = reference_moka_delta(
+        x,
+        ids,
+        [layer.lora_A[n] for n in ("text",) + layer.spec.modalities],
+        layer.lora_B,
+        layer.scale,
+        0.7,
+        xattn=False,
+    )
     assert (layer.delta(x, slot.read(x)) - ref).abs().max() <= 1e-5 * ref.abs().max()
 
 

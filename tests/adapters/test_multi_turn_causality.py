@@ -29,8 +29,12 @@ def two_versions(tmp_path_factory):
     add_placeholder_tokens(tok, specs)
     out = []
     for question in ("Is the tone high or low?", "Is the shape red or blue?"):
-        convs = [{"from": "human", "value": TURN1}, {"from": "gpt", "value": "The shape is red."},
-                 {"from": "human", "value": question}, {"from": "gpt", "value": "The tone is high."}]
+        convs = [
+            {"from": "human", "value": TURN1},
+            {"from": "gpt", "value": "The shape is red."},
+            {"from": "human", "value": question},
+            {"from": "gpt", "value": "The tone is high."},
+        ]
         record = {"id": "s", "video": "v.mp4", "audio": "a.wav", "conversations": convs}
         out.append(render(parse_record(json.dumps(record), "mem:1"), "llama3", tok, specs, None, "Be brief."))
     a, b = out
@@ -45,8 +49,9 @@ def test_a_later_question_never_changes_earlier_hidden_states(method, two_versio
     tok, a, b, start = two_versions
     model = make_tiny_llm("llama", seed=0, vocab_size=len(tok))
     slot = RoutingSlot(2)
-    spec = AdapterSpec(method=method, rank=4, alpha=16.0, dropout=0.0, modalities=("video", "audio"),
-                       **OPTIONS.get(method, {}))
+    spec = AdapterSpec(
+        method=method, rank=4, alpha=16.0, dropout=0.0, modalities=("video", "audio"), **OPTIONS.get(method, {})
+    )
     apply_adapters(model, spec, slot)
     randomize_zero_params(model, seed=0)
     model.eval()

@@ -5,16 +5,18 @@ per-sample gradients (1e-5, fp32); and a sample's media never see another sample
 
 import pytest
 import torch
-
 from helpers import VOCAB, randomize_zero_params
+
 from moka_train.adapters import AdapterSpec, RoutingSlot, adapter_modules, apply_adapters, available_methods
 from moka_train.data.collate import Collator
 from moka_train.data.tokenize import IGNORE_INDEX
 from moka_train.modality import QUERY
 from moka_train.testing.llm import make_tiny_llm
 
-OPTIONS = {"lora_moe": {"num_experts": 3},
-           "wander": {"options": {"width": 3, "cp_rank": 2, "token_rank": 2, "max_tokens": 16}}}
+OPTIONS = {
+    "lora_moe": {"num_experts": 3},
+    "wander": {"options": {"width": 3, "cp_rank": 2, "token_rank": 2, "max_tokens": 16}},
+}
 # (text, video, audio, query, answer) token counts: media of both kinds, one kind, none; a
 # sample without query text; answers of different lengths
 LAYOUTS = [(2, 4, 3, 5, 6), (1, 4, 0, 2, 9), (3, 0, 3, 4, 3), (4, 0, 0, 3, 5), (1, 4, 3, 0, 4), (2, 4, 3, 6, 12)]
@@ -39,8 +41,15 @@ def model_for(method, family="llama", attention="sdpa", **spec_kw):
     model = make_tiny_llm(family, seed=0, vocab_size=VOCAB)
     model.set_attn_implementation(attention)
     slot = RoutingSlot(2)
-    spec = AdapterSpec(method=method, rank=4, alpha=16.0, dropout=0.0, modalities=("video", "audio"),
-                       **OPTIONS.get(method, {}), **spec_kw)
+    spec = AdapterSpec(
+        method=method,
+        rank=4,
+        alpha=16.0,
+        dropout=0.0,
+        modalities=("video", "audio"),
+        **OPTIONS.get(method, {}),
+        **spec_kw,
+    )
     apply_adapters(model, spec, slot)
     randomize_zero_params(model, seed=0)
     return model, slot
@@ -68,7 +77,7 @@ def per_sample_losses(logits, batch):
     """Mean next-token cross-entropy over each sample's labels, ordered by sample id."""
     labels, owner = batch["labels"][:, 1:], token_sample(batch)[:, 1:]
     ce = torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), labels.flatten(), reduction="none")
-    used = (labels.flatten() != IGNORE_INDEX)
+    used = labels.flatten() != IGNORE_INDEX
     count = len(batch["ids"])
     sums = ce.new_zeros(count).index_add(0, owner.flatten()[used], ce[used])
     tokens = ce.new_zeros(count).index_add(0, owner.flatten()[used], ce.new_ones(int(used.sum())))
@@ -88,9 +97,16 @@ def assert_same_per_sample(packed, padded):
 def per_sample_gradients(model, slot, batch):
     params = [p for m in adapter_modules(model).values() for _, p in m.adapter_named_parameters()]
     losses = per_sample_losses(run(model, slot, batch).logits, batch)
-    grads = [torch.cat([g.flatten() for g in torch.autograd.grad(loss, params, retain_graph=True,
-                                                                  allow_unused=True) if g is not None])
-             for loss in losses]
+    grads = [
+        torch.cat(
+            [
+                g.flatten()
+                for g in torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+                if g is not None
+            ]
+        )
+        for loss in losses
+    ]
     return losses.detach(), torch.stack(grads)
 
 
@@ -136,8 +152,9 @@ def with_new_question(items, index):
     """The items, sample ``index``'s question tokens replaced by others (same length)."""
     changed = [dict(it) for it in items]
     question = changed[index]["modality_ids"] == QUERY
-    changed[index]["input_ids"] = torch.where(question, (changed[index]["input_ids"] + 7) % VOCAB,
-                                              changed[index]["input_ids"])
+    changed[index]["input_ids"] = torch.where(
+        question, (changed[index]["input_ids"] + 7) % VOCAB, changed[index]["input_ids"]
+    )
     return changed
 
 

@@ -20,13 +20,21 @@ def test_batched_beams_equal_per_row_beams():
     def beams(rows_ids, rows_mod):
         slot.set(rows_mod)
         with torch.no_grad():
-            out = model.generate(input_ids=rows_ids, max_new_tokens=4, num_beams=2, num_return_sequences=2,
-                                 do_sample=False, pad_token_id=0, eos_token_id=None, output_scores=True,
-                                 return_dict_in_generate=True)
+            out = model.generate(
+                input_ids=rows_ids,
+                max_new_tokens=4,
+                num_beams=2,
+                num_return_sequences=2,
+                do_sample=False,
+                pad_token_id=0,
+                eos_token_id=None,
+                output_scores=True,
+                return_dict_in_generate=True,
+            )
         return out.sequences, out.sequences_scores
 
     together = beams(ids, mod)
-    alone = [torch.cat(parts) for parts in zip(*(beams(ids[i:i + 1], mod[i:i + 1]) for i in range(2)))]
+    alone = [torch.cat(parts) for parts in zip(*(beams(ids[i : i + 1], mod[i : i + 1]) for i in range(2)))]
     assert torch.equal(together[0], alone[0])
     torch.testing.assert_close(together[1], alone[1], rtol=0, atol=1e-5)
 
@@ -47,7 +55,9 @@ def test_fold_refuses_non_finite_weights_and_folds_nothing():
 @pytest.mark.parametrize("method", ["lora_moe", "hydra_lora"])
 def test_router_reads_the_clean_input_and_each_expert_its_own_mask(method):
     model, slot = make_tiny_llm("llama", seed=0, vocab_size=64), RoutingSlot(2)
-    apply_adapters(model, AdapterSpec(method=method, rank=4, alpha=16.0, dropout=0.5, modalities=("video", "audio")), slot)
+    apply_adapters(
+        model, AdapterSpec(method=method, rank=4, alpha=16.0, dropout=0.5, modalities=("video", "audio")), slot
+    )
     layer = next(iter(adapter_modules(model).values()))
     layer.train()
     seen = {}

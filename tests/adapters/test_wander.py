@@ -5,11 +5,20 @@ import functools
 
 import pytest
 import torch
+from helpers import VOCAB, adapted, cached_and_recomputed_greedy, mixed_batch
 from torch.nn import functional as F
 
-from helpers import VOCAB, adapted, cached_and_recomputed_greedy, mixed_batch
-from moka_train.adapters import (AdapterSpec, RoutingSlot, adapter_modules, adapter_state_dict, apply_adapters,
-                                 count_adapter_parameters, load_adapters, merge_text_path, save_adapters)
+from moka_train.adapters import (
+    AdapterSpec,
+    RoutingSlot,
+    adapter_modules,
+    adapter_state_dict,
+    apply_adapters,
+    count_adapter_parameters,
+    load_adapters,
+    merge_text_path,
+    save_adapters,
+)
 from moka_train.adapters.methods.wander import WANDER_DEFAULT_TARGETS, WanderLinear
 from moka_train.testing.llm import make_tiny_llm
 
@@ -27,15 +36,21 @@ def expected_count(d, o, slots, r, R, L, caps):
 
 def test_parameter_shapes_and_count_match_the_formula():
     caps = {"text": 7, "video": 9, "audio": 4}
-    spec = AdapterSpec(method="wander", modalities=("video", "audio"), dropout=0.0,
-                       options={"width": 5, "cp_rank": 3, "token_rank": 2, "max_tokens": caps})
+    spec = AdapterSpec(
+        method="wander",
+        modalities=("video", "audio"),
+        dropout=0.0,
+        options={"width": 5, "cp_rank": 3, "token_rank": 2, "max_tokens": caps},
+    )
     layer = WanderLinear(torch.nn.Linear(24, 20), spec, RoutingSlot(2))
     shapes = {n: tuple(p.shape) for n, p in layer.adapter_named_parameters()}
     assert shapes == {
         **{f"down_weight.{m}": (5, 24) for m in ("text", "video", "audio")},
         **{f"down_bias.{m}": (5,) for m in ("text", "video", "audio")},
         **{f"feature_factor.{m}": (3, 6, 5) for m in ("text", "video", "audio")},
-        "token_factor.text": (7, 3, 2), "token_factor.video": (9, 3, 2), "token_factor.audio": (4, 3, 2),
+        "token_factor.text": (7, 3, 2),
+        "token_factor.video": (9, 3, 2),
+        "token_factor.audio": (4, 3, 2),
         **{f"slot_weight.{m}": (3, 2) for m in ("text", "video", "audio")},
         "up": (20, 5),
     }
@@ -51,8 +66,9 @@ def test_parameter_shapes_and_count_match_the_formula():
 def test_parameter_count_llama2_7b_paper_placement():
     from transformers import AutoModelForCausalLM, LlamaConfig
 
-    config = LlamaConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
-                         num_attention_heads=32, vocab_size=32000)
+    config = LlamaConfig(
+        hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32, vocab_size=32000
+    )
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config)
     spec = AdapterSpec(method="wander", targets=WANDER_DEFAULT_TARGETS, modalities=("video", "audio"))
@@ -169,7 +185,7 @@ def test_decode_step_equals_the_full_forward_at_that_position():
     with torch.no_grad():
         full = layer.delta(x, layer.slot.set(mod))  # the last 4 tokens are text (answer)
         layer.delta(x[:, :16], layer.slot.set(mod[:, :16]))  # prefill
-        steps = [layer.delta(x[:, t:t + 1], None) for t in range(16, 20)]  # decode, one token each
+        steps = [layer.delta(x[:, t : t + 1], None) for t in range(16, 20)]  # decode, one token each
     assert torch.allclose(torch.cat(steps, 1), full[:, 16:], rtol=1e-5, atol=1e-6)
     fresh = small_layer(2)
     with pytest.raises(RuntimeError, match="without a matching prefill"):
@@ -192,6 +208,7 @@ def test_merge_is_refused():
 
 # --- the defining identity: CP-factorised fusion == the explicit outer-product fusion -----------
 
+
 def explicit_delta(layer, x, mod):
     """Per sample and token, no shared code with the layer: build the full fusion tensor W from the
     CP factors and contract it with the explicit outer product of the modality inputs.
@@ -206,10 +223,12 @@ def explicit_delta(layer, x, mod):
     out = torch.zeros(x.shape[0], x.shape[1], layer.out_features, dtype=torch.float64)
     for b in range(x.shape[0]):
         slot_of = [0 if int(i) < 2 else int(i) - 1 for i in mod[b]]
-        z1 = [torch.cat([F.gelu(x[b, t] @ layer.down_weight[names[s]].t() + layer.down_bias[names[s]]),
-                         torch.ones(1)]) for t, s in enumerate(slot_of)]
+        z1 = [
+            torch.cat([F.gelu(x[b, t] @ layer.down_weight[names[s]].t() + layer.down_bias[names[s]]), torch.ones(1)])
+            for t, s in enumerate(slot_of)
+        ]
         seqs = []
-        for m, name in enumerate(names):
+        for m, _name in enumerate(names):
             cap = layer.capacity[m]
             rows = torch.zeros(cap + 1, r + 1)
             members = [t for t in range(x.shape[1]) if int(mod[b, t]) >= 1 and slot_of[t] == m]
@@ -223,15 +242,15 @@ def explicit_delta(layer, x, mod):
             X = functools.reduce(lambda a, v: torch.outer(a.reshape(-1), v), inputs).reshape(-1)  # ⊗ of inputs
             W = torch.zeros(layer.width, X.numel(), dtype=torch.float64)
             for k in range(R):
-                for l in range(L):
+                for j in range(L):
                     for p in range(layer.width):
                         vecs = [layer.feature_factor[names[mu]][k, :, p]]
                         for m in range(len(names)):
                             if m != mu:
-                                a = torch.cat([layer.token_factor[names[m]][:, k, l], torch.ones(1)])  # Ã_m
+                                a = torch.cat([layer.token_factor[names[m]][:, k, j], torch.ones(1)])  # Ã_m
                                 vecs.append(torch.outer(a, layer.feature_factor[names[m]][k, :, p]).reshape(-1))
                         rank_one = functools.reduce(lambda u, v: torch.outer(u.reshape(-1), v), vecs).reshape(-1)
-                        W[p] += layer.slot_weight[names[mu]][k, l].double() * rank_one.double()
+                        W[p] += layer.slot_weight[names[mu]][k, j].double() * rank_one.double()
             out[b, t] = layer.up.double() @ (W @ X)
     return out
 

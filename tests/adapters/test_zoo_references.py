@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from reference.moka_reference import reference_moka_delta
 
 from moka_train.adapters import AdapterSpec, RoutingSlot, get_method
-from reference.moka_reference import reference_moka_delta
 
 D_IN, D_OUT, RANK, ALPHA, LAM = 10, 7, 3, 6.0, 0.7
 NAMES = ("video", "audio")
@@ -17,8 +17,16 @@ SLOTS = ("text",) + NAMES
 
 
 def make(method, temperature="official", **kw):
-    spec = AdapterSpec(method=method, rank=RANK, alpha=ALPHA, dropout=0.0, modalities=NAMES,
-                       xattn_weight=LAM, temperature=temperature, **kw)
+    spec = AdapterSpec(
+        method=method,
+        rank=RANK,
+        alpha=ALPHA,
+        dropout=0.0,
+        modalities=NAMES,
+        xattn_weight=LAM,
+        temperature=temperature,
+        **kw,
+    )
     slot = RoutingSlot(len(NAMES))
     torch.manual_seed(0)
     layer = get_method(method)(torch.nn.Linear(D_IN, D_OUT), spec, slot)
@@ -31,13 +39,15 @@ def make(method, temperature="official", **kw):
 def ids_and_x(seed=0):
     """Rows: text|video|audio|question|answer; shorter media, long question, padded; text only;
     media without a question; audio only (no video)."""
-    ids = torch.tensor([
-        [0, 2, 2, 2, 3, 3, 1, 1, 0, 0, 0, 0],
-        [0, 0, 2, 3, 3, 3, 1, 1, 1, 1, 0, -1],
-        [0, 1, 1, 0, 0, 0, 0, 0, 0, -1, -1, -1],
-        [0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, -1],
-        [0, 3, 3, 3, 1, 1, 1, 0, 0, 0, -1, -1],
-    ])
+    ids = torch.tensor(
+        [
+            [0, 2, 2, 2, 3, 3, 1, 1, 0, 0, 0, 0],
+            [0, 0, 2, 3, 3, 3, 1, 1, 1, 1, 0, -1],
+            [0, 1, 1, 0, 0, 0, 0, 0, 0, -1, -1, -1],
+            [0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, -1],
+            [0, 3, 3, 3, 1, 1, 1, 0, 0, 0, -1, -1],
+        ]
+    )
     x = torch.randn(ids.shape[0], ids.shape[1], D_IN, generator=torch.Generator().manual_seed(seed))
     return ids, x
 
@@ -81,8 +91,9 @@ def test_multi_lora_sums_every_expert_for_every_token():
     ids, x = ids_and_x()
     ref = sum(layer.scale * x @ layer.lora_A[f"e{i}"].t() @ layer.lora_B[f"e{i}"].t() for i in range(4))
     assert_close(run(layer, slot, ids, x), ref)
-    assert_close(layer.text_delta_weight(), sum(layer.scale * layer.lora_B[f"e{i}"] @ layer.lora_A[f"e{i}"]
-                                                for i in range(4)))
+    assert_close(
+        layer.text_delta_weight(), sum(layer.scale * layer.lora_B[f"e{i}"] @ layer.lora_A[f"e{i}"] for i in range(4))
+    )
 
 
 @pytest.mark.parametrize("experts", [3, 12])  # 12: "e10" sorts before "e2"; router row i must stay expert i
@@ -93,8 +104,9 @@ def test_lora_moe_mixes_experts_by_router_softmax(experts):
     for b in range(ids.shape[0]):
         for t in range(ids.shape[1]):
             g = torch.softmax(layer.router @ x[b, t], dim=0)
-            ref[b, t] = sum(g[i] * layer.scale * layer.lora_B[f"e{i}"] @ (layer.lora_A[f"e{i}"] @ x[b, t])
-                            for i in range(experts))
+            ref[b, t] = sum(
+                g[i] * layer.scale * layer.lora_B[f"e{i}"] @ (layer.lora_A[f"e{i}"] @ x[b, t]) for i in range(experts)
+            )
     assert_close(run(layer, slot, ids, x), ref)
     with pytest.raises(NotImplementedError, match="per-token router"):
         layer.text_delta_weight()
@@ -171,8 +183,11 @@ def test_moka_proj_uses_learned_rank_space_projections(temperature):
         keys = a[b][ids[b] == 1]
         if not len(keys):
             return torch.zeros(RANK)
-        tau = {"paper": layer.scale ** 2 * math.sqrt(RANK), "official": math.sqrt(RANK),
-               "num_query": math.sqrt(len(keys))}[temperature]
+        tau = {
+            "paper": layer.scale**2 * math.sqrt(RANK),
+            "official": math.sqrt(RANK),
+            "num_query": math.sqrt(len(keys)),
+        }[temperature]
         w = torch.softmax((Wq @ a[b, t]) @ (keys @ Wk.t()).t() / tau, dim=0)
         return LAM * w @ (keys @ Wv.t())
 
@@ -218,8 +233,11 @@ def _text_query_reference(layer, ids, x, temperature):
             earlier = [j for j in media if j < t]
             if ids[b, t] in (0, 1) and earlier:
                 keys = a[b, earlier]
-                tau = {"paper": layer.scale ** 2 * math.sqrt(RANK), "official": math.sqrt(RANK),
-                       "num_query": math.sqrt(len(media))}[temperature]
+                tau = {
+                    "paper": layer.scale**2 * math.sqrt(RANK),
+                    "official": math.sqrt(RANK),
+                    "num_query": math.sqrt(len(media)),
+                }[temperature]
                 out[b, t] = a[b, t] + LAM * torch.softmax(keys @ a[b, t] / tau, dim=0) @ keys
     return out @ layer.lora_B.t()
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from moka_train.config import ConfigError, dump_config, load_config
 
@@ -47,8 +48,16 @@ def test_composition_order_later_base_wins(tmp_path, monkeypatch):
 
 
 def test_nested_and_indexed_overrides_are_typed(recipe):
-    cfg = load_config(recipe, ["adapter.xattn_weight=0.05", "stages.1.epochs=3", "stages[0].name=proj",
-                               "train.deepspeed.zero_stage=3", "model.modalities=[]"])
+    cfg = load_config(
+        recipe,
+        [
+            "adapter.xattn_weight=0.05",
+            "stages.1.epochs=3",
+            "stages[0].name=proj",
+            "train.deepspeed.zero_stage=3",
+            "model.modalities=[]",
+        ],
+    )
     assert cfg.adapter.xattn_weight == 0.05
     assert cfg.stages[1].epochs == 3.0 and cfg.stages[0].name == "proj"
     assert cfg.train.deepspeed.zero_stage == 3
@@ -101,7 +110,7 @@ def test_validate_output_round_trips(recipe, tmp_path):
 
 def test_config_is_frozen(recipe):
     cfg = load_config(recipe)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         cfg.adapter.rank = 2
 
 

@@ -1,6 +1,6 @@
 """Decode throughput: clips/s for F-frame, S-px uniform sampling on one core (not a test).
 
-    OMP_NUM_THREADS=1 taskset -c 0 python tests/data/bench_data_decode.py --clips 20 --seconds 10
+OMP_NUM_THREADS=1 taskset -c 0 python tests/data/bench_data_decode.py --clips 20 --seconds 10
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from moka_train.testing.synthetic import moving_clip, write_mp4  # noqa: E402
 from moka_train.data.media import load_video  # noqa: E402
+from moka_train.testing.synthetic import moving_clip, write_mp4  # noqa: E402
 
 
 def main() -> None:
@@ -38,8 +38,10 @@ def main() -> None:
         for p in paths:
             load_video(p, args.frames, args.size)
         elapsed = time.perf_counter() - start
-    print(f"{args.clips / elapsed:.1f} clips/s ({args.frames} frames at {args.size}px from "
-          f"{args.seconds:.0f}s {args.source_size}px {args.fps}fps H.264 clips, one decoder thread)")
+    print(
+        f"{args.clips / elapsed:.1f} clips/s ({args.frames} frames at {args.size}px from "
+        f"{args.seconds:.0f}s {args.source_size}px {args.fps}fps H.264 clips, one decoder thread)"
+    )
 
 
 if __name__ == "__main__":

@@ -35,10 +35,12 @@ def specs():
 @pytest.fixture
 def load_tokenizer(tokenizer_dirs, specs):
     """A fresh tokenizer (from disk, through AutoTokenizer) with the placeholders added."""
+
     def load(style: str):
         tok = AutoTokenizer.from_pretrained(tokenizer_dirs[style])
         add_placeholder_tokens(tok, specs)
         return tok
+
     return load
 
 

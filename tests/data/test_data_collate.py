@@ -12,16 +12,24 @@ from moka_train.modality import PAD
 
 def item(sid, ids, mids, media):
     ids = torch.tensor(ids)
-    return {"id": sid, "input_ids": ids, "labels": ids.clone(), "modality_ids": torch.tensor(mids), "media": media,
-            "bad_samples": [{"reason": "unreadable_media", "id": f"before_{sid}"}] if sid == "b" else []}
+    return {
+        "id": sid,
+        "input_ids": ids,
+        "labels": ids.clone(),
+        "modality_ids": torch.tensor(mids),
+        "media": media,
+        "bad_samples": [{"reason": "unreadable_media", "id": f"before_{sid}"}] if sid == "b" else [],
+    }
 
 
 @pytest.fixture
 def items():
     video = lambda v: torch.full((2, 4, 4, 3), v, dtype=torch.uint8)  # noqa: E731
-    return [item("a", [5, 9, 9, 6], [0, 2, 2, 1], {"video": video(1), "audio": torch.ones(3)}),
-            item("b", [7, 8], [0, 1], {}),
-            item("c", [5, 9, 9, 6, 6, 4], [0, 2, 2, 1, 1, 0], {"video": video(3), "audio": torch.ones(5)})]
+    return [
+        item("a", [5, 9, 9, 6], [0, 2, 2, 1], {"video": video(1), "audio": torch.ones(3)}),
+        item("b", [7, 8], [0, 1], {}),
+        item("c", [5, 9, 9, 6, 6, 4], [0, 2, 2, 1, 1, 0], {"video": video(3), "audio": torch.ones(5)}),
+    ]
 
 
 @pytest.mark.parametrize("side", ["right", "left"])

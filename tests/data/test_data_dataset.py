@@ -106,13 +106,16 @@ def test_overlength_is_dropped_and_counted_or_fails_never_truncated(root, load_t
     assert len(ds) == 2 and ds.report.counts == {"overlength": 1}
     for k in range(len(ds)):  # the kept samples are whole: labels end with the end-of-turn token
         item = ds[k]
-        assert item["labels"][item["labels"] != IGNORE_INDEX][-1] == ds.renderer.tokenizer.convert_tokens_to_ids("<|eot_id|>")
+        assert item["labels"][item["labels"] != IGNORE_INDEX][-1] == ds.renderer.tokenizer.convert_tokens_to_ids(
+            "<|eot_id|>"
+        )
     with pytest.raises(BadSampleError, match=rf"{rows[2]['id']}.*max_length"):
         make(root, rows, load_tokenizer, specs, max_length=limit, overlength="fail")
 
 
 def test_split_multi_turn_and_image_and_speech(root, load_tokenizer, tmp_path):
     from moka_train.modality import build_modality_specs
+
     specs = build_modality_specs([("image", "<image>", 3), ("speech", "<speech>", 2)])
     rows = [json.loads(line) for line in (root / "image_qa.jsonl").read_text().splitlines()][:1]
     rows[0]["conversations"] += [{"from": "human", "value": "And its colour?"}, {"from": "gpt", "value": "red"}]
@@ -134,8 +137,14 @@ def test_dataloader_workers_sampler_and_collate_end_to_end(root, load_tokenizer,
     (root / rows[3]["video"]).write_bytes(b"broken" * 64)
     ds = make(root, rows, load_tokenizer, specs, max_bad_fraction=0.5)
     sampler = GroupedDistributedSampler(ds.lengths, ds.signatures, batch_size=2)
-    loader = DataLoader(ds, batch_size=2, sampler=sampler, num_workers=2,
-                        collate_fn=Collator(ds.renderer.tokenizer.pad_token_id), multiprocessing_context="fork")
+    loader = DataLoader(
+        ds,
+        batch_size=2,
+        sampler=sampler,
+        num_workers=2,
+        collate_fn=Collator(ds.renderer.tokenizer.pad_token_id),
+        multiprocessing_context="fork",
+    )
     report = DataReport("train", total=len(rows))
     batches = list(loader)
     for batch in batches:

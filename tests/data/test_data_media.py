@@ -101,8 +101,10 @@ def test_make_synthetic_is_deterministic(tmp_path):
     assert set(answers) <= {"one", "two", "three", "four"}
 
 
-@pytest.mark.parametrize("position, picks", [("start", [0, 3, 6, 9, 12, 15, 18, 21, 24, 27]),
-                                             ("centre", [1, 4, 7, 10, 13, 16, 19, 22, 25, 28])])
+@pytest.mark.parametrize(
+    "position, picks",
+    [("start", [0, 3, 6, 9, 12, 15, 18, 21, 24, 27]), ("centre", [1, 4, 7, 10, 13, 16, 19, 22, 25, 28])],
+)
 def test_decoded_frames_are_those_the_sampling_position_names(tmp_path, position, picks):
     # frame i of a 30-frame clip has grey level 8 i; the official start positions are
     # np.arange(0, 30, 3) = 0, 3, ..., 27, the segment centres 1, 4, ..., 28

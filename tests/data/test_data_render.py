@@ -10,7 +10,6 @@ import torch
 from data_helpers import TEMPLATE_STYLES
 
 from moka_train.data.records import parse_record, split_turns
-
 from moka_train.data.tokenize import IGNORE_INDEX, QueryRules, RenderError, render
 from moka_train.modality import QUERY, TEXT
 
@@ -22,7 +21,9 @@ AV_PROMPT = f"This is a video:\n<video>\nThis is an audio:\n<audio>\n{QUESTION}"
 
 
 def sample(turns: list[tuple[str, str]], **media) -> object:
-    convs = [{"from": "human" if i % 2 == 0 else "gpt", "value": v} for i, v in enumerate(t for pair in turns for t in pair)]
+    convs = [
+        {"from": "human" if i % 2 == 0 else "gpt", "value": v} for i, v in enumerate(t for pair in turns for t in pair)
+    ]
     media = media or {"video": "v.mp4", "audio": "a.wav"}
     return parse_record(json.dumps({"id": "s1", **media, "conversations": convs}), "mem:1")
 
@@ -76,8 +77,7 @@ def test_placeholders_expand_to_num_tokens_with_their_id(template, load_tokenize
 
 def test_multi_turn_joint_labels_every_answer_and_queries_only_the_turn_with_the_media(load_tokenizer, specs):
     tok = load_tokenizer("llama3")
-    s = sample([("<image>\nWhat is in the picture?", "A red square."), ("Where is it?", "On the left.")],
-               image="i.png")
+    s = sample([("<image>\nWhat is in the picture?", "A red square."), ("Where is it?", "On the left.")], image="i.png")
     r = render(s, "llama3", tok, specs, 4096, SYSTEM)
     trained = r.labels != IGNORE_INDEX
     assert runs(trained) == 2
@@ -97,8 +97,7 @@ def test_the_question_of_the_turn_holding_the_media_is_the_query(load_tokenizer,
 
 def test_split_turns_keep_media_in_every_part(load_tokenizer, specs):
     tok = load_tokenizer("qwen2")
-    s = sample([("<image>\nWhat is in the picture?", "A red square."), ("Where is it?", "On the left.")],
-               image="i.png")
+    s = sample([("<image>\nWhat is in the picture?", "A red square."), ("Where is it?", "On the left.")], image="i.png")
     parts = split_turns(s)
     assert [p.id for p in parts] == ["s1#0", "s1#1"]
     second = render(parts[1], "qwen2", tok, specs, 4096, SYSTEM)
@@ -109,8 +108,9 @@ def test_split_turns_keep_media_in_every_part(load_tokenizer, specs):
 
 def test_explicit_markers_define_the_query_and_are_not_tokenised(load_tokenizer, specs):
     tok = load_tokenizer("llama3")
-    s = sample([("<video>\nWatch closely. <query>Which shape moves?</query> Answer briefly.", "The circle.")],
-               video="v.mp4")
+    s = sample(
+        [("<video>\nWatch closely. <query>Which shape moves?</query> Answer briefly.", "The circle.")], video="v.mp4"
+    )
     r = render(s, "llama3", tok, specs, 4096, SYSTEM)
     assert decode(tok, r.input_ids[r.modality_ids == QUERY]) == " Which shape moves?"  # "ĠWhich": merge kept
     assert "<query>" not in decode(tok, r.input_ids)
@@ -139,6 +139,7 @@ def test_generation_prompt_ends_with_assistant_header_and_has_no_labels(load_tok
     tok = load_tokenizer("llama3")
     s = sample([(AV_PROMPT, "The reference answer.")])
     from moka_train.data.records import for_generation
+
     r = render(for_generation(s), "llama3", tok, specs, 4096, SYSTEM, generation=True)
     assert (r.labels == IGNORE_INDEX).all()
     text = decode(tok, r.input_ids)
@@ -148,7 +149,9 @@ def test_generation_prompt_ends_with_assistant_header_and_has_no_labels(load_tok
 
 def test_special_token_text_in_content_stays_plain_text(load_tokenizer, specs):
     tok = load_tokenizer("llama3")
-    r = render(sample([("What is <|eot_id|>?", "It is <|eot_id|> text.")], image="i.png"), "llama3", tok, specs, 4096, None)
+    r = render(
+        sample([("What is <|eot_id|>?", "It is <|eot_id|> text.")], image="i.png"), "llama3", tok, specs, 4096, None
+    )
     eot = tok.convert_tokens_to_ids("<|eot_id|>")
     trained = r.input_ids[r.labels != IGNORE_INDEX]
     assert int((trained == eot).sum()) == 1 and trained[-1] == eot  # only the real end of turn
@@ -166,6 +169,7 @@ def test_overlength_raises_instead_of_truncating(load_tokenizer, specs):
 
 def test_placeholder_must_be_a_token(tokenizer_dirs, specs):
     from transformers import AutoTokenizer
+
     tok = AutoTokenizer.from_pretrained(tokenizer_dirs["llama3"])  # placeholders not added
     with pytest.raises(ValueError, match="add_placeholder_tokens"):
         render(sample([(AV_PROMPT, "red")]), "llama3", tok, specs, 4096, SYSTEM)

@@ -69,17 +69,20 @@ def test_each_step_has_one_signature_on_every_rank(data):
     _, signatures = data
     orders = [list(make(data, rank=r, world_size=2)) for r in range(2)]
     for step in range(len(orders[0]) // 4):
-        sigs = {signatures[i] for o in orders for i in o[step * 4:(step + 1) * 4]}
+        sigs = {signatures[i] for o in orders for i in o[step * 4 : (step + 1) * 4]}
         assert len(sigs) == 1
 
 
 def test_batches_are_grouped_by_length(data):
     lengths, _ = data
     order = list(make(data, mega_batches=100))
-    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b)
-                 for b in (order[k:k + 4] for k in range(0, N, 4)))
-    unsorted = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b)
-                   for b in (list(range(N))[k:k + 4] for k in range(0, N, 4)))
+    spread = sum(
+        max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in (order[k : k + 4] for k in range(0, N, 4))
+    )
+    unsorted = sum(
+        max(lengths[i] for i in b) - min(lengths[i] for i in b)
+        for b in (list(range(N))[k : k + 4] for k in range(0, N, 4))
+    )
     assert spread < unsorted / 3
 
 
@@ -91,8 +94,9 @@ def test_deterministic_from_seed_and_epoch(data):
 
 
 def test_uneven_groups_pad_every_rank_to_full_batches():
-    sampler = [GroupedDistributedSampler([1] * 10, ["a"] * 7 + ["b"] * 3, batch_size=2, rank=r, world_size=2)
-               for r in range(2)]
+    sampler = [
+        GroupedDistributedSampler([1] * 10, ["a"] * 7 + ["b"] * 3, batch_size=2, rank=r, world_size=2) for r in range(2)
+    ]
     orders = [list(s) for s in sampler]
     assert len(orders[0]) == len(orders[1]) == len(sampler[0]) == 6
     assert set(orders[0]) | set(orders[1]) == set(range(10))

@@ -13,12 +13,28 @@ from moka_train.data.specs import modality_specs, tokens_per_sample
 
 def write_config(tmp_path, tokenizer_dir, root, train_file):
     enc = {"type": "clip_hf", "path": "unused"}
-    cfg = {"model": {"llm_path": str(tokenizer_dir), "modalities": [
-               {"name": "video", "placeholder": "<video>", "frames": 3, "encoder": enc,
-                "projector": {"num_queries": 4}},
-               {"name": "audio", "placeholder": "<audio>", "frames": 2, "encoder": {"type": "beats", "path": "x"},
-                "projector": {"num_queries": 5, "per_frame": False}}]},
-           "data": {"root": str(root), "train_file": str(train_file), "template": "llama3"}}
+    cfg = {
+        "model": {
+            "llm_path": str(tokenizer_dir),
+            "modalities": [
+                {
+                    "name": "video",
+                    "placeholder": "<video>",
+                    "frames": 3,
+                    "encoder": enc,
+                    "projector": {"num_queries": 4},
+                },
+                {
+                    "name": "audio",
+                    "placeholder": "<audio>",
+                    "frames": 2,
+                    "encoder": {"type": "beats", "path": "x"},
+                    "projector": {"num_queries": 5, "per_frame": False},
+                },
+            ],
+        },
+        "data": {"root": str(root), "train_file": str(train_file), "template": "llama3"},
+    }
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -41,9 +57,16 @@ def test_show_sample_cli_prints_media_query_and_answer(tmp_path, tokenizer_dirs,
 
 def test_token_counts_follow_the_projector():
     from moka_train.config.sections.model import ModelConfig
-    model = ModelConfig.model_validate({"llm_path": "x", "modalities": [
-        {"name": "video", "placeholder": "<video>", "frames": 10, "encoder": {"type": "clip_hf", "path": "p"}},
-        {"name": "image", "placeholder": "<image>", "encoder": {"type": "clip_hf", "path": "p"}}]})
+
+    model = ModelConfig.model_validate(
+        {
+            "llm_path": "x",
+            "modalities": [
+                {"name": "video", "placeholder": "<video>", "frames": 10, "encoder": {"type": "clip_hf", "path": "p"}},
+                {"name": "image", "placeholder": "<image>", "encoder": {"type": "clip_hf", "path": "p"}},
+            ],
+        }
+    )
     assert [tokens_per_sample(m) for m in model.modalities] == [320, 32]  # the official 32 x 10
     specs = modality_specs(model, num_tokens={"image": 256})
     assert [(s.name, s.num_tokens, s.id) for s in specs] == [("video", 320, 2), ("image", 256, 3)]

@@ -10,6 +10,8 @@ int(nps * min(10, t+1))]`` zero-padded behind to ``nps``; frames ``np.arange(0, 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -17,8 +19,6 @@ import torch
 from moka_train.config import load_config
 from moka_train.model.multimodal_lm import audio_windows
 from moka_train.utils.media_sampling import frame_indices
-
-from pathlib import Path
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 SR = 16000
@@ -31,7 +31,7 @@ def official_avqa_windows(audio: np.ndarray) -> np.ndarray:
     windows = []
     for indice in range(0, 60, 6):
         start_time, end_time = max(0, indice - 0.5), min(tot, indice + 1.5)
-        seg = audio[int(start_time * nps): int(nps * end_time)]
+        seg = audio[int(start_time * nps) : int(nps * end_time)]
         if indice - 0.5 < 0:
             seg = np.concatenate((np.zeros(2 * nps - len(seg)), seg))
         if indice + 1.5 > tot:
@@ -45,7 +45,7 @@ def official_ave_windows(audio: np.ndarray) -> np.ndarray:
     nps = int(length / tot)
     windows = []
     for indice in range(tot):
-        seg = audio[int(max(0, indice) * nps): int(nps * min(tot, indice + 1))]
+        seg = audio[int(max(0, indice) * nps) : int(nps * min(tot, indice + 1))]
         if len(seg) < nps:
             seg = np.concatenate((seg, np.zeros(nps - len(seg))))
         windows.append(seg)
@@ -67,10 +67,15 @@ def recipe_plans(recipe: str):
     return video.sampling_plan(), audio.sampling_plan()
 
 
-@pytest.mark.parametrize("recipe, official", [("avqa_llama3.yaml", official_avqa_windows),
-                                              ("avqa_qwen2.yaml", official_avqa_windows),
-                                              ("ave_llama2.yaml", official_ave_windows),
-                                              ("ave_qwen25.yaml", official_ave_windows)])
+@pytest.mark.parametrize(
+    "recipe, official",
+    [
+        ("avqa_llama3.yaml", official_avqa_windows),
+        ("avqa_qwen2.yaml", official_avqa_windows),
+        ("ave_llama2.yaml", official_ave_windows),
+        ("ave_qwen25.yaml", official_ave_windows),
+    ],
+)
 def test_recipe_audio_windows_equal_the_official_cut_sample_for_sample(recipe, official):
     _, plan = recipe_plans(recipe)
     lengths = [round(s * SR) for s in CLIP_SECONDS] + [959_999, 159_991]  # and odd samples-per-second
@@ -78,7 +83,7 @@ def test_recipe_audio_windows_equal_the_official_cut_sample_for_sample(recipe, o
     clips = [np.arange(1, n + 1, dtype=np.float64) for n in lengths]
     batch = torch.zeros(len(clips), max(lengths), dtype=torch.float64)  # zero-padded as the collator does
     for row, clip in enumerate(clips):
-        batch[row, :len(clip)] = torch.from_numpy(clip)
+        batch[row, : len(clip)] = torch.from_numpy(clip)
     groups = audio_windows(batch, torch.tensor(lengths), plan, plan.count, plan.nominal_width())
     assert sorted(int(r) for rows, _ in groups for r in rows) == list(range(len(clips)))
     for rows, windows in groups:
@@ -91,7 +96,7 @@ def test_recipe_audio_windows_equal_the_official_cut_sample_for_sample(recipe, o
 def test_avqa_windows_are_spread_over_the_minute_with_the_lead():
     _, plan = recipe_plans("avqa_llama3.yaml")
     clip = torch.arange(1, 60 * SR + 1, dtype=torch.float64)[None]
-    (_, windows), = audio_windows(clip, torch.tensor([60 * SR]), plan, plan.count, plan.nominal_width())
+    ((_, windows),) = audio_windows(clip, torch.tensor([60 * SR]), plan, plan.count, plan.nominal_width())
     first_sample = windows[0, :, -1] - 2 * SR + 1  # where each window starts, in seconds below
     assert ((first_sample - 1) / SR).tolist()[1:] == [t - 0.5 for t in range(6, 60, 6)]
     assert windows[0, 0, : SR // 2].eq(0).all() and windows[0, 0, SR // 2] == 1  # t=0: 0.5 s of zeros in front
@@ -115,8 +120,8 @@ def test_default_sampling_keeps_the_first_seconds_in_consecutive_segments(monkey
     video, audio = load_config(CONFIGS / "tiny_avqa.yaml").model.modalities
     plan = audio.sampling_plan()
     clip = torch.arange(1, 3 * SR + 1, dtype=torch.float32)[None]
-    (_, windows), = audio_windows(clip, torch.tensor([3 * SR]), plan, plan.count, plan.nominal_width())
-    assert torch.equal(windows[0].flatten(), clip[0, : SR])
+    ((_, windows),) = audio_windows(clip, torch.tensor([3 * SR]), plan, plan.count, plan.nominal_width())
+    assert torch.equal(windows[0].flatten(), clip[0, :SR])
     assert frame_indices(8, 4, video.sampling_plan().frame_position).tolist() == [1, 3, 5, 7]
 
 
@@ -124,12 +129,12 @@ def test_audio_beyond_the_windows_is_counted_never_silently_cut(synthetic_root, 
     # speech longer than its consecutive windows (whisper: 30 s) is cut: a note in the data report
     import json
 
+    from data_helpers import write_jsonl
+
     from moka_train.config.sections.data import DataConfig
     from moka_train.data.dataset import MultimodalDataset
     from moka_train.modality import build_modality_specs
     from moka_train.utils.media_sampling import SamplingPlan
-
-    from data_helpers import write_jsonl
 
     plan = SamplingPlan(kind="audio", count=1, window_seconds=0.25)
     specs = build_modality_specs([("speech", "<speech>", 4)], {"speech": plan})
@@ -142,18 +147,21 @@ def test_audio_beyond_the_windows_is_counted_never_silently_cut(synthetic_root, 
     item = ds[0]
     seconds = item["media"]["speech"].numel() / SR
     assert seconds > 0.25
-    note, = item["bad_samples"]
+    (note,) = item["bad_samples"]
     assert note["note"] and note["reason"] == "audio_truncated" and note["id"] == rows[0]["id"]
     assert f"{seconds:.2f} s; only the first 0.25 s" in note["detail"]
     assert ds.report.num_bad == 0 and list(ds.report.to_dict()["notes"]) == ["audio_truncated"]
 
 
-@pytest.mark.parametrize("override, message", [
-    ("model.modalities.1.sampling.frame_position=start", "frame_position applies to video encoders"),
-    ("model.modalities.0.sampling.time_unit=nominal", "apply to audio encoders"),
-    ("model.modalities.1.sampling.nominal_seconds=null", "time_unit 'nominal' needs nominal_seconds"),
-    ("model.modalities.1.projector.type=mlp", "the mlp projector needs a fixed count"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model.modalities.1.sampling.frame_position=start", "frame_position applies to video encoders"),
+        ("model.modalities.0.sampling.time_unit=nominal", "apply to audio encoders"),
+        ("model.modalities.1.sampling.nominal_seconds=null", "time_unit 'nominal' needs nominal_seconds"),
+        ("model.modalities.1.projector.type=mlp", "the mlp projector needs a fixed count"),
+    ],
+)
 def test_sampling_that_cannot_work_is_refused_naming_the_key(override, message):
     from moka_train.config import ConfigError
 
@@ -174,8 +182,10 @@ def test_validate_prints_the_sampling_and_the_temperature_in_force(capsys):
     assert main(["validate", "--config", str(CONFIGS / "avqa_llama3.yaml")]) == 0
     out = capsys.readouterr().out
     assert "# video: 10 frame(s) at the segment starts (official) of 10 equal segments" in out
-    assert ("# audio: 10 window(s) of 2 s at [t - 0.5, t + 1.5], t = 0, 6, ..., 54 "
-            "(one second = clip samples / 60; zero-padded at the edges)") in out
+    assert (
+        "# audio: 10 window(s) of 2 s at [t - 0.5, t + 1.5], t = 0, 6, ..., 54 "
+        "(one second = clip samples / 60; zero-padded at the edges)"
+    ) in out
     assert "# adapter.temperature: official (sqrt(r) on the scaled rank vectors" in out
     assert main(["validate", "--config", str(CONFIGS / "ave_llama3.yaml"), "adapter.temperature=paper"]) == 0
     out = capsys.readouterr().out

@@ -54,10 +54,13 @@ def test_packed_batches_are_dealt_to_ranks_in_snake_order():
     # 2 ranks x 2 samples: sorted longest first a > b > c > d, rank 0 gets a and d, rank 1 b and c
     assert snake_deal(2, 2).tolist() == [0, 2, 3, 1]
     lengths, sigs = [40, 30, 20, 10], ["a"] * 4
-    plain = [GroupedDistributedSampler(lengths, sigs, 2, rank=r, world_size=2, shuffle=False).rank_order(0)
-             for r in range(2)]
-    packed = [GroupedDistributedSampler(lengths, sigs, 2, rank=r, world_size=2, shuffle=False,
-                                        packing=True).rank_order(0) for r in range(2)]
+    plain = [
+        GroupedDistributedSampler(lengths, sigs, 2, rank=r, world_size=2, shuffle=False).rank_order(0) for r in range(2)
+    ]
+    packed = [
+        GroupedDistributedSampler(lengths, sigs, 2, rank=r, world_size=2, shuffle=False, packing=True).rank_order(0)
+        for r in range(2)
+    ]
     assert plain == [[0, 1], [2, 3]]  # the longest two on rank 0
     assert packed == [[0, 3], [1, 2]]  # 50 tokens each
 
@@ -107,8 +110,12 @@ def assert_same(packed, padded):
 def test_a_packed_micro_batch_gives_the_padded_loss_and_gradients(setup, cached):
     cfg, plain, tokenizer, model = setup
     data_cfg = cfg.data if cached else plain.data
-    dataset = build_dataset(data_cfg, tokenizer, [b.spec for b in model.branches],
-                            cache=cache_for(cfg.model.modalities, data_cfg) if cached else None)
+    dataset = build_dataset(
+        data_cfg,
+        tokenizer,
+        [b.spec for b in model.branches],
+        cache=cache_for(cfg.model.modalities, data_cfg) if cached else None,
+    )
     items = [dataset[i] for i in range(6)]
     packed = Collator(tokenizer.pad_token_id, packing_length=data_cfg.max_length)(items)
     assert packed["input_ids"].shape[0] < 6 and (packed["features"] if cached else packed["media"])
@@ -119,9 +126,17 @@ def test_a_packed_batch_lacking_a_modality_still_touches_its_branch(setup, works
     """Video-only samples: the audio branch runs on a dummy (ZeRO-3 needs every rank to call it)."""
     cfg, plain, tokenizer, model = setup
     answers = ["red", "a blue square moving left", "a small red circle moving up and then down again", "blue"]
-    rows = [{"id": f"v{i}", "video": f"video/av_0000{i}.mp4", "conversations": [
-        {"from": "human", "value": "This is a video:\n<video>\nPlease answer this question: What do you see?"},
-        {"from": "gpt", "value": answer}]} for i, answer in enumerate(answers)]
+    rows = [
+        {
+            "id": f"v{i}",
+            "video": f"video/av_0000{i}.mp4",
+            "conversations": [
+                {"from": "human", "value": "This is a video:\n<video>\nPlease answer this question: What do you see?"},
+                {"from": "gpt", "value": answer},
+            ],
+        }
+        for i, answer in enumerate(answers)
+    ]
     (tmp_path / "video_only.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     data_cfg = plain.data.model_copy(update={"train_file": str(tmp_path / "video_only.jsonl")})
     dataset = build_dataset(data_cfg, tokenizer, [b.spec for b in model.branches])
@@ -169,6 +184,12 @@ def test_validate_prints_the_packing_efficiency_of_the_data(setup, workspace, ca
     dataset = build_dataset(plain.data, tokenizer, [b.spec for b in model.branches])
     order = GroupedDistributedSampler(dataset.lengths, dataset.signatures, 4, packing=True).rank_order(0)
     expected = packing_efficiency(dataset.lengths, order, 4, plain.data.max_length)
-    assert printed["packing"] == {"stage": "finetune", "data.packing": True, "max_length": 256, "micro_batch": 4,
-                                  "packing_cost": "tokens", **expected}
+    assert printed["packing"] == {
+        "stage": "finetune",
+        "data.packing": True,
+        "max_length": 256,
+        "micro_batch": 4,
+        "packing_cost": "tokens",
+        **expected,
+    }
     assert expected["packed_efficiency"] > expected["padded_efficiency"]

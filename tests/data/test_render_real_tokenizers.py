@@ -27,18 +27,31 @@ BACKBONES = ("llama2", "llama3", "qwen2", "qwen25")
 SYSTEM = "You are a helpful assistant."
 EOT = ("</s>", "<|eot_id|>", "<|im_end|>")
 QUESTION = "Please answer this question: What colour is the moving shape?"
-MCQ = ["What is the man holding?", "(A) a ball", "(B) a bat",
-       "Answer with the option's letter from the given choices directly."]
+MCQ = [
+    "What is the man holding?",
+    "(A) a ball",
+    "(B) a bat",
+    "Answer with the option's letter from the given choices directly.",
+]
 
 # name -> (turns [(user, answer)], media, question lines per user turn)
 CASES = {
-    "av_single_turn": ([(f"This is a video:\n<video>\nThis is an audio:\n<audio>\n{QUESTION}", "The shape is red.")],
-                       {"video": "v.mp4", "audio": "a.wav"}, [[QUESTION]]),
-    "visual_two_turns": ([("<image>\nWhat is in the picture?", "A red square."), ("Where is it?", "On the left.")],
-                         {"image": "i.png"}, [["What is in the picture?"], []]),  # only the turn with the media asks
+    "av_single_turn": (
+        [(f"This is a video:\n<video>\nThis is an audio:\n<audio>\n{QUESTION}", "The shape is red.")],
+        {"video": "v.mp4", "audio": "a.wav"},
+        [[QUESTION]],
+    ),
+    "visual_two_turns": (
+        [("<image>\nWhat is in the picture?", "A red square."), ("Where is it?", "On the left.")],
+        {"image": "i.png"},
+        [["What is in the picture?"], []],
+    ),  # only the turn with the media asks
     "multiple_choice": ([("<image>\n" + "\n".join(MCQ), "A")], {"image": "i.png"}, [MCQ]),
-    "inline_image": ([("<image> What is shown in this image?", "A cat sitting on a mat.")], {"image": "i.png"},
-                     [["What is shown in this image?"]]),
+    "inline_image": (
+        [("<image> What is shown in this image?", "A cat sitting on a mat.")],
+        {"image": "i.png"},
+        [["What is shown in this image?"]],
+    ),
 }
 
 
@@ -86,9 +99,9 @@ def oracle_labels(tok, msgs) -> set[int]:
         if m["role"] != "assistant":
             continue
         prompt = oracle(tok, msgs[:i], True)[1]
-        full = oracle(tok, msgs[:i + 1], False)[1]
-        assert full[:len(prompt)] == prompt  # the template's generation prompt is a prefix of the answer turn
-        added = full[len(prompt):]
+        full = oracle(tok, msgs[: i + 1], False)[1]
+        assert full[: len(prompt)] == prompt  # the template's generation prompt is a prefix of the answer turn
+        added = full[len(prompt) :]
         end = next(k for k, t in enumerate(added) if t in eot_ids) + 1
         labels |= set(range(len(prompt), len(prompt) + end))
     return labels
@@ -103,16 +116,22 @@ def oracle_query(text, offsets, msgs, questions) -> set[int]:
             start = text.index(line, cursor)
             spans.append((start, start + len(line)))
             cursor = start + len(line)
-    return {k for k, (a, b) in enumerate(offsets)
-            if any(not text[c].isspace() for s, e in spans for c in range(max(a, s), min(b, e)))}
+    return {
+        k
+        for k, (a, b) in enumerate(offsets)
+        if any(not text[c].isspace() for s, e in spans for c in range(max(a, s), min(b, e)))
+    }
 
 
 def collapse(rendered):
     """Our tensors with each media run collapsed to one placeholder id (the oracle's form)."""
     ids, labels, mids = (t.tolist() for t in (rendered.input_ids, rendered.labels, rendered.modality_ids))
     keep = [k for k in range(len(ids)) if not (k and mids[k] >= 2 and mids[k] == mids[k - 1])]
-    return [ids[k] for k in keep], {j for j, k in enumerate(keep) if labels[k] != IGNORE_INDEX}, \
-        {j for j, k in enumerate(keep) if mids[k] == QUERY}
+    return (
+        [ids[k] for k in keep],
+        {j for j, k in enumerate(keep) if labels[k] != IGNORE_INDEX},
+        {j for j, k in enumerate(keep) if mids[k] == QUERY},
+    )
 
 
 @pytest.mark.parametrize("generation", [False, True], ids=["train", "generate"])
@@ -141,8 +160,10 @@ def test_builtin_templates_equal_the_official_ones(backbone, case, tokenizers, s
     sample = make_sample(turns, media, False)
     ours = render(sample, backbone, tok, specs, None, SYSTEM)
     own = render(sample, "chat", tok, specs, None, SYSTEM)
-    assert all(a.equal(b) for a, b in zip((ours.input_ids, ours.labels, ours.modality_ids),
-                                          (own.input_ids, own.labels, own.modality_ids)))
+    assert all(
+        a.equal(b)
+        for a, b in zip((ours.input_ids, ours.labels, ours.modality_ids), (own.input_ids, own.labels, own.modality_ids))
+    )
 
 
 def test_llama2_has_no_stray_space_tokens(tokenizers, specs):
@@ -167,9 +188,11 @@ def test_official_marker_style_matches_the_official_prompt(content, specs):
     add_placeholder_tokens(tok, specs, "official")
     official = official_prompt_fixture()["instruction"]
     question = "Please describe the events and time range that occurred in the video."
-    user = {"placeholders": f"This is a video:\n<video>\nThis is an audio:\n<audio>\n{question}",
-            "markers": "This is a video:\n<video_start><video><video_end>\nThis is an audio:\n"
-                       f"<audio_start><audio><audio_end>\n<question_start>{question}<question_end>"}[content]
+    user = {
+        "placeholders": f"This is a video:\n<video>\nThis is an audio:\n<audio>\n{question}",
+        "markers": "This is a video:\n<video_start><video><video_end>\nThis is an audio:\n"
+        f"<audio_start><audio><audio_end>\n<question_start>{question}<question_end>",
+    }[content]
     sample = make_sample([(user, "unused")], {"video": "v.mp4", "audio": "a.wav"}, True)
     rendered = render(sample, "chat", tok, specs, None, SYSTEM, generation=True, prompt_style="official")
     enc = tok(official, add_special_tokens=False)["input_ids"]
@@ -187,8 +210,9 @@ def test_official_marker_style_matches_the_official_prompt(content, specs):
 def test_special_token_text_typed_by_a_user_stays_plain_text(tokenizers, specs):
     """Content is never parsed for control tokens, also with a real tokenizer."""
     tok = tokenizers["qwen25"]
-    sample = make_sample([("<image>\nWhat does <|im_end|> mean?", "It is a <|im_end|> marker.")],
-                         {"image": "i.png"}, False)
+    sample = make_sample(
+        [("<image>\nWhat does <|im_end|> mean?", "It is a <|im_end|> marker.")], {"image": "i.png"}, False
+    )
     rendered = render(sample, "chat", tok, specs, None, SYSTEM)
     im_end = tok.convert_tokens_to_ids("<|im_end|>")
     trained = rendered.input_ids[rendered.labels != IGNORE_INDEX]
@@ -200,8 +224,9 @@ def test_special_token_text_typed_by_a_user_stays_plain_text(tokenizers, specs):
 def test_a_modality_wrap_puts_the_models_own_markers_around_its_placeholder():
     """Qwen2.5-VL's video sits between <|vision_start|> and <|vision_end|> (``model.modalities[].wrap``):
     the markers are the model's own tokens, in the sequence as text, the query unchanged."""
-    specs = build_modality_specs([("video", "<video>", 6), ("audio", "<audio>", 4)],
-                                 wraps={"video": ("<|vision_start|>", "<|vision_end|>")})
+    specs = build_modality_specs(
+        [("video", "<video>", 6), ("audio", "<audio>", 4)], wraps={"video": ("<|vision_start|>", "<|vision_end|>")}
+    )
     tok = AutoTokenizer.from_pretrained(str(FIXTURES / "tokenizers" / "qwen25"))
     add_placeholder_tokens(tok, specs)
     turns, media, questions = CASES["av_single_turn"]

@@ -15,10 +15,14 @@ N, BATCH = 200, 4
 
 def step_sets(lengths: list[int], world_size: int) -> list[frozenset[int]]:
     """The samples of each optimizer step (every rank's micro-batch of that step)."""
-    orders = [GroupedDistributedSampler(lengths, ["audio+video"] * N, BATCH, rank=r, world_size=world_size,
-                                        seed=3).rank_order(0) for r in range(world_size)]
+    orders = [
+        GroupedDistributedSampler(
+            lengths, ["audio+video"] * N, BATCH, rank=r, world_size=world_size, seed=3
+        ).rank_order(0)
+        for r in range(world_size)
+    ]
     steps = len(orders[0]) // BATCH
-    return [frozenset(i for o in orders for i in o[k * BATCH:(k + 1) * BATCH]) for k in range(steps)]
+    return [frozenset(i for o in orders for i in o[k * BATCH : (k + 1) * BATCH]) for k in range(steps)]
 
 
 @pytest.mark.parametrize("world_size", [1, 2])

@@ -29,4 +29,5 @@ def run_converter(module, args: list[str], output: Path, capsys) -> tuple[int, d
 def convert(tmp_path, capsys):
     def _run(module, *args):
         return run_converter(module, list(args), tmp_path / "out.jsonl", capsys)
+
     return _run

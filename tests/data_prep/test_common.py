@@ -45,8 +45,9 @@ def test_conversion_accounts_for_every_row_and_reports_distinct_missing(tmp_path
         conv.report()
 
 
-@pytest.mark.parametrize("policy, ids, skipped", [("keep-first", ["a"], {"duplicate_id": 1}),
-                                                   ("number", ["a", "a#2"], {})])
+@pytest.mark.parametrize(
+    "policy, ids, skipped", [("keep-first", ["a"], {"duplicate_id": 1}), ("number", ["a", "a#2"], {})]
+)
 def test_duplicate_ids(tmp_path, policy, ids, skipped):
     conv = Conversion("x", tmp_path, duplicates=policy)
     conv.read = 2
@@ -64,8 +65,20 @@ def test_duplicate_ids_fail_by_default(tmp_path):
 
 def test_shared_flags_out_alias_and_exit_status_when_nothing_written(tmp_path, capsys):
     parser = base_parser("t", {"video": "v"})
-    args = parser.parse_args(["--input", "i", "--out", str(tmp_path / "o.jsonl"), "--media-root", str(tmp_path),
-                              "--video-dir", "a", "--video-dir", "b"])
+    args = parser.parse_args(
+        [
+            "--input",
+            "i",
+            "--out",
+            str(tmp_path / "o.jsonl"),
+            "--media-root",
+            str(tmp_path),
+            "--video-dir",
+            "a",
+            "--video-dir",
+            "b",
+        ]
+    )
     assert (args.output, args.video_dir) == (tmp_path / "o.jsonl", ["a", "b"])
 
     def nothing(a: argparse.Namespace) -> Conversion:
@@ -81,8 +94,10 @@ def test_shared_flags_out_alias_and_exit_status_when_nothing_written(tmp_path, c
 
 
 def test_template_filler_and_list_fields():
-    assert fill_template("Is the <Object> on the <LR> of the <Object>?", ["cello", "left", "violin"], "q") == \
-        "Is the cello on the left of the violin?"
+    assert (
+        fill_template("Is the <Object> on the <LR> of the <Object>?", ["cello", "left", "violin"], "q")
+        == "Is the cello on the left of the violin?"
+    )
     with pytest.raises(ConversionError, match="q7: question '<Object> and <Object>' has 2 slots but 1 values"):
         fill_template("<Object> and <Object>", ["a"], "q7")
     assert list_field('["Audio", "Counting"]', "t") == ["Audio", "Counting"] == list_field("['Audio', 'Counting']", "t")

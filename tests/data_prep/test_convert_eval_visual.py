@@ -22,18 +22,24 @@ def official(text: str) -> str:
 
 
 def test_mme_prompt_is_the_official_one_and_both_layouts_read(convert):
-    status, report, rows, _ = convert(convert_mme, "--input", FIX / "mme/MME_Benchmark_release_version",
-                                   "--media-root", FIX / "mme")
+    status, report, rows, _ = convert(
+        convert_mme, "--input", FIX / "mme/MME_Benchmark_release_version", "--media-root", FIX / "mme"
+    )
     assert status == 0 and (report["read"], report["written"]) == (4, 4)
-    assert [(r["subtask"], r["answer"]) for r in rows] == [("artwork", "yes"), ("artwork", "no"), ("existence", "yes"),
-                                                          ("existence", "no")]
+    assert [(r["subtask"], r["answer"]) for r in rows] == [
+        ("artwork", "yes"),
+        ("artwork", "no"),
+        ("existence", "yes"),
+        ("existence", "no"),
+    ]
     assert rows[0]["image"] == "MME_Benchmark_release_version/artwork/images/10002.jpg"
     # mme.py: question = qa.split('Please answer yes or no.')[0].strip(); the official instruction in front
     question = "Is there a bed in this image? Please answer yes or no.".split("Please answer yes or no.")[0].strip()
     assert rows[3]["question"] == "Is there a bed in this image?"
     assert rows[3]["conversations"][0]["value"] == official(
         "This is an image:\n<image_start><image><image_end>\nPlease answer this question with yes or no, "
-        "and no other content. Question: " + question)
+        "and no other content. Question: " + question
+    )
 
 
 def test_mme_line_without_the_phrase_fails_naming_the_line(convert, tmp_path):
@@ -46,17 +52,20 @@ def test_mme_line_without_the_phrase_fails_naming_the_line(convert, tmp_path):
 
 
 def test_mmbench_prompt_is_the_official_one(convert, tmp_path):
-    status, report, rows, _ = convert(convert_mmbench, "--input", FIX / "mmbench/mmbench_dev_small.tsv",
-                                   "--media-root", tmp_path)
+    status, report, rows, _ = convert(
+        convert_mmbench, "--input", FIX / "mmbench/mmbench_dev_small.tsv", "--media-root", tmp_path
+    )
     assert status == 0 and report["written"] == 3
     # mmbench.py lines 127-139; "nan" hint and empty option cells are NaN for pandas and left out
     assert rows[0]["conversations"][0]["value"] == official(
         "\n This is an image:\n<image_start><image><image_end>\n" + "Question: What is the main color?\nOptions:"
         "\n(A) red\n(B) blue\n(C) green" + "\n" + "\nPlease select the correct answer from the options above. "
-        "Output only the selected option in the format (A), (B), (C), or (D). No explanation or extra text.")
+        "Output only the selected option in the format (A), (B), (C), or (D). No explanation or extra text."
+    )
     assert rows[1]["conversations"][0]["value"].startswith(
         "\n This is an image:\n<image>\nHint: Look at the animals.\nQuestion: Which one is a dog?\nOptions:"
-        "\n(A) cat\n(B) dog\n\n")
+        "\n(A) cat\n(B) dog\n\n"
+    )
     assert rows[0]["hint"] is None and rows[0]["options"] == {"A": "red", "B": "blue", "C": "green"}
 
 
@@ -68,8 +77,9 @@ def test_mmbench_image_cell_naming_another_row_uses_that_image(convert, tmp_path
 
 
 def test_mmbench_bad_reference_fails_naming_the_row(convert, tmp_path):
-    status, _, _, err = convert(convert_mmbench, "--input", FIX / "mmbench/mmbench_bad_reference.tsv",
-                                "--media-root", tmp_path)
+    status, _, _, err = convert(
+        convert_mmbench, "--input", FIX / "mmbench/mmbench_bad_reference.tsv", "--media-root", tmp_path
+    )
     assert status == 2 and "index 300" in err and "'999'" in err and "Traceback" not in err
 
 
@@ -77,26 +87,41 @@ def test_pope_prompt_is_the_official_one(convert):
     status, report, rows, _ = convert(convert_pope, "--input", FIX / "pope", "--media-root", FIX / "pope/media")
     assert status == 0
     assert [(r["id"], r["split"], r["answer"]) for r in rows] == [
-        ("adversarial-1", "adversarial", "yes"), ("random-1", "random", "yes"), ("random-2", "random", "no")]
+        ("adversarial-1", "adversarial", "yes"),
+        ("random-1", "random", "yes"),
+        ("random-2", "random", "no"),
+    ]
     # pope.py line 163
     assert rows[1]["conversations"][0]["value"] == official(
         "This is an image:\n<image_start><image><image_end>\nPlease answer this question with yes or no, and no other "
-        "content. Question: " + "Is there a snowboard in the image?")
+        "content. Question: " + "Is there a snowboard in the image?"
+    )
     assert (report["missing_media"], report["missing_examples"]) == (1, ["val2014/COCO_val2014_000000210789.jpg"])
     assert report["media_layouts"] == {"image": {"val2014/*.jpg": 2, "missing": 1}}
 
 
 def test_seed_prompt_is_the_official_one_and_video_frames_are_per_question(convert):
-    status, report, rows, _ = convert(convert_seed, "--input", FIX / "seed/SEED-Bench.json", "--media-root",
-                                   FIX / "seed/media")
+    status, report, rows, _ = convert(
+        convert_seed, "--input", FIX / "seed/SEED-Bench.json", "--media-root", FIX / "seed/media"
+    )
     assert status == 0 and report["written"] == 3
     image_q, video_q, segment_q = rows
     # seed.py lines 121-131
     assert image_q["conversations"][0]["value"] == official(
-        "This is an image:\n<image_start><image><image_end>. Question: " + "How many towels are in the image?" +
-        "\nOptions:" + "\n(A) " + "One" + "\n(B) " + "Two" + "\n(C) " + "Three" + "\n(D) " + "Four" +
-        "\nPlease select the correct answer from the options above. Output only the selected option in the format "
-        "(A), (B), (C), or (D). No explanation or extra text.")
+        "This is an image:\n<image_start><image><image_end>. Question: "
+        + "How many towels are in the image?"
+        + "\nOptions:"
+        + "\n(A) "
+        + "One"
+        + "\n(B) "
+        + "Two"
+        + "\n(C) "
+        + "Three"
+        + "\n(D) "
+        + "Four"
+        + "\nPlease select the correct answer from the options above. Output only the selected option in the format "
+        "(A), (B), (C), or (D). No explanation or extra text."
+    )
     assert image_q["image"] == "SEED-Bench-image/1454426_2591111986.jpg"  # data_id without extension: found as .jpg
     assert video_q["image"] == "v1_video/task10/ssv2_8_frame/v1738/1.png"  # keyed by question id, not the clip
     assert segment_q["image"] == "v1_video/task11/kitchen_8_frame/v1962/1.png"  # not extracted: reported missing

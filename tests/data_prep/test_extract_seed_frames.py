@@ -5,11 +5,11 @@ from that rule) and where they go (keyed per question as the v1_video release ke
 import json
 from pathlib import Path
 
+import convert_seed
+import extract_seed_frames as seed_frames
 import numpy as np
 import pytest
 
-import convert_seed
-import extract_seed_frames as seed_frames
 from moka_train.testing.synthetic import write_mp4
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -37,13 +37,15 @@ def test_extracts_the_frames_keyed_per_question(tmp_path, capsys):
     bench = json.loads((FIXTURES / "data_prep/seed/SEED-Bench.json").read_text())
     (tmp_path / "SEED-Bench.json").write_text(json.dumps(bench))
     out = tmp_path / "v1_video"
-    status = seed_frames.main(["--input", str(tmp_path / "SEED-Bench.json"), "--output", str(out),
-                               "--ssv2-dir", str(tmp_path / "ssv2")])
+    status = seed_frames.main(
+        ["--input", str(tmp_path / "SEED-Bench.json"), "--output", str(out), "--ssv2-dir", str(tmp_path / "ssv2")]
+    )
     report = json.loads(capsys.readouterr().out)
     assert status == 0 and (report["read"], report["written"]) == (2, 1)
     assert report["skipped"] == {"no_video_dir_given": 1}  # the Epic-Kitchens question
     folder = out / convert_seed.FRAME_FOLDERS[10] / "v1738"
     assert sorted(p.name for p in folder.iterdir()) == [f"{n}.png" for n in range(1, 9)]
     from PIL import Image
+
     means = [np.asarray(Image.open(folder / f"{n}.png")).mean() for n in range(1, 9)]
     assert np.allclose(means, levels[[1, 5, 9, 12, 16, 20, 23, 27]], atol=3)

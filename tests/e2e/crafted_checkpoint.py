@@ -14,8 +14,8 @@ from pathlib import Path
 from unittest import mock
 
 import torch
-
 from crash_mid_save import step
+
 from moka_train.config.schema import OptimConfig, TrainConfig
 from moka_train.train import checkpoint as ckpt
 from moka_train.train.engine import build_engine
@@ -24,6 +24,7 @@ from moka_train.utils.dist import init_distributed
 try:
     from moka_train.train.checkpoint_files import write_checksums
 except ImportError:  # the code before checkpoints had checksums: nothing to rewrite
+
     def write_checksums(directory, skip=()):
         return {}
 

@@ -6,22 +6,35 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = ROOT / "configs" / "tiny_avqa.yaml"
 
 
-def run_cli(workspace: Path, args: list[str], ranks: int = 0, timeout: int = 600,
-            expect_rc: int = 0) -> subprocess.CompletedProcess:
+def run_cli(
+    workspace: Path, args: list[str], ranks: int = 0, timeout: int = 600, expect_rc: int = 0
+) -> subprocess.CompletedProcess:
     """scripts/train.py as a user runs it: plain python (ranks=0) or `deepspeed --num_gpus N`;
     fails unless it exits with ``expect_rc``."""
     env = {**os.environ, "DEMO_ROOT": str(workspace), "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
-    launcher = [sys.executable, "-m", "deepspeed.launcher.runner", "--num_gpus", str(ranks),
-                "--master_port", str(_free_port())] if ranks else [sys.executable]
+    launcher = (
+        [
+            sys.executable,
+            "-m",
+            "deepspeed.launcher.runner",
+            "--num_gpus",
+            str(ranks),
+            "--master_port",
+            str(_free_port()),
+        ]
+        if ranks
+        else [sys.executable]
+    )
     cmd = launcher + [str(ROOT / "scripts" / "train.py"), "--config", str(DEMO_CONFIG)] + args
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
     if proc.returncode != expect_rc:
-        raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}, not {expect_rc}:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} exited {proc.returncode}, not {expect_rc}:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
+        )
     return proc
 
 

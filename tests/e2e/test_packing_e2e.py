@@ -7,17 +7,23 @@ import json
 
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from e2e_helpers import losses, run_cli
+from safetensors.torch import load_file
 
 pytestmark = pytest.mark.slow
 
 # one fine-tuning stage, 4 steps (32 samples / (2 ranks x 4)): 4 samples of unequal length
 # share rows; dropout on, so a resume that forgot any rank's RNG state would drift
-ARGS = ["stages=[{name: ft, kind: moka_finetune, epochs: 1, optim: {lr: 0.003, warmup_ratio: 0.2}}]",
-        "train.micro_batch_size=4", "adapter.dropout=0.1", "train.save_every=100", "data.packing=true", "data.packing_cost=tokens",
-        "data.num_workers=1", "train.deepspeed.zero_stage=3"]
+ARGS = [
+    "stages=[{name: ft, kind: moka_finetune, epochs: 1, optim: {lr: 0.003, warmup_ratio: 0.2}}]",
+    "train.micro_batch_size=4",
+    "adapter.dropout=0.1",
+    "train.save_every=100",
+    "data.packing=true",
+    "data.packing_cost=tokens",
+    "data.num_workers=1",
+    "train.deepspeed.zero_stage=3",
+]
 
 
 def test_packed_run_interrupted_mid_epoch_and_resumed_equals_uninterrupted(workspace, tmp_path):

@@ -46,10 +46,14 @@ def test_qwen25vl_trains_the_audio_projector_then_moka_and_exports(vlm_run):
 
 
 def _batches(cfg, tokenizer, model, batch_size, n=6):
-    data = MultimodalDataset(cfg.data.train_file, cfg.data, tokenizer, [b.spec for b in model.branches],
-                             generation=True)
-    return list(DataLoader(Subset(data, list(range(n))), batch_size=batch_size,
-                           collate_fn=Collator(tokenizer.pad_token_id, "left")))
+    data = MultimodalDataset(
+        cfg.data.train_file, cfg.data, tokenizer, [b.spec for b in model.branches], generation=True
+    )
+    return list(
+        DataLoader(
+            Subset(data, list(range(n))), batch_size=batch_size, collate_fn=Collator(tokenizer.pad_token_id, "left")
+        )
+    )
 
 
 def test_qwen25vl_export_generates_the_same_batched_and_alone(vlm_run, monkeypatch):
@@ -72,20 +76,41 @@ def test_zero3_two_ranks_each_missing_a_modality(vlm_run, tmp_path):
     video (its vision tower runs on a dummy) and the other no audio; neither waits for ever."""
     workspace, _, overrides = vlm_run
     rows = [json.loads(line) for line in (workspace / "data" / "av_qa.jsonl").read_text().splitlines()[:2]]
-    video_only = {**rows[0], "id": "v", "conversations": [
-        {"from": "human", "value": "This is a video:\n<video>\nPlease answer this question: What colour?"},
-        {"from": "gpt", "value": "red"}]}
+    video_only = {
+        **rows[0],
+        "id": "v",
+        "conversations": [
+            {"from": "human", "value": "This is a video:\n<video>\nPlease answer this question: What colour?"},
+            {"from": "gpt", "value": "red"},
+        ],
+    }
     video_only.pop("audio")
-    audio_only = {**rows[1], "id": "a", "conversations": [
-        {"from": "human", "value": "This is an audio:\n<audio>\nPlease answer this question: High or low?"},
-        {"from": "gpt", "value": "low"}]}
+    audio_only = {
+        **rows[1],
+        "id": "a",
+        "conversations": [
+            {"from": "human", "value": "This is an audio:\n<audio>\nPlease answer this question: High or low?"},
+            {"from": "gpt", "value": "low"},
+        ],
+    }
     audio_only.pop("video")
     data = tmp_path / "mixed.jsonl"
     data.write_text(json.dumps(video_only) + "\n" + json.dumps(audio_only) + "\n")
     out = tmp_path / "run"
-    run_cli(workspace, [f"output_dir={out}", *overrides, f"data.train_file={data}", "data.group_by_modality=false",
-                        "train.micro_batch_size=1", "train.deepspeed.zero_stage=3",
-                        "stages=[{name: ft, kind: moka_finetune, epochs: 2}]"], ranks=2, timeout=500)
+    run_cli(
+        workspace,
+        [
+            f"output_dir={out}",
+            *overrides,
+            f"data.train_file={data}",
+            "data.group_by_modality=false",
+            "train.micro_batch_size=1",
+            "train.deepspeed.zero_stage=3",
+            "stages=[{name: ft, kind: moka_finetune, epochs: 2}]",
+        ],
+        ranks=2,
+        timeout=500,
+    )
     assert sorted(losses(out, "ft")) == [1, 2]
     manifest = json.loads((out / "export" / "ft" / "manifest.json").read_text())["files"].values()
     assert sorted(e["role"] for e in manifest) == ["adapter", "embeddings", "projector.audio"]

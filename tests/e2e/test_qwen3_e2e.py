@@ -27,8 +27,11 @@ QWEN3_TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "chat_templa
 def qwen3_run(workspace, tmp_path_factory):
     root = tmp_path_factory.mktemp("qwen3")
     make_tiny_qwen3(root / "llm", QWEN3_TEMPLATE.read_text(), seed=0)
-    overrides = [f"model.llm_path={root / 'llm'}", "data.template=chat",
-                 "data.template_kwargs={enable_thinking: false}"]
+    overrides = [
+        f"model.llm_path={root / 'llm'}",
+        "data.template=chat",
+        "data.template_kwargs={enable_thinking: false}",
+    ]
     out = root / "run"
     run_cli(workspace, [f"output_dir={out}", "stages.2.epochs=6", *overrides])
     return workspace, out, overrides
@@ -45,8 +48,12 @@ def test_qwen3_trains_both_stages_and_exports(qwen3_run):
     early, late = sum(ft[:5]) / 5, sum(ft[-8:]) / 8
     assert late < early - 1.0, (early, late)  # MokA on Qwen3 learns the media-dependent answers
     manifest = json.loads((out / "export" / "finetune" / "manifest.json").read_text())
-    assert sorted(e["role"] for e in manifest["files"].values()) == \
-        ["adapter", "embeddings", "projector.audio", "projector.video"]
+    assert sorted(e["role"] for e in manifest["files"].values()) == [
+        "adapter",
+        "embeddings",
+        "projector.audio",
+        "projector.video",
+    ]
     adapter = load_file(str(out / "export" / "finetune" / "adapter.safetensors"))
     lora_b = [k for k in adapter if "lora_B" in k]
     assert lora_b and all(adapter[k].abs().sum() > 0 for k in lora_b)  # trained away from zero
@@ -54,10 +61,14 @@ def test_qwen3_trains_both_stages_and_exports(qwen3_run):
 
 
 def _batches(cfg, tokenizer, model, batch_size, n=6):
-    data = MultimodalDataset(cfg.data.train_file, cfg.data, tokenizer, [b.spec for b in model.branches],
-                             generation=True)
-    return list(DataLoader(Subset(data, list(range(n))), batch_size=batch_size,
-                           collate_fn=Collator(tokenizer.pad_token_id, "left")))
+    data = MultimodalDataset(
+        cfg.data.train_file, cfg.data, tokenizer, [b.spec for b in model.branches], generation=True
+    )
+    return list(
+        DataLoader(
+            Subset(data, list(range(n))), batch_size=batch_size, collate_fn=Collator(tokenizer.pad_token_id, "left")
+        )
+    )
 
 
 def test_qwen3_export_generates_the_same_batched_and_alone(qwen3_run, monkeypatch):
@@ -66,8 +77,12 @@ def test_qwen3_export_generates_the_same_batched_and_alone(qwen3_run, monkeypatc
     cfg = load_config(DEMO_CONFIG, overrides)
     tokenizer = load_tokenizer(cfg.model)
     model = build_model(cfg.model, tokenizer, cfg.adapter).eval()
-    assert sorted(load_export(model, out / "export" / "finetune")) == \
-        ["adapter", "embeddings", "projector.audio", "projector.video"]
+    assert sorted(load_export(model, out / "export" / "finetune")) == [
+        "adapter",
+        "embeddings",
+        "projector.audio",
+        "projector.video",
+    ]
     batched = _batches(cfg, tokenizer, model, 6)[0]
     assert (batched["attention_mask"] == 0).any()  # the prompts really differ in length
     prompt = tokenizer.decode(batched["input_ids"][0][batched["attention_mask"][0].bool()])

@@ -3,16 +3,19 @@ gives the same loss at every step and the same final weights as an uninterrupted
 
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from e2e_helpers import losses, run_cli
+from safetensors.torch import load_file
 
 pytestmark = pytest.mark.slow
 
 # one fine-tuning stage, 8 steps (32 samples / (2 ranks x batch 2)); dropout on, so a resume
 # that forgot any rank's RNG state would drift
-COMMON = ["stages=[{name: ft, kind: moka_finetune, epochs: 1, optim: {lr: 0.003, warmup_ratio: 0.2}}]",
-          "train.micro_batch_size=2", "adapter.dropout=0.1", "train.save_every=100"]
+COMMON = [
+    "stages=[{name: ft, kind: moka_finetune, epochs: 1, optim: {lr: 0.003, warmup_ratio: 0.2}}]",
+    "train.micro_batch_size=2",
+    "adapter.dropout=0.1",
+    "train.save_every=100",
+]
 
 
 @pytest.mark.parametrize("zero", [2, 3])

@@ -5,14 +5,18 @@ import json
 import shutil
 
 import pytest
-
 from e2e_helpers import losses, run_cli
 
 pytestmark = pytest.mark.slow
 
 # one stage of 8 steps (32 samples / batch 4), a checkpoint at every step
-COMMON = ["stages=[{name: ft, kind: moka_finetune, epochs: 1}]", "train.micro_batch_size=4", "train.save_every=1",
-          "train.keep_last=3", "data.max_bad_fraction=0.5"]
+COMMON = [
+    "stages=[{name: ft, kind: moka_finetune, epochs: 1}]",
+    "train.micro_batch_size=4",
+    "train.save_every=1",
+    "train.keep_last=3",
+    "data.max_bad_fraction=0.5",
+]
 MISSING = range(0, 24, 2)  # samples whose audio file does not exist: met while training, skipped, reported
 
 
@@ -27,8 +31,10 @@ def base_run(workspace, tmp_path_factory):
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp / "run"
     run_cli(workspace, COMMON + [f"output_dir={out}", f"data.train_file={data}", "train.stop_after=2"])
-    assert sorted(p.name for p in (out / "checkpoints").iterdir() if p.is_dir()) == \
-        ["ft-step00000001", "ft-step00000002"]
+    assert sorted(p.name for p in (out / "checkpoints").iterdir() if p.is_dir()) == [
+        "ft-step00000001",
+        "ft-step00000002",
+    ]
     return out, data
 
 
@@ -63,11 +69,14 @@ def test_rerun_without_resume_refuses_and_leaves_the_run_alone(workspace, base_r
     assert [r["step"] for r in rows] == [1]  # the earlier run's metrics were deleted, not mixed in
 
 
-@pytest.mark.parametrize("change, named", [
-    (["data.seed=7"], "data.seed: 0 in the checkpoint, 7 now"),
-    (["train.seed=5"], "train.seed: 0 in the checkpoint, 5 now"),
-    (["train.micro_batch_size=2"], "train.micro_batch_size: 4 in the checkpoint, 2 now"),
-])
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (["data.seed=7"], "data.seed: 0 in the checkpoint, 7 now"),
+        (["train.seed=5"], "train.seed: 0 in the checkpoint, 5 now"),
+        (["train.micro_batch_size=2"], "train.micro_batch_size: 4 in the checkpoint, 2 now"),
+    ],
+)
 def test_resume_refuses_a_changed_seed_or_batch_by_name(workspace, base_run, tmp_path, change, named):
     out, data = copy_run(base_run, tmp_path)
     before = snapshot(out)
@@ -91,8 +100,10 @@ def test_resume_refuses_other_data_and_a_renamed_stage(workspace, base_run, tmp_
 
 def test_resume_allow_changes_continues_on_purpose(workspace, base_run, tmp_path):
     out, data = copy_run(base_run, tmp_path)
-    proc = run_cli(workspace, args(out, data, "resume=auto", "data.seed=7", "resume_allow_changes=[data.seed]",
-                                   "train.stop_after=1"))
+    proc = run_cli(
+        workspace,
+        args(out, data, "resume=auto", "data.seed=7", "resume_allow_changes=[data.seed]", "train.stop_after=1"),
+    )
     assert "continuing although data.seed changed" in log(proc)
     assert sorted(losses(out, "ft")) == [1, 2, 3]
 

@@ -5,9 +5,9 @@ import json
 import os
 
 import pytest
+from e2e_helpers import DEMO_CONFIG, losses, run_cli
 from safetensors.torch import load_file, save_file
 
-from e2e_helpers import DEMO_CONFIG, losses, run_cli
 from moka_train.config import load_config
 from moka_train.data.tokenizer import load_tokenizer
 from moka_train.model.build import build_model
@@ -28,8 +28,10 @@ def test_two_stage_run_learns_and_exports(workspace, tmp_path):
     manifest = json.loads((out / "export" / "finetune" / "manifest.json").read_text())
     roles = sorted(entry["role"] for entry in manifest["files"].values())
     assert roles == ["adapter", "embeddings", "projector.audio", "projector.video"]
-    assert sorted(e["role"] for e in json.loads((out / "export" / "pretrain_video" / "manifest.json")
-                                                  .read_text())["files"].values()) == ["embeddings", "projector.video"]
+    assert sorted(
+        e["role"]
+        for e in json.loads((out / "export" / "pretrain_video" / "manifest.json").read_text())["files"].values()
+    ) == ["embeddings", "projector.video"]
     assert (out / "loss_finetune.png").stat().st_size > 1000
     assert json.loads((out / "data_report_finetune.json").read_text())["num_bad"] == 0
 
@@ -38,8 +40,17 @@ def test_stage_two_starts_from_stage_one_projector(workspace, tmp_path):
     out = tmp_path / "run"
     # stage 2 barely moves (lr 1e-9): its export is where it started. Adam moves stage 1 by about
     # its lr (1e-3) a step from the seeded initialisation that a stage without init_from starts at.
-    run_cli(workspace, [f"output_dir={out}", "train.max_steps=2", "stages.2.optim.lr=1e-9", *EXTRA,
-                        "train.eval_every=1", "train.eval_max_batches=2"])
+    run_cli(
+        workspace,
+        [
+            f"output_dir={out}",
+            "train.max_steps=2",
+            "stages.2.optim.lr=1e-9",
+            *EXTRA,
+            "train.eval_every=1",
+            "train.eval_max_batches=2",
+        ],
+    )
     stage1 = load_file(str(out / "export" / "pretrain_video" / "projector.video.safetensors"))
     stage2 = load_file(str(out / "export" / "finetune" / "projector.video.safetensors"))
     assert stage1.keys() == stage2.keys()

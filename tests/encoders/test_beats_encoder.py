@@ -15,14 +15,33 @@ from moka_train.testing.encoders import TINY_BEATS_CFG, make_tiny_beats, tiny_be
 def _official_keys(layers: int) -> set[str]:
     """Key names of an official BEATs iter3+ (AS2M fine-tuned) ``model`` state dict, written out
     from the published architecture (fairseq naming, weight-normed pos conv, shared bias table)."""
-    keys = {"patch_embedding.weight", "layer_norm.weight", "layer_norm.bias",
-            "post_extract_proj.weight", "post_extract_proj.bias",
-            "encoder.pos_conv.0.bias", "encoder.pos_conv.0.weight_g", "encoder.pos_conv.0.weight_v",
-            "encoder.layer_norm.weight", "encoder.layer_norm.bias", "predictor.weight", "predictor.bias"}
+    keys = {
+        "patch_embedding.weight",
+        "layer_norm.weight",
+        "layer_norm.bias",
+        "post_extract_proj.weight",
+        "post_extract_proj.bias",
+        "encoder.pos_conv.0.bias",
+        "encoder.pos_conv.0.weight_g",
+        "encoder.pos_conv.0.weight_v",
+        "encoder.layer_norm.weight",
+        "encoder.layer_norm.bias",
+        "predictor.weight",
+        "predictor.bias",
+    }
     for i in range(layers):
         p = f"encoder.layers.{i}."
-        for lin in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.out_proj",
-                    "self_attn.grep_linear", "fc1", "fc2", "self_attn_layer_norm", "final_layer_norm"):
+        for lin in (
+            "self_attn.q_proj",
+            "self_attn.k_proj",
+            "self_attn.v_proj",
+            "self_attn.out_proj",
+            "self_attn.grep_linear",
+            "fc1",
+            "fc2",
+            "self_attn_layer_norm",
+            "final_layer_norm",
+        ):
             keys |= {p + lin + ".weight", p + lin + ".bias"}
         keys |= {p + "self_attn.grep_a", p + "self_attn.relative_attention_bias.weight"}
     return keys
@@ -67,8 +86,9 @@ def test_every_layer_reads_the_shared_bias_table(checkpoint_path):
         assert not torch.allclose(model(fbank), before)
 
 
-@pytest.mark.parametrize("key", ["encoder.layers.1.self_attn.grep_a", "encoder.pos_conv.0.weight_g",
-                                 "post_extract_proj.weight"])
+@pytest.mark.parametrize(
+    "key", ["encoder.layers.1.self_attn.grep_a", "encoder.pos_conv.0.weight_g", "post_extract_proj.weight"]
+)
 def test_missing_key_is_rejected_by_name(checkpoint_path, key):
     checkpoint = _load(checkpoint_path)
     del checkpoint["model"][key]

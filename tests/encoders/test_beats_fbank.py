@@ -8,8 +8,9 @@ from moka_train.encoders.beats.fbank import FBANK_MEAN, FBANK_STD, beats_fbank, 
 
 
 def _torchaudio_fbank(segment: torch.Tensor) -> torch.Tensor:
-    return ta_kaldi.fbank(segment.unsqueeze(0), num_mel_bins=128, sample_frequency=16000,
-                          frame_length=25, frame_shift=10)
+    return ta_kaldi.fbank(
+        segment.unsqueeze(0), num_mel_bins=128, sample_frequency=16000, frame_length=25, frame_shift=10
+    )
 
 
 @pytest.mark.parametrize("num_samples", [16000, 32000, 4321, 400])
@@ -17,7 +18,7 @@ def test_batched_fbank_matches_torchaudio_per_segment(num_samples):
     gen = torch.Generator().manual_seed(num_samples)
     # different loudness per row, and a DC offset, so per-frame processing must stay per row
     segments = torch.randn(3, num_samples, generator=gen) * torch.tensor([[0.01], [0.3], [0.9]]) + 0.05
-    scaled = segments * 2 ** 15
+    scaled = segments * 2**15
     got = kaldi_fbank(scaled)
     expected = torch.stack([_torchaudio_fbank(row) for row in scaled])
     assert got.shape == (3, num_frames(num_samples), 128)
@@ -26,7 +27,7 @@ def test_batched_fbank_matches_torchaudio_per_segment(num_samples):
 
 def test_beats_fbank_is_scaled_kaldi_fbank_normalised_as_official():
     segments = torch.rand(2, 16000, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    expected = torch.stack([(_torchaudio_fbank(row * 2 ** 15) - FBANK_MEAN) / (2 * FBANK_STD) for row in segments])
+    expected = torch.stack([(_torchaudio_fbank(row * 2**15) - FBANK_MEAN) / (2 * FBANK_STD) for row in segments])
     got = beats_fbank(segments)
     assert got.shape == (2, 98, 128)
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-4)

@@ -8,8 +8,13 @@ from PIL import Image
 from moka_train.config.sections.model import EncoderConfig
 from moka_train.encoders import build_encoder
 from moka_train.encoders.clip import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, ClipPreprocess
-from moka_train.testing.encoders import (TINY_OPEN_CLIP_NAME, make_tiny_hf_clip, make_tiny_open_clip,
-                                         tiny_hf_clip_model, tiny_open_clip_model)
+from moka_train.testing.encoders import (
+    TINY_OPEN_CLIP_NAME,
+    make_tiny_hf_clip,
+    make_tiny_open_clip,
+    tiny_hf_clip_model,
+    tiny_open_clip_model,
+)
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +77,13 @@ def test_open_clip_checkpoint_file_with_model_name_matches_directory(open_clip_d
     import open_clip
 
     open_clip.add_model_config(open_clip_dir / f"{TINY_OPEN_CLIP_NAME}.json")
-    from_file = build_encoder(EncoderConfig(type="clip_open_clip", model_name=TINY_OPEN_CLIP_NAME,
-                                            path=str(open_clip_dir / "open_clip_model.safetensors")))
+    from_file = build_encoder(
+        EncoderConfig(
+            type="clip_open_clip",
+            model_name=TINY_OPEN_CLIP_NAME,
+            path=str(open_clip_dir / "open_clip_model.safetensors"),
+        )
+    )
     from_dir = build_encoder(EncoderConfig(type="clip_open_clip", path=str(open_clip_dir)))
     pixels = _pixels(seed=3)
     with torch.no_grad():

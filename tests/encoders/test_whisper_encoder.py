@@ -41,7 +41,7 @@ def test_preprocess_equals_whisper_front_end_per_sample():
 def test_long_audio_is_trimmed_to_thirty_seconds(checkpoint_path):
     encoder = build_encoder(EncoderConfig(type="whisper", path=str(checkpoint_path)))
     audio = torch.randn(1, 16000 * 31, generator=torch.Generator().manual_seed(2)) * 0.1
-    torch.testing.assert_close(encoder.preprocess(audio), encoder.preprocess(audio[:, :16000 * 30]))
+    torch.testing.assert_close(encoder.preprocess(audio), encoder.preprocess(audio[:, : 16000 * 30]))
 
 
 def test_missing_encoder_weight_is_named(checkpoint_path, tmp_path):

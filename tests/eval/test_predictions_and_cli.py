@@ -19,15 +19,24 @@ def write(tmp_path, *objs, name="p.jsonl"):
 
 
 def test_official_field_names_are_normalised(tmp_path):
-    path = write(tmp_path,
-                 {"predict": "<s> <event> Bark </event></s><unk><unk>", "output": "event:Bark start_time:0 end_time:10</s>"},
-                 {"rank": 2, "index": 7, "output": ["Yes, there is."], "answer": "yes", "image_path": "COCO_1"},
-                 {"id": "q1", "prediction": "B", "answer": "A", "category": "ocr"})
+    path = write(
+        tmp_path,
+        {"predict": "<s> <event> Bark </event></s><unk><unk>", "output": "event:Bark start_time:0 end_time:10</s>"},
+        {"rank": 2, "index": 7, "output": ["Yes, there is."], "answer": "yes", "image_path": "COCO_1"},
+        {"id": "q1", "prediction": "B", "answer": "A", "category": "ocr"},
+    )
     ave_row, pope_row, ours = read_predictions(path)
     assert (ave_row["id"], ave_row["prediction"], ave_row["answer"]) == (
-        "line1", "<event> Bark </event>", "event:Bark start_time:0 end_time:10")
+        "line1",
+        "<event> Bark </event>",
+        "event:Bark start_time:0 end_time:10",
+    )
     assert (pope_row["id"], pope_row["prediction"], pope_row["answer"], pope_row["image_path"]) == (
-        "2-7", "Yes, there is.", "yes", "COCO_1")
+        "2-7",
+        "Yes, there is.",
+        "yes",
+        "COCO_1",
+    )
     assert (ours["id"], ours["prediction"], ours["answer"], ours["category"]) == ("q1", "B", "A", "ocr")
 
 
@@ -57,8 +66,15 @@ def test_unknown_benchmark_lists_choices():
 
 
 def test_annotations_refused_for_benchmarks_that_do_not_read_them(capsys):
-    argv = ["score", "--benchmark", "pope", "--predictions", str(FIXTURES / "pope_small.jsonl"),
-            "--annotations", str(FIXTURES / "ave_annotations_small.txt")]
+    argv = [
+        "score",
+        "--benchmark",
+        "pope",
+        "--predictions",
+        str(FIXTURES / "pope_small.jsonl"),
+        "--annotations",
+        str(FIXTURES / "ave_annotations_small.txt"),
+    ]
     assert evaluate_main(argv) == 2
     assert "--annotations is only used by ave, not pope" in capsys.readouterr().err
 
@@ -67,4 +83,10 @@ def test_cli_strict_mme_last_line(capsys):
     argv = ["score", "--benchmark", "mme", "--predictions", str(FIXTURES / "mme_small.jsonl"), "--mode", "strict"]
     assert evaluate_main(argv) == 0
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert (last["benchmark"], last["metric"], last["value"], last["n"], last["n_unparsed"]) == ("mme", "perception", 350.0, 14, 3)
+    assert (last["benchmark"], last["metric"], last["value"], last["n"], last["n_unparsed"]) == (
+        "mme",
+        "perception",
+        350.0,
+        14,
+        3,
+    )

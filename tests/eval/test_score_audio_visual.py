@@ -16,8 +16,11 @@ def test_music_avqa_official_drops_unparsed_and_matches_substrings():
     assert (out["n"], out["n_unparsed"], out["n_scored"]) == (7, 3, 4)
     # right: "more than ten" for "ten" (substring), "two", "Acoustic guitar" for acoustic_guitar
     assert out["value"] == 75.0
-    assert out["question_types"] == {"Audio/Counting": 100.0, "Audio-Visual/Existential": 0.0,
-                                     "Audio-Visual/Comparative": 100.0}
+    assert out["question_types"] == {
+        "Audio/Counting": 100.0,
+        "Audio-Visual/Existential": 0.0,
+        "Audio-Visual/Comparative": 100.0,
+    }
     assert out["modalities"] == {"Audio": 100.0, "Audio-Visual": 50.0}
 
 
@@ -46,7 +49,11 @@ def test_ave_truth_from_annotations_by_video_id():
 
 
 def test_ave_event_outside_the_class_list_is_unparsed():
-    row = {"id": "c", "prediction": "<event> Cow </event> <range> 0,10 </range>", "answer": "event:Bark start_time:0 end_time:10"}
+    row = {
+        "id": "c",
+        "prediction": "<event> Cow </event> <range> 0,10 </range>",
+        "answer": "event:Bark start_time:0 end_time:10",
+    }
     assert ave.score([row], "strict")["n_unparsed"] == 1
 
 
@@ -54,5 +61,8 @@ def test_ave_bad_annotations_line_is_named(tmp_path):
     bad = tmp_path / "ann.txt"
     bad.write_text("Bark&abc&good&0\n")
     with pytest.raises(ValueError, match=f"{bad}:1: expected Category&VideoID"):
-        ave.score([{"id": "v", "prediction": "<event>Bark</event><range>0,9</range>", "answer": None}], "official",
-                  annotations=bad)
+        ave.score(
+            [{"id": "v", "prediction": "<event>Bark</event><range>0,9</range>", "answer": None}],
+            "official",
+            annotations=bad,
+        )

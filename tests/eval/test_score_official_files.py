@@ -35,8 +35,17 @@ def test_pope_official_file(mode):
 
 
 def test_cli_last_line_is_the_result(capsys):
-    argv = ["score", "--benchmark", "ave", "--predictions", str(OFFICIAL / "ave_predictions.jsonl"),
-            "--mode", "strict", "--annotations", str(OFFICIAL / "ave_annotations.txt")]
+    argv = [
+        "score",
+        "--benchmark",
+        "ave",
+        "--predictions",
+        str(OFFICIAL / "ave_predictions.jsonl"),
+        "--mode",
+        "strict",
+        "--annotations",
+        str(OFFICIAL / "ave_annotations.txt"),
+    ]
     assert evaluate_main(argv) == 0
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (last["benchmark"], last["mode"], round(last["value"], 2), last["n_unparsed"]) == ("ave", "strict", 75.82, 5)

@@ -14,13 +14,13 @@ from moka_train.eval.protocol import PROTOCOLS
 # eval_mmbench.py / eval_seed.py: pred = output[0].strip().lower(); the first of 'a '..'e ' found
 # in pred picks "(x)", else the row is skipped (wrong); right when answer.strip().lower() is in "(x)"
 OFFICIAL_RAW = [
-    ("A", "A </s>"),                # "a </s>" holds 'a ' -> (a): right
-    ("B", "(B) </s>"),              # "(b) </s>": "b)" is not 'b ', no letter at all -> unparsed
-    ("B", "(B) a cat </s>"),        # 'a ' is tried first and "a cat" holds it -> (a): wrong
-    ("C", "C"),                     # budget spent before </s>: "c" has no space after it -> unparsed
+    ("A", "A </s>"),  # "a </s>" holds 'a ' -> (a): right
+    ("B", "(B) </s>"),  # "(b) </s>": "b)" is not 'b ', no letter at all -> unparsed
+    ("B", "(B) a cat </s>"),  # 'a ' is tried first and "a cat" holds it -> (a): wrong
+    ("C", "C"),  # budget spent before </s>: "c" has no space after it -> unparsed
     ("D", "The answer is D </s>"),  # no 'a '/'b '/'c ' ("answer" ends in r), 'd ' -> (d): right
-    ("A", "The cat </s>"),          # only 'e ' (in "the ") -> (e): wrong
-    ("B", "B </s>"),                # -> (b): right
+    ("A", "The cat </s>"),  # only 'e ' (in "the ") -> (e): wrong
+    ("B", "B </s>"),  # -> (b): right
 ]
 OFFICIAL_VALUE, OFFICIAL_UNPARSED = 100 * 3 / 7, 2
 # strict reads the clean text ("A", "(B)", "(B) a cat", "C", "The answer is D", "The cat", "B"):
@@ -30,8 +30,12 @@ STRICT_VALUE, STRICT_UNPARSED = 100 * 5 / 7, 2
 
 def official_file(tmp_path, extra: dict) -> list[dict]:
     path = tmp_path / "merged.jsonl"
-    path.write_text("".join(json.dumps({"rank": 0, "index": i, "question": "q", "answer": truth, "output": [raw],
-                                        **extra}) + "\n" for i, (truth, raw) in enumerate(OFFICIAL_RAW)))
+    path.write_text(
+        "".join(
+            json.dumps({"rank": 0, "index": i, "question": "q", "answer": truth, "output": [raw], **extra}) + "\n"
+            for i, (truth, raw) in enumerate(OFFICIAL_RAW)
+        )
+    )
     return read_predictions(path)
 
 
@@ -45,8 +49,10 @@ def test_multiple_choice_official_rule_on_the_raw_text(tmp_path, scorer, extra):
 
 
 def test_our_rows_are_parsed_officially_from_raw_prediction():
-    ours = [{"id": "1", "prediction": "A", "raw_prediction": "A </s>", "answer": "A"},
-            {"id": "2", "prediction": "B", "raw_prediction": "B", "answer": "B"}]  # no eos: unparsed officially
+    ours = [
+        {"id": "1", "prediction": "A", "raw_prediction": "A </s>", "answer": "A"},
+        {"id": "2", "prediction": "B", "raw_prediction": "B", "answer": "B"},
+    ]  # no eos: unparsed officially
     out = mmbench.score(ours, "official")
     assert (out["value"], out["n_unparsed"]) == (50.0, 1)
     assert {PROTOCOLS[name].parser_reads for name in ("mmbench", "seed")} == {"raw"}

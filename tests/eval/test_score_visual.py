@@ -35,11 +35,14 @@ def test_mme_strict_fixes_the_slip_and_needs_a_leading_yes_no():
     assert out["n_unparsed"] == 3
 
 
-@pytest.mark.parametrize("mode, value, unparsed, categories", [
-    # official: "B. a cat " reads as A ('a ' is tried first); "(A) dog" has no "a " and is unparsed
-    ("official", 25.0, 2, {"attribute": 0.0, "ocr": 50.0}),
-    ("strict", 75.0, 1, {"attribute": 100.0, "ocr": 50.0}),
-])
+@pytest.mark.parametrize(
+    "mode, value, unparsed, categories",
+    [
+        # official: "B. a cat " reads as A ('a ' is tried first); "(A) dog" has no "a " and is unparsed
+        ("official", 25.0, 2, {"attribute": 0.0, "ocr": 50.0}),
+        ("strict", 75.0, 1, {"attribute": 100.0, "ocr": 50.0}),
+    ],
+)
 def test_mmbench_letter_order_quirk(mode, value, unparsed, categories):
     out = mmbench.score(rows("mmbench_small.jsonl"), mode)
     assert (out["value"], out["n_unparsed"], out["categories"]) == (value, unparsed, categories)
@@ -47,7 +50,11 @@ def test_mmbench_letter_order_quirk(mode, value, unparsed, categories):
 
 def test_seed_bare_letter_needs_trailing_space_in_official_mode():
     official, strict = (seed.score(rows("seed_small.jsonl"), m) for m in ("official", "strict"))
-    assert (round(official["value"], 2), official["n_unparsed"], official["dimensions"]) == (33.33, 2, {"1": 50.0, "2": 0.0})
+    assert (round(official["value"], 2), official["n_unparsed"], official["dimensions"]) == (
+        33.33,
+        2,
+        {"1": 50.0, "2": 0.0},
+    )
     assert (round(strict["value"], 2), strict["n_unparsed"], strict["dimensions"]) == (66.67, 0, {"1": 100.0, "2": 0.0})
 
 
@@ -55,7 +62,12 @@ def test_pope_counts_and_rates():
     official = pope.score(rows("pope_small.jsonl"), "official")
     # predictions yes,no,no,no("know"),no("Nothing") vs truth yes,yes,no,no,yes
     assert official["value"] == 60.0 and official["n_unparsed"] == 0
-    assert (official["precision"], round(official["recall"], 2), official["f1"], official["yes_ratio"]) == (100.0, 33.33, 50.0, 20.0)
+    assert (official["precision"], round(official["recall"], 2), official["f1"], official["yes_ratio"]) == (
+        100.0,
+        33.33,
+        50.0,
+        20.0,
+    )
     assert round(official["splits"]["adversarial"]["accuracy"], 2) == 66.67
     assert official["splits"]["random"]["accuracy"] == 50.0
     strict = pope.score(rows("pope_small.jsonl"), "strict")

@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 
 import pytest
+from tiny_export import build_export
 
 from moka_train.eval.run import probe_ids, run_generation
-from tiny_export import build_export
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tiny_avqa.yaml"
 
@@ -71,8 +71,18 @@ def test_single_question_uses_the_official_prompt_and_answers(exported, tmp_path
     record = json.loads(file.read_text())
     assert record["conversations"][0]["value"] == "This is a video:\n<video>\nPlease answer this question: What colour?"
     assert Path(root) / record["video"] == video.resolve() and "audio" not in record
-    args = Namespace(config=str(CONFIG), overrides=[], export=str(export), question="What colour?", image=None,
-                     video=str(video), audio=None, speech=None, input=None, output=None)
+    args = Namespace(
+        config=str(CONFIG),
+        overrides=[],
+        export=str(export),
+        question="What colour?",
+        image=None,
+        video=str(video),
+        audio=None,
+        speech=None,
+        input=None,
+        output=None,
+    )
     assert infer_main(args) == 0
     assert capsys.readouterr().out.strip()  # one answer printed
 
@@ -87,12 +97,42 @@ def test_evaluate_run_cli_generates_then_scores(exported, tmp_path, capsys):
     with (tmp_path / "yesno.jsonl").open("w") as fh:
         for r in rows:
             high = r["answer"].endswith("high")
-            fh.write(json.dumps({"id": r["id"], "video": r["video"], "audio": r["audio"],
-                                 "answer": "yes" if high else "no", "conversations": [{"from": "human", "value":
-                                 "This is a video:\n<video>\nThis is an audio:\n<audio>\nIs the tone high?"}]}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "id": r["id"],
+                        "video": r["video"],
+                        "audio": r["audio"],
+                        "answer": "yes" if high else "no",
+                        "conversations": [
+                            {
+                                "from": "human",
+                                "value": "This is a video:\n<video>\nThis is an audio:\n<audio>\nIs the tone high?",
+                            }
+                        ],
+                    }
+                )
+                + "\n"
+            )
     out = tmp_path / "preds.jsonl"
-    code = main(["evaluate", "run", "--config", str(CONFIG), "--checkpoint", str(export), "--benchmark", "pope",
-                 "--input", str(tmp_path / "yesno.jsonl"), "--output", str(out), "--max-new-tokens", "2"])
+    code = main(
+        [
+            "evaluate",
+            "run",
+            "--config",
+            str(CONFIG),
+            "--checkpoint",
+            str(export),
+            "--benchmark",
+            "pope",
+            "--input",
+            str(tmp_path / "yesno.jsonl"),
+            "--output",
+            str(out),
+            "--max-new-tokens",
+            "2",
+        ]
+    )
     assert code == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["benchmark"] == "pope" and result["n"] == 4 and result["method"] == "moka"
@@ -106,8 +146,9 @@ def test_report_puts_the_paper_beside_our_numbers(tmp_path, capsys):
     files = []
     for method, value in (("moka", 75.0), ("lora", 72.5)):
         path = tmp_path / f"{method}.result.json"
-        path.write_text(json.dumps({"benchmark": "music_avqa", "value": value, "method": method,
-                                    "recipe": "avqa_llama2"}) + "\n")
+        path.write_text(
+            json.dumps({"benchmark": "music_avqa", "value": value, "method": method, "recipe": "avqa_llama2"}) + "\n"
+        )
         files.append(str(path))
     assert main(["evaluate", "report", *files, "--output", str(tmp_path / "table.md")]) == 0
     table = capsys.readouterr().out

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_export import build_export
 from transformers import AutoTokenizer
 
 from moka_train.cli import main
@@ -20,7 +21,6 @@ from moka_train.eval.protocol import PROTOCOLS
 from moka_train.eval.run import run_generation
 from moka_train.eval.run_cli import BENCHMARKS
 from moka_train.model.export import export_weights
-from tiny_export import build_export
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tiny_avqa.yaml"
 
@@ -28,6 +28,8 @@ CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tiny_avqa.yaml"
 @pytest.fixture(scope="module")
 def exported(workspace, tmp_path_factory):
     return build_export(workspace, tmp_path_factory.mktemp("export"))
+
+
 LLAMA2_TOKENIZER = Path(__file__).resolve().parents[1] / "fixtures" / "tokenizers" / "llama2"  # the real one
 QUESTION = "This is a video:\n<video>\nThis is an audio:\n<audio>\nIs the tone high?"
 
@@ -43,9 +45,16 @@ def moka_log(caplog):
 
 def yes_no_file(cfg, path: Path, n: int = 4, extra: list[dict] = ()) -> Path:
     records = [json.loads(line) for line in Path(cfg.data.train_file).read_text().splitlines()[:n]]
-    rows = [{"id": r["id"], "video": r["video"], "audio": r["audio"],
-             "answer": "yes" if "high" in r["answer"] else "no",
-             "conversations": [{"from": "human", "value": QUESTION}]} for r in records]
+    rows = [
+        {
+            "id": r["id"],
+            "video": r["video"],
+            "audio": r["audio"],
+            "answer": "yes" if "high" in r["answer"] else "no",
+            "conversations": [{"from": "human", "value": QUESTION}],
+        }
+        for r in records
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in [*rows, *extra]))
     return path
 
@@ -55,14 +64,39 @@ def lines(path: Path) -> list[dict]:
 
 
 def run_cli(export, source, output, *extra):
-    return main(["evaluate", "run", "--config", str(CONFIG), "--checkpoint", str(export), "--input", str(source),
-                 "--output", str(output), *extra])
+    return main(
+        [
+            "evaluate",
+            "run",
+            "--config",
+            str(CONFIG),
+            "--checkpoint",
+            str(export),
+            "--input",
+            str(source),
+            "--output",
+            str(output),
+            *extra,
+        ]
+    )
 
 
 def test_unknown_benchmark_is_refused_before_anything_is_loaded(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:  # nothing exists: a later check would fail on the config
-        main(["evaluate", "run", "--config", str(tmp_path / "no.yaml"), "--checkpoint", str(tmp_path / "none"),
-              "--benchmark", "vqa", "--input", str(tmp_path / "none.jsonl")])
+        main(
+            [
+                "evaluate",
+                "run",
+                "--config",
+                str(tmp_path / "no.yaml"),
+                "--checkpoint",
+                str(tmp_path / "none"),
+                "--benchmark",
+                "vqa",
+                "--input",
+                str(tmp_path / "none.jsonl"),
+            ]
+        )
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "--benchmark: invalid choice: 'vqa'" in err and "'mmbench'" in err and "'music_avqa'" in err
@@ -105,16 +139,25 @@ def test_raw_text_is_decoded_as_the_official_llama2_files_show_it():
         assert official_raw_text(tokenizer, ids) == official
 
 
-def test_unreadable_and_unrenderable_samples_get_error_rows_and_count_as_missing(exported, tmp_path, capsys,
-                                                                                  moka_log):
+def test_unreadable_and_unrenderable_samples_get_error_rows_and_count_as_missing(exported, tmp_path, capsys, moka_log):
     cfg, export, _ = exported
     root = tmp_path / "root"
     shutil.copytree(cfg.data.root, root)
     (root / "video" / "broken.mp4").write_bytes(b"not a video at all")
-    broken = {"id": "broken", "video": "video/broken.mp4", "audio": "audio/av_00000.wav", "answer": "yes",
-              "conversations": [{"from": "human", "value": QUESTION}]}
-    empty = {"id": "no_question", "video": "video/av_00000.mp4", "audio": "audio/av_00000.wav", "answer": "no",
-             "conversations": []}
+    broken = {
+        "id": "broken",
+        "video": "video/broken.mp4",
+        "audio": "audio/av_00000.wav",
+        "answer": "yes",
+        "conversations": [{"from": "human", "value": QUESTION}],
+    }
+    empty = {
+        "id": "no_question",
+        "video": "video/av_00000.mp4",
+        "audio": "audio/av_00000.wav",
+        "answer": "no",
+        "conversations": [],
+    }
     source = yes_no_file(cfg, tmp_path / "q.jsonl", n=4, extra=[broken, empty])
     output = tmp_path / "preds.jsonl"
     overrides = [f"data.root={root}", "data.max_bad_fraction=0.5"]
@@ -124,8 +167,10 @@ def test_unreadable_and_unrenderable_samples_get_error_rows_and_count_as_missing
     rows = lines(output)
     assert [r["id"] for r in rows] == ["av_00000", "av_00001", "av_00002", "av_00003", "broken", "no_question"]
     errors = {r["id"]: r for r in rows if r.get("error")}
-    assert {i: r["error"] for i, r in errors.items()} == {"broken": "unreadable_media",
-                                                          "no_question": "empty_conversation"}
+    assert {i: r["error"] for i, r in errors.items()} == {
+        "broken": "unreadable_media",
+        "no_question": "empty_conversation",
+    }
     assert "broken.mp4" in errors["broken"]["detail"] and "prediction" not in errors["broken"]
     assert [r["video"] for r in rows[:2]] == ["video/av_00000.mp4", "video/av_00001.mp4"]  # rows name their media
     assert errors["broken"]["video"] == "video/broken.mp4" and errors["no_question"]["audio"] == "audio/av_00000.wav"
@@ -145,13 +190,16 @@ def test_progress_of_another_evaluation_is_refused(exported, tmp_path, capsys):
     run_generation(cfg, export, source, output, **base)
     assert json.loads(key_file(output).read_text())["benchmark"] == "pope"
     other_input = yes_no_file(cfg, tmp_path / "q5.jsonl", n=5)
-    other_export = export_weights(model, tmp_path / "other_export", "", {"stage": "other"},
-                                  extra={"embeddings": model.added_embeddings()})
-    changes = [({"adapter_modalities": ["video"]}, "probe: 'all' there, ['video'] now"),
-               ({"benchmark": "mme"}, "benchmark: 'pope' there, 'mme' now"),
-               ({"max_new_tokens": 3}, "max_new_tokens: 2 there, 3 now"),
-               ({"input_file": other_input}, "input_sha256: "),
-               ({"checkpoint": other_export}, "checkpoint_sha256: ")]
+    other_export = export_weights(
+        model, tmp_path / "other_export", "", {"stage": "other"}, extra={"embeddings": model.added_embeddings()}
+    )
+    changes = [
+        ({"adapter_modalities": ["video"]}, "probe: 'all' there, ['video'] now"),
+        ({"benchmark": "mme"}, "benchmark: 'pope' there, 'mme' now"),
+        ({"max_new_tokens": 3}, "max_new_tokens: 2 there, 3 now"),
+        ({"input_file": other_input}, "input_sha256: "),
+        ({"checkpoint": other_export}, "checkpoint_sha256: "),
+    ]
     for change, named in changes:
         kwargs = {**base, "checkpoint": export, "input_file": source, **change}
         with pytest.raises(ProgressError, match="holds predictions of another evaluation") as err:

@@ -14,9 +14,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_example_trains_saves_and_reloads(tmp_path):
     out = tmp_path / "adapter"
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "moka_on_your_loop.py"), "--steps", "30",
-                           "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=tmp_path,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "moka_on_your_loop.py"), "--steps", "30", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["adapted_layers"] == 2 * 7 and result["adapter_tensors"] == 2 * 7 * 3  # A_text, A_audio, B

@@ -22,9 +22,22 @@ def exported(workspace, tmp_path_factory):
 def music_avqa_file(cfg, path: Path, n: int = 6) -> Path:
     """Synthetic clips as MUSIC-AVQA rows (the converter's fields), one answer in the vocabulary."""
     rows = [json.loads(line) for line in Path(cfg.data.train_file).read_text().splitlines()[:n]]
-    path.write_text("".join(json.dumps({"id": r["id"], "video": r["video"], "audio": r["audio"], "answer": "two",
-                                        "type": '["Audio", "Counting"]', "conversations": r["conversations"][:1]})
-                            + "\n" for r in rows))
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": r["id"],
+                    "video": r["video"],
+                    "audio": r["audio"],
+                    "answer": "two",
+                    "type": '["Audio", "Counting"]',
+                    "conversations": r["conversations"][:1],
+                }
+            )
+            + "\n"
+            for r in rows
+        )
+    )
     return path
 
 
@@ -50,8 +63,12 @@ def test_lmms_eval_offline_matches_infer_and_our_scorer(exported, workspace, tmp
     write_tasks(tasks, {"music_avqa": data}, cfg.data.root)
     text = (tasks / "moka_music_avqa.yaml").read_text().replace("max_new_tokens: 500", f"max_new_tokens: {BUDGET}")
     (tasks / "moka_music_avqa.yaml").write_text(text)
-    for key, value in (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"),
-                       ("HF_DATASETS_CACHE", str(tmp_path / "hf")), ("DEMO_ROOT", str(workspace))):
+    for key, value in (
+        ("HF_HUB_OFFLINE", "1"),
+        ("HF_DATASETS_OFFLINE", "1"),
+        ("HF_DATASETS_CACHE", str(tmp_path / "hf")),
+        ("DEMO_ROOT", str(workspace)),
+    ):
         monkeypatch.setenv(key, value)
     out = run_lmms_eval(CONFIG, export, tasks, "moka_music_avqa")
     lmms_answers = {s["doc"]["id"]: s["resps"][0][0] for s in out["samples"]["moka_music_avqa"]}
@@ -71,8 +88,10 @@ def test_shipped_task_files_are_the_writer_output():
 def test_task_aggregation_is_our_official_scorer():
     from moka_train.integrations.lmms.tasks import aggregate_music_avqa, process_music_avqa
 
-    docs = [{"id": str(k), "answer": "two", "type": '["Audio", "Counting"]', "conversations": [], "video": "v.mp4"}
-            for k in range(4)]
+    docs = [
+        {"id": str(k), "answer": "two", "type": '["Audio", "Counting"]', "conversations": [], "video": "v.mp4"}
+        for k in range(4)
+    ]
     answers = ["<answer>two</answer>", "<answer>three</answer>", "no tag", "<answer>more than two</answer>"]
     rows = [process_music_avqa(d, [a])["music_avqa"] for d, a in zip(docs, answers, strict=True)]
     assert "conversations" not in rows[0] and "video" not in rows[0] and rows[0]["prediction"] == answers[0]

@@ -18,7 +18,13 @@ def overrides(llm_dir: Path) -> list[str]:
 
 
 def batches(cfg, tokenizer, model, padding_side: str, batch_size: int, generation: bool, n: int = 6):
-    data = MultimodalDataset(cfg.data.train_file, cfg.data, tokenizer, [b.spec for b in model.branches],
-                             generation=generation)
-    return list(DataLoader(Subset(data, list(range(n))), batch_size=batch_size,
-                           collate_fn=Collator(tokenizer.pad_token_id, padding_side)))
+    data = MultimodalDataset(
+        cfg.data.train_file, cfg.data, tokenizer, [b.spec for b in model.branches], generation=generation
+    )
+    return list(
+        DataLoader(
+            Subset(data, list(range(n))),
+            batch_size=batch_size,
+            collate_fn=Collator(tokenizer.pad_token_id, padding_side),
+        )
+    )

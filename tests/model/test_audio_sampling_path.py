@@ -49,8 +49,16 @@ def recipe_audio_model(workspace, tmp_path_factory):
 
 
 def projector_input(model, waves: list[torch.Tensor]) -> torch.Tensor:
-    items = [{"id": str(i), "input_ids": torch.tensor([1]), "labels": torch.tensor([-100]),
-              "modality_ids": torch.tensor([0]), "media": {"audio": w}} for i, w in enumerate(waves)]
+    items = [
+        {
+            "id": str(i),
+            "input_ids": torch.tensor([1]),
+            "labels": torch.tensor([-100]),
+            "modality_ids": torch.tensor([0]),
+            "media": {"audio": w},
+        }
+        for i, w in enumerate(waves)
+    ]
     batch = Collator(pad_id=0)(items)
     seen = []
     hook = model.projectors["audio"].register_forward_pre_hook(lambda mod, args: seen.append(args[0]))
@@ -91,8 +99,9 @@ def test_clips_of_different_lengths_share_a_batch(recipe_audio_model, tmp_path):
     waves = [torch.from_numpy(rng.uniform(-0.5, 0.5, n).astype(np.float32)) for n in (60 * SR, 955_200)]
     model.projectors["audio"].eval()
     with torch.no_grad():
-        together = model.encode("audio", Collator(0)._pad(waves, 0).float(), 10,
-                                torch.tensor([w.numel() for w in waves]))
+        together = model.encode(
+            "audio", Collator(0)._pad(waves, 0).float(), 10, torch.tensor([w.numel() for w in waves])
+        )
         alone = [model.encode("audio", w[None], 10, torch.tensor([w.numel()])) for w in waves]
     torch.testing.assert_close(together, torch.cat(alone), rtol=1e-5, atol=1e-5)
 
@@ -106,10 +115,15 @@ def test_feature_cache_key_changes_with_the_sampling(monkeypatch):
     def key(m, **sampling):
         return encoder_identity(m.model_copy(update={"sampling": m.sampling.model_copy(update=sampling)}), cfg.data)
 
-    audio_keys = {key(audio), key(audio, window_lead_seconds=0.0), key(audio, window_placement="consecutive"),
-                  key(audio, time_unit="real", nominal_seconds=None), key(audio, nominal_seconds=10.0),
-                  encoder_identity(audio.model_copy(update={"segment_seconds": 1.0}), cfg.data),
-                  encoder_identity(audio.model_copy(update={"frames": 5}), cfg.data)}
+    audio_keys = {
+        key(audio),
+        key(audio, window_lead_seconds=0.0),
+        key(audio, window_placement="consecutive"),
+        key(audio, time_unit="real", nominal_seconds=None),
+        key(audio, nominal_seconds=10.0),
+        encoder_identity(audio.model_copy(update={"segment_seconds": 1.0}), cfg.data),
+        encoder_identity(audio.model_copy(update={"frames": 5}), cfg.data),
+    }
     assert len(audio_keys) == 7
     assert key(video) != key(video, frame_position="centre")
     assert key(video) == key(video, frame_position="start")  # same sampling, same key

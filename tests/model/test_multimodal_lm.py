@@ -55,8 +55,10 @@ def test_every_module_runs_when_a_modality_is_missing(built):
     batch["modality_ids"] = batch["modality_ids"].masked_fill(batch["modality_ids"] == audio_ids, 0)
     del batch["media"]["audio"]
     calls = []
-    hooks = [m.register_forward_hook(lambda mod, i, o, name=name: calls.append(name))
-             for name, m in list(model.encoders.items()) + list(model.projectors.items())]
+    hooks = [
+        m.register_forward_hook(lambda mod, i, o, name=name: calls.append(name))
+        for name, m in list(model.encoders.items()) + list(model.projectors.items())
+    ]
     model.train()
     out = model(batch)
     out["loss"].backward()

@@ -8,6 +8,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from reference.official_checkpoints import (
+    hook_official_lora,
+    official_stripped,
+    write_avt_checkpoint,
+    write_stage1_file,
+    write_vt_checkpoint,
+)
+from reference.official_qformer import official_projector
 
 from moka_train.cli import main
 from moka_train.config import load_config
@@ -15,15 +23,16 @@ from moka_train.data.tokenizer import load_tokenizer
 from moka_train.model.build import build_model
 from moka_train.model.export import load_export
 from moka_train.model.official_import import OfficialImportError, convert_release, write_import
-from reference.official_checkpoints import (hook_official_lora, official_stripped, write_avt_checkpoint,
-                                            write_stage1_file, write_vt_checkpoint)
-from reference.official_qformer import official_projector
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 OFFICIAL = CONFIGS / "tiny_avqa_official.yaml"
-IMAGE_ONLY = ["model.modalities=[{name: image, placeholder: <image>, frames: 1, encoder: {type: clip_hf, path: "
-              "'${DEMO_ROOT}/clip', layer: -2}, projector: {type: qformer, num_queries: 4, num_layers: 1, "
-              "hidden_size: 32, num_heads: 4}}]", "adapter.xattn_weight=0.05", "adapter.dropout=0.05"]
+IMAGE_ONLY = [
+    "model.modalities=[{name: image, placeholder: <image>, frames: 1, encoder: {type: clip_hf, path: "
+    "'${DEMO_ROOT}/clip', layer: -2}, projector: {type: qformer, num_queries: 4, num_layers: 1, "
+    "hidden_size: 32, num_heads: 4}}]",
+    "adapter.xattn_weight=0.05",
+    "adapter.dropout=0.05",
+]
 
 
 def built(config, overrides=(), adapter=True, seed=0):
@@ -35,8 +44,13 @@ def built(config, overrides=(), adapter=True, seed=0):
 
 def qformer_dims(projector) -> dict:
     config = projector.qformer.config
-    return dict(in_dim=projector.in_dim, hidden=config.hidden_size, layers=config.num_hidden_layers,
-                queries=projector.num_queries, d_model=projector.out_dim)
+    return dict(
+        in_dim=projector.in_dim,
+        hidden=config.hidden_size,
+        layers=config.num_hidden_layers,
+        queries=projector.num_queries,
+        d_model=projector.out_dim,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +59,12 @@ def avt(workspace, tmp_path_factory):
     cfg, model = built(OFFICIAL)
     dims = {m: qformer_dims(model.projectors[m]) for m in ("video", "audio")}
     root = tmp_path_factory.mktemp("official") / "AVQA_checkpoint"
-    official = write_avt_checkpoint(root, model.llm, dims, peft_config={"r": 444, "lora_alpha": 16, "blc_weight": 1,
-                                                                         "lora_dropout": 0.05, "lora_nums": 3})
+    official = write_avt_checkpoint(
+        root,
+        model.llm,
+        dims,
+        peft_config={"r": 444, "lora_alpha": 16, "blc_weight": 1, "lora_dropout": 0.05, "lora_nums": 3},
+    )
     return cfg, root, official, dims
 
 
@@ -58,8 +76,9 @@ def imported(avt, tmp_path, source=None, config=OFFICIAL):
 
 def mixed_ids():
     # text 0, query text 1 (one span, as the official prompt marks it), video 2, audio 3
-    return torch.tensor([[0, 2, 2, 2, 2, 0, 3, 3, 3, 0, 1, 1, 1, 1, 0, 0],
-                         [0, 0, 3, 3, 2, 2, 2, 0, 1, 1, 1, 0, 3, 0, 0, 0]])
+    return torch.tensor(
+        [[0, 2, 2, 2, 2, 0, 3, 3, 3, 0, 1, 1, 1, 1, 0, 0], [0, 0, 3, 3, 2, 2, 2, 0, 1, 1, 1, 0, 3, 0, 0, 0]]
+    )
 
 
 def test_avt_checkpoint_computes_the_official_layers(avt, tmp_path, capsys):
@@ -78,13 +97,31 @@ def test_avt_checkpoint_computes_the_official_layers(avt, tmp_path, capsys):
     model.slot.set(ids)
     with torch.no_grad():
         ours = model.llm(inputs_embeds=x).logits
-        hooks = hook_official_lora(base.llm, official["adapter"], "base_model.model.model.",
-                                   ["lora_A0", "lora_A1", "lora_A2"], "lora_B0", ids, 16 / 4, 1.0, "official")
+        hooks = hook_official_lora(
+            base.llm,
+            official["adapter"],
+            "base_model.model.model.",
+            ["lora_A0", "lora_A1", "lora_A2"],
+            "lora_B0",
+            ids,
+            16 / 4,
+            1.0,
+            "official",
+        )
         reference = base.llm(inputs_embeds=x).logits
         for h in hooks:
             h.remove()
-        swapped = hook_official_lora(base.llm, official["adapter"], "base_model.model.model.",
-                                     ["lora_A0", "lora_A2", "lora_A1"], "lora_B0", ids, 4.0, 1.0, "official")
+        swapped = hook_official_lora(
+            base.llm,
+            official["adapter"],
+            "base_model.model.model.",
+            ["lora_A0", "lora_A2", "lora_A1"],
+            "lora_B0",
+            ids,
+            4.0,
+            1.0,
+            "official",
+        )
         wrong_order = base.llm(inputs_embeds=x).logits
     for h in swapped:
         h.remove()
@@ -117,8 +154,14 @@ def test_manifest_names_every_unused_key_and_the_settings(avt, tmp_path):
     layers = avt[3]["video"]["layers"]
     assert len(unused) == 2 * (2 + 5 + 6 * layers)
     assert "non_lora_trainables.bin: base_model.model.model.vl_projector.visual_Qformer.cls.predictions.bias" in unused
-    assert info["adapter"] == {"rank": 4, "alpha": 16.0, "temperature": "official", "xattn_weight": 1.0,
-                               "dropout": 0.05, "method": "moka"}
+    assert info["adapter"] == {
+        "rank": 4,
+        "alpha": 16.0,
+        "temperature": "official",
+        "xattn_weight": 1.0,
+        "dropout": 0.05,
+        "method": "moka",
+    }
     assert info["slot_order"] == {"lora_A0": "text", "lora_A1": "video", "lora_A2": "audio"}
 
 
@@ -128,11 +171,16 @@ def _rewrite(path: Path, edit) -> None:
     torch.save(tensors, path)
 
 
-@pytest.mark.parametrize("file,key", [
-    ("adapter_model.bin", "base_model.model.model.layers.1.mlp.down_proj.lora_A2.weight"),
-    ("non_lora_trainables.bin", "base_model.model.model.al_projector.audio_Qformer.bert.encoder.layer.0."
-                                "crossattention.self.key.weight"),
-])
+@pytest.mark.parametrize(
+    "file,key",
+    [
+        ("adapter_model.bin", "base_model.model.model.layers.1.mlp.down_proj.lora_A2.weight"),
+        (
+            "non_lora_trainables.bin",
+            "base_model.model.model.al_projector.audio_Qformer.bert.encoder.layer.0.crossattention.self.key.weight",
+        ),
+    ],
+)
 def test_a_missing_key_fails_naming_it(avt, tmp_path, capsys, file, key):
     import shutil
 
@@ -145,10 +193,13 @@ def test_a_missing_key_fails_naming_it(avt, tmp_path, capsys, file, key):
     assert "missing" in err and key in err
 
 
-@pytest.mark.parametrize("file,key", [
-    ("adapter_model.bin", "base_model.model.model.layers.0.self_attn.q_proj.lora_A3.weight"),
-    ("non_lora_trainables.bin", "base_model.model.model.vl_projector.visual_gate.weight"),
-])
+@pytest.mark.parametrize(
+    "file,key",
+    [
+        ("adapter_model.bin", "base_model.model.model.layers.0.self_attn.q_proj.lora_A3.weight"),
+        ("non_lora_trainables.bin", "base_model.model.model.vl_projector.visual_gate.weight"),
+    ],
+)
 def test_an_extra_key_fails_naming_it(avt, tmp_path, capsys, file, key):
     import shutil
 
@@ -183,13 +234,17 @@ def test_stage1_files_become_projector_exports(avt, tmp_path):
     cfg, _, _, dims = avt
     _, model = built(CONFIGS / "tiny_avqa.yaml", adapter=False)
     vocab, width = model.llm.get_input_embeddings().weight.shape
-    files = {"video": (tmp_path / "visual_pretrain.bin", "vl_projector", "visual"),
-             "audio": (tmp_path / "audio_pretrain.bin", "al_projector", "audio")}
-    written = {m: write_stage1_file(p, part, stem, dims[m], vocab + 11, width, seed=i)
-               for i, (m, (p, part, stem)) in enumerate(files.items())}
+    files = {
+        "video": (tmp_path / "visual_pretrain.bin", "vl_projector", "visual"),
+        "audio": (tmp_path / "audio_pretrain.bin", "al_projector", "audio"),
+    }
+    written = {
+        m: write_stage1_file(p, part, stem, dims[m], vocab + 11, width, seed=i)
+        for i, (m, (p, part, stem)) in enumerate(files.items())
+    }
     converted = convert_release([str(p) for p, _, _ in files.values()], cfg.model)
     assert converted.settings is None and sorted(converted.roles) == ["projector.audio", "projector.video"]
-    (reason, keys), = [(r, k) for r, k in converted.unused.items() if "embed_tokens" in r]
+    ((reason, keys),) = [(r, k) for r, k in converted.unused.items() if "embed_tokens" in r]
     assert keys == ["visual_pretrain.bin: model.embed_tokens.weight", "audio_pretrain.bin: model.embed_tokens.weight"]
     out = write_import(model, converted, tmp_path / "export", "", "stage1", [])
     _, fresh = built(CONFIGS / "tiny_avqa.yaml", adapter=False, seed=3)
@@ -197,8 +252,9 @@ def test_stage1_files_become_projector_exports(avt, tmp_path):
     feats = torch.randn(1, 2, 5, dims["audio"]["in_dim"])
     sd = official_stripped(written["audio"], "model.al_projector.")
     with torch.no_grad():
-        torch.testing.assert_close(fresh.projectors["audio"].eval()(feats), official_projector(sd, "audio", feats, 4),
-                                   atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            fresh.projectors["audio"].eval()(feats), official_projector(sd, "audio", feats, 4), atol=1e-5, rtol=1e-5
+        )
 
 
 def test_a_stage1_file_without_a_matching_modality_is_refused(avt, tmp_path):
@@ -228,8 +284,17 @@ def test_visual_text_checkpoint_computes_the_official_layers(workspace, tmp_path
     fresh.slot.set(ids)
     with torch.no_grad():
         ours = fresh.llm(inputs_embeds=x).logits
-        hook_official_lora(base.llm, official, "base_model.model.model.language_model.",
-                           ["lora_A.text", "lora_A.image"], "lora_B.text", ids, 16 / 4, 0.05, "paper")
+        hook_official_lora(
+            base.llm,
+            official,
+            "base_model.model.model.language_model.",
+            ["lora_A.text", "lora_A.image"],
+            "lora_B.text",
+            ids,
+            16 / 4,
+            0.05,
+            "paper",
+        )
         reference = base.llm(inputs_embeds=x).logits
     torch.testing.assert_close(ours, reference, atol=1e-4, rtol=1e-4)
 
@@ -239,8 +304,18 @@ def test_cli_imports_both_stage1_files_into_one_export(avt, tmp_path, capsys):
     for part, stem, name in (("vl_projector", "visual", "video"), ("al_projector", "audio", "audio")):
         write_stage1_file(tmp_path / f"{stem}_pretrain.bin", part, stem, dims[name], 20, 8)
     out = tmp_path / "export"
-    code = main(["import-official", "--config", str(CONFIGS / "tiny_avqa.yaml"), "--source",
-                 str(tmp_path / "visual_pretrain.bin"), str(tmp_path / "audio_pretrain.bin"), "--output", str(out)])
+    code = main(
+        [
+            "import-official",
+            "--config",
+            str(CONFIGS / "tiny_avqa.yaml"),
+            "--source",
+            str(tmp_path / "visual_pretrain.bin"),
+            str(tmp_path / "audio_pretrain.bin"),
+            "--output",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     printed = capsys.readouterr().out
     # per Q-Former: norm (2), queries, proj (4), the embeddings' LayerNorm (2), 26 per layer (61 for the official 2)

@@ -48,20 +48,29 @@ def moka_model(cfg, tokenizer, method="moka"):
 def without_audio(batch):
     """The same batch with every audio token removed (right-padded rows re-packed)."""
     keep = batch["modality_ids"] != AUDIO
-    rows = [{k: batch[k][i][keep[i]] for k in ("input_ids", "labels", "modality_ids", "attention_mask")}
-            for i in range(keep.shape[0])]
+    rows = [
+        {k: batch[k][i][keep[i]] for k in ("input_ids", "labels", "modality_ids", "attention_mask")}
+        for i in range(keep.shape[0])
+    ]
     width = max(len(r["input_ids"]) for r in rows)
     pads = {"input_ids": 0, "labels": -100, "modality_ids": -1, "attention_mask": 0}
-    out = {k: torch.stack([torch.cat([r[k], r[k].new_full((width - len(r[k]),), v)]) for r in rows])
-           for k, v in pads.items()}
-    return {**out, "media": {"video": batch["media"]["video"]}, "media_index": {"video": batch["media_index"]["video"]},
-            "ids": batch["ids"]}
+    out = {
+        k: torch.stack([torch.cat([r[k], r[k].new_full((width - len(r[k]),), v)]) for r in rows])
+        for k, v in pads.items()
+    }
+    return {
+        **out,
+        "media": {"video": batch["media"]["video"]},
+        "media_index": {"video": batch["media_index"]["video"]},
+        "ids": batch["ids"],
+    }
 
 
 def native_video_embeddings(model, frames):
     """The model's own path, independently: its processor, then its vision tower + merger."""
-    inputs = model.processor(videos=list(frames.permute(0, 1, 4, 2, 3)), return_tensors="pt",
-                             cap_pixels_per_frame=False)
+    inputs = model.processor(
+        videos=list(frames.permute(0, 1, 4, 2, 3)), return_tensors="pt", cap_pixels_per_frame=False
+    )
     out = model.llm.model.get_video_features(inputs["pixel_values_videos"], inputs["video_grid_thw"])
     return torch.cat(out.pooler_output), inputs["video_grid_thw"]
 
@@ -78,7 +87,7 @@ def test_routing_marks_exactly_the_visual_tokens_as_video_and_the_qformer_tokens
     assert int((slots == 1).sum()) == 2 * VIDEO_TOKENS and int((slots == 2).sum()) == 2 * 8
     assert torch.allclose(embeds[slots == 1], visual, atol=1e-6)  # video slot == the model's own visual tokens
     assert torch.allclose(embeds[slots == 2], audio.flatten(0, 1), atol=1e-6)  # audio slot == Q-Former tokens
-    own_mask = (batch["modality_ids"] == VIDEO)  # where the model would put its <|video_pad|> tokens
+    own_mask = batch["modality_ids"] == VIDEO  # where the model would put its <|video_pad|> tokens
     ids = batch["input_ids"].masked_fill(own_mask, model.llm.config.video_token_id)
     _, hf_mask = model.llm.model.get_placeholder_mask(ids, embeds, video_features=visual)
     assert torch.equal(hf_mask[..., 0], slots == 1)
@@ -90,13 +99,18 @@ def test_positions_equal_the_models_own_without_audio_and_audio_counts_as_text(c
     batch = batches(cfg, tokenizer, model, "right", 2, False)[0]
     plain = without_audio(batch)
     ids = plain["input_ids"].masked_fill(plain["modality_ids"] == VIDEO, model.llm.config.video_token_id)
-    inputs = model.processor(videos=list(plain["media"]["video"].permute(0, 1, 4, 2, 3)), return_tensors="pt",
-                             cap_pixels_per_frame=False)
+    inputs = model.processor(
+        videos=list(plain["media"]["video"].permute(0, 1, 4, 2, 3)), return_tensors="pt", cap_pixels_per_frame=False
+    )
     with torch.no_grad():
-        own = model.llm(input_ids=ids, attention_mask=plain["attention_mask"],
-                        pixel_values_videos=inputs["pixel_values_videos"], video_grid_thw=inputs["video_grid_thw"],
-                        mm_token_type_ids=(ids == model.llm.config.video_token_id).int() * 2,
-                        second_per_grid_ts=torch.full((2,), model.seconds_per_grid)).logits
+        own = model.llm(
+            input_ids=ids,
+            attention_mask=plain["attention_mask"],
+            pixel_values_videos=inputs["pixel_values_videos"],
+            video_grid_thw=inputs["video_grid_thw"],
+            mm_token_type_ids=(ids == model.llm.config.video_token_id).int() * 2,
+            second_per_grid_ts=torch.full((2,), model.seconds_per_grid),
+        ).logits
         ours = model(plain)["logits"]
     real = plain["attention_mask"].bool()
     assert torch.allclose(ours[real], own[real], atol=1e-5)  # same embeddings and the model's own 3-D positions
@@ -124,9 +138,13 @@ def test_batched_left_padded_generation_equals_per_sample(cfg, tokenizer):
     assert together.shape == (6, 5) and torch.equal(together, alone)
     first = batches(cfg, tokenizer, model, "left", 1, True)[0]
     new = together[:1, :-1]  # decode steps: each new token is our own forward's argmax over the longer text
-    extended = {**first, "labels": None, "input_ids": torch.cat([first["input_ids"], new], 1),
-                "modality_ids": torch.cat([first["modality_ids"], torch.zeros_like(new)], 1),
-                "attention_mask": torch.cat([first["attention_mask"], torch.ones_like(new)], 1)}
+    extended = {
+        **first,
+        "labels": None,
+        "input_ids": torch.cat([first["input_ids"], new], 1),
+        "modality_ids": torch.cat([first["modality_ids"], torch.zeros_like(new)], 1),
+        "attention_mask": torch.cat([first["attention_mask"], torch.ones_like(new)], 1),
+    }
     with torch.no_grad():
         logits = model(extended)["logits"]
     start = first["input_ids"].shape[1] - 1
@@ -184,8 +202,11 @@ def test_feature_cache_refuses_the_native_vision_path(vlm_dir, workspace, monkey
 
     monkeypatch.setenv("DEMO_ROOT", str(workspace))
     run = load_config(CONFIG, overrides(vlm_dir) + [f"data.feature_cache={tmp_path / 'cache'}"])
-    with pytest.raises(ValueError, match=r"model.modalities\[0\].encoder.type qwen2_5_vl_vision .*feature cache "
-                                         r"cannot hold it: unset data.feature_cache"):
+    with pytest.raises(
+        ValueError,
+        match=r"model.modalities\[0\].encoder.type qwen2_5_vl_vision .*feature cache "
+        r"cannot hold it: unset data.feature_cache",
+    ):
         fill_feature_cache(run)
 
 

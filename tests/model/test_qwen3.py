@@ -71,10 +71,12 @@ def messages(turns, generation):
 @pytest.mark.parametrize("generation", [False, True], ids=["train", "generate"])
 def test_thinking_off_render_equals_the_real_template(generation, qwen3_tokenizer, specs):
     tok, turns = qwen3_tokenizer, [(USER, "The shape is red.")]
-    rendered = Renderer(tok, "chat", specs, None, template_kwargs=THINKING_OFF).render(sample(turns, generation),
-                                                                                     generation)
-    text = tok.apply_chat_template(messages(turns, generation), tokenize=False, add_generation_prompt=generation,
-                                   **THINKING_OFF)
+    rendered = Renderer(tok, "chat", specs, None, template_kwargs=THINKING_OFF).render(
+        sample(turns, generation), generation
+    )
+    text = tok.apply_chat_template(
+        messages(turns, generation), tokenize=False, add_generation_prompt=generation, **THINKING_OFF
+    )
     assert collapse(rendered) == tok(text, add_special_tokens=False)["input_ids"]
     # the empty think block precedes the answer in training as it ends the prompt in generation
     assert "<|im_start|>assistant\n<think>\n\n</think>\n\n" + ("" if generation else "The shape is red.") in text
@@ -115,9 +117,10 @@ def test_qwen3_recipes_render_with_thinking_off(scenario, monkeypatch, tmp_path)
 def test_tiny_qwen3_loads_back_and_moka_trains(workspace, tmp_path, monkeypatch):
     make_tiny_qwen3(tmp_path / "qwen3", TEMPLATE)
     monkeypatch.setenv("DEMO_ROOT", str(workspace))
-    cfg = load_config(ROOT / "configs" / "tiny_avqa.yaml", [f"model.llm_path={tmp_path / 'qwen3'}",
-                                                            "data.template=chat",
-                                                            "data.template_kwargs={enable_thinking: false}"])
+    cfg = load_config(
+        ROOT / "configs" / "tiny_avqa.yaml",
+        [f"model.llm_path={tmp_path / 'qwen3'}", "data.template=chat", "data.template_kwargs={enable_thinking: false}"],
+    )
     tokenizer = load_tokenizer(cfg.model)
     torch.manual_seed(0)
     model = build_model(cfg.model, tokenizer, cfg.adapter)

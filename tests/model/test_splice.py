@@ -6,8 +6,7 @@ from moka_train.model.splice import SpliceError, splice_features
 
 def test_features_land_at_their_positions_by_index():
     embeds = torch.zeros(2, 8, 3)
-    mod = torch.tensor([[0, 2, 2, 0, 3, 3, 0, 0],
-                        [0, 0, 0, 2, 2, 0, 0, -1]])
+    mod = torch.tensor([[0, 2, 2, 0, 3, 3, 0, 0], [0, 0, 0, 2, 2, 0, 0, -1]])
     video = torch.arange(2 * 2 * 3, dtype=torch.float).view(2, 2, 3) + 1  # 2 items x 2 tokens
     audio = -torch.ones(1, 2, 3)  # only row 0 has audio
     out = splice_features(splice_features(embeds, mod, 2, video), mod, 3, audio)

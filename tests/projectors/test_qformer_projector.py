@@ -89,7 +89,6 @@ def test_paper_configuration_parameter_count():
     self_attn = 4 * linear(h, h) + norm
     cross_attn = 2 * linear(h, h) + 2 * linear(e, h) + norm
     ffn = linear(h, 4 * h) + linear(4 * h, h) + norm
-    expected = (2 * e + n * h + norm + layers * (self_attn + cross_attn + ffn)
-                + linear(h, d) + linear(d, d))
+    expected = 2 * e + n * h + norm + layers * (self_attn + cross_attn + ffn) + linear(h, d) + linear(d, d)
     projector = build_projector(ProjectorConfig(), in_dim=e, out_dim=d)
     assert sum(p.numel() for p in projector.parameters()) == expected == 39_649_280

@@ -27,11 +27,14 @@ def _norm(sd, name, x, eps=BERT_EPS):
 
 def _attention(sd, name, hidden, context, heads):
     """BertAttention: multi-head scaled dot product, then dense + residual + LayerNorm."""
+
     def split(t):  # [b, n, H] -> [b, heads, n, H/heads]
         return t.view(t.shape[0], t.shape[1], heads, -1).transpose(1, 2)
 
-    q, k, v = (split(_linear(sd, f"{name}.self.{p}", src)) for p, src in
-               (("query", hidden), ("key", context), ("value", context)))
+    q, k, v = (
+        split(_linear(sd, f"{name}.self.{p}", src))
+        for p, src in (("query", hidden), ("key", context), ("value", context))
+    )
     weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1)
     merged = (weights @ v).transpose(1, 2).reshape(hidden.shape)
     return _norm(sd, f"{name}.output.LayerNorm", _linear(sd, f"{name}.output.dense", merged) + hidden)
@@ -39,8 +42,8 @@ def _attention(sd, name, hidden, context, heads):
 
 def official_projector(sd: dict, stem: str, features: torch.Tensor, heads: int) -> torch.Tensor:
     """features [B, F, L, D] (one row of L tokens per frame / segment) -> [B, F*N, d_model]."""
-    b, f, l, d = features.shape
-    x = F.layer_norm(features.reshape(b * f, l, d), (d,), sd[f"{stem}_ln.weight"], sd[f"{stem}_ln.bias"], LN_EPS)
+    b, f, n, d = features.shape
+    x = F.layer_norm(features.reshape(b * f, n, d), (d,), sd[f"{stem}_ln.weight"], sd[f"{stem}_ln.bias"], LN_EPS)
     queries = sd[f"{stem}_query_tokens"].expand(b * f, -1, -1)
     bert = f"{stem}_Qformer.bert"
     h = _norm(sd, f"{bert}.embeddings.LayerNorm", queries)  # no input_ids: the embeddings are the queries

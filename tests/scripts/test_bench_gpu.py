@@ -8,8 +8,27 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_gpu.py"
-TINY_RUN = ["--tiny", "--device", "cpu", "--dtype", "float32", "--steps", "2", "--warmup", "1",
-            "--new", "4", "--prompt", "32", "--seq", "64", "--batch", "2", "--reps", "1"]
+TINY_RUN = [
+    "--tiny",
+    "--device",
+    "cpu",
+    "--dtype",
+    "float32",
+    "--steps",
+    "2",
+    "--warmup",
+    "1",
+    "--new",
+    "4",
+    "--prompt",
+    "32",
+    "--seq",
+    "64",
+    "--batch",
+    "2",
+    "--reps",
+    "1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +43,14 @@ def bench():
 def tiny_config():
     from transformers import LlamaConfig
 
-    return LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                       num_key_value_heads=4, vocab_size=512)
+    return LlamaConfig(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        vocab_size=512,
+    )
 
 
 def test_flops_match_a_hand_calculation(bench):
@@ -36,8 +61,11 @@ def test_flops_match_a_hand_calculation(bench):
     # recompute (decoder layers only) 2·81920 + 16384 = 180224
     # all parameters: 114688 + embeddings 32768 + norms (2·2+1)·64 = 320 -> 147776
     flops = bench.train_flops_per_step(tiny_config(), batch=2, seq=64)
-    assert flops == {"model": 128 * (245760 + 262144), "hardware": 128 * (245760 + 262144 + 180224),
-                     "six_n": 6 * 147776 * 128}
+    assert flops == {
+        "model": 128 * (245760 + 262144),
+        "hardware": 128 * (245760 + 262144 + 180224),
+        "six_n": 6 * 147776 * 128,
+    }
     assert bench.train_flops_per_step(tiny_config(), 2, 64, checkpointing=False)["hardware"] == 128 * 507904
 
 
@@ -67,8 +95,14 @@ def test_tiny_cpu_run_without_peak(bench, capsys):
     # without checkpointing, so the saved activations include every layer's (with it, only the
     # layer inputs are kept, the same for every method)
     out = run(bench, capsys, ["--no-checkpointing"])
-    assert {"device", "shape", "train", "moka_vs_lora_step", "generate",
-            "moka_folded_vs_lora_merged_decode"} <= out.keys()
+    assert {
+        "device",
+        "shape",
+        "train",
+        "moka_vs_lora_step",
+        "generate",
+        "moka_folded_vs_lora_merged_decode",
+    } <= out.keys()
     assert out["shape"]["hidden"] == 64 and out["shape"]["seq"] == 64
     assert sorted(out["train"]) == ["lora", "moka"]
     for row in out["train"].values():

@@ -40,9 +40,24 @@ def server(exported, workspace, tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "server.log"
     env = {**os.environ, "DEMO_ROOT": str(workspace), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "moka_train.cli", "serve", "--config", str(CONFIG), "--checkpoint", str(export),
-           "--port", str(port), "--media-root", str(cfg.data.root), "--batch-window-ms", str(WINDOW_MS),
-           "--model-name", "tiny-moka"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "moka_train.cli",
+        "serve",
+        "--config",
+        str(CONFIG),
+        "--checkpoint",
+        str(export),
+        "--port",
+        str(port),
+        "--media-root",
+        str(cfg.data.root),
+        "--batch-window-ms",
+        str(WINDOW_MS),
+        "--model-name",
+        "tiny-moka",
+    ]
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -81,10 +96,16 @@ def media_message(cfg, record: dict) -> list[dict]:
     root = Path(cfg.data.root)
     assert human_turn(record).startswith(LEAD_IN)
     audio = base64.b64encode((root / record["audio"]).read_bytes()).decode()
-    return [{"role": "user", "content": [
-        {"type": "video_url", "video_url": {"url": str(root / record["video"])}},
-        {"type": "input_audio", "input_audio": {"data": audio, "format": "wav"}},
-        {"type": "text", "text": human_turn(record).removeprefix(LEAD_IN)}]}]
+    return [
+        {
+            "role": "user",
+            "content": [
+                {"type": "video_url", "video_url": {"url": str(root / record["video"])}},
+                {"type": "input_audio", "input_audio": {"data": audio, "format": "wav"}},
+                {"type": "text", "text": human_turn(record).removeprefix(LEAD_IN)},
+            ],
+        }
+    ]
 
 
 def reference_answers(exported, records: list[dict], tmp_path: Path, max_new_tokens: int) -> list[str]:
@@ -94,8 +115,12 @@ def reference_answers(exported, records: list[dict], tmp_path: Path, max_new_tok
     answers = []
     for k, r in enumerate(records):
         file = tmp_path / f"ref{k}.jsonl"
-        file.write_text(json.dumps({"id": r["id"], "video": r["video"], "audio": r["audio"],
-                                    "conversations": r["conversations"][:1]}) + "\n")
+        file.write_text(
+            json.dumps(
+                {"id": r["id"], "video": r["video"], "audio": r["audio"], "conversations": r["conversations"][:1]}
+            )
+            + "\n"
+        )
         answers.append(generate_predictions(cfg, tokenizer, model, file, 1, max_new_tokens)[0]["prediction"])
     return answers
 
@@ -105,25 +130,35 @@ def test_answers_equal_our_pipeline_alone_and_batched(exported, client, server, 
     records = samples(cfg, 4)
     expected = reference_answers(exported, records, tmp_path, max_new_tokens=6)
     assert len(set(expected)) > 1  # answers that depend on the media
-    alone = [client.chat.completions.create(model="tiny-moka", messages=media_message(cfg, r), max_tokens=6)
-             for r in records]
+    alone = [
+        client.chat.completions.create(model="tiny-moka", messages=media_message(cfg, r), max_tokens=6) for r in records
+    ]
     assert [c.choices[0].message.content for c in alone] == expected
     assert alone[0].model == "tiny-moka" and alone[0].choices[0].message.role == "assistant"
     before = httpx.get(f"{server}/v1/moka/stats").json()["batch_sizes"]
     assert before == [1, 1, 1, 1]
     with ThreadPoolExecutor(4) as pool:
-        together = list(pool.map(lambda r: client.chat.completions.create(
-            model="tiny-moka", messages=media_message(cfg, r), max_tokens=6), records))
+        together = list(
+            pool.map(
+                lambda r: client.chat.completions.create(
+                    model="tiny-moka", messages=media_message(cfg, r), max_tokens=6
+                ),
+                records,
+            )
+        )
     assert [c.choices[0].message.content for c in together] == expected
     after = httpx.get(f"{server}/v1/moka/stats").json()["batch_sizes"]
-    assert after[len(before):] == [4]  # one generate for the four requests
+    assert after[len(before) :] == [4]  # one generate for the four requests
 
 
 def test_refusals_name_the_problem(client, tmp_path):
     png = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n").decode()
     cases = [
-        ([{"type": "image_url", "image_url": {"url": png}}, {"type": "text", "text": "what?"}],
-         {}, "this model takes no image input"),
+        (
+            [{"type": "image_url", "image_url": {"url": png}}, {"type": "text", "text": "what?"}],
+            {},
+            "this model takes no image input",
+        ),
         ([{"type": "video_url", "video_url": {"url": "/etc/hostname"}}], {}, "outside the server's --media-root"),
         ([{"type": "video_url", "video_url": {"url": "https://example.com/a.mp4"}}], {}, "remote URLs are not fetched"),
         ("hello", {"temperature": 0.7}, "decoding is greedy"),
@@ -131,12 +166,15 @@ def test_refusals_name_the_problem(client, tmp_path):
     ]
     for content, extra, message in cases:
         with pytest.raises(openai.BadRequestError, match=message):
-            client.chat.completions.create(model="tiny-moka", messages=[{"role": "user", "content": content}],
-                                           max_tokens=2, **extra)
+            client.chat.completions.create(
+                model="tiny-moka", messages=[{"role": "user", "content": content}], max_tokens=2, **extra
+            )
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF0000WAVEfmt ")
     bad_audio = base64.b64encode(broken.read_bytes()).decode()
     with pytest.raises(openai.BadRequestError, match="audio"):  # the sample's media error, reported
-        parts = [{"type": "input_audio", "input_audio": {"data": bad_audio, "format": "wav"}},
-                 {"type": "text", "text": "?"}]
+        parts = [
+            {"type": "input_audio", "input_audio": {"data": bad_audio, "format": "wav"}},
+            {"type": "text", "text": "?"},
+        ]
         client.chat.completions.create(model="tiny-moka", max_tokens=2, messages=[{"role": "user", "content": parts}])

@@ -10,8 +10,13 @@ from torch import nn
 from moka_train.config import ConfigError
 from moka_train.data.report import DataReport
 from moka_train.model.export import ExportError, export_weights, load_export
-from moka_train.train.checkpoint_files import (CheckpointFileError, UnsafeCheckpointError, safe_torch_load,
-                                               verify_checksums, write_checksums)
+from moka_train.train.checkpoint_files import (
+    CheckpointFileError,
+    UnsafeCheckpointError,
+    safe_torch_load,
+    verify_checksums,
+    write_checksums,
+)
 from moka_train.train.identity import IDENTITY_KEYS, check_identity
 from moka_train.train.run import restore_data_report
 
@@ -34,8 +39,10 @@ def ckpt_dir(tmp_path):
 
 def test_intact_checkpoint_verifies(ckpt_dir):
     verify_checksums(ckpt_dir)
-    assert json.loads((ckpt_dir / "checksums.json").read_text()).keys() == \
-        {"mp_rank_00_model_states.pt", "trainer_state.json"}
+    assert json.loads((ckpt_dir / "checksums.json").read_text()).keys() == {
+        "mp_rank_00_model_states.pt",
+        "trainer_state.json",
+    }
 
 
 def test_flipped_byte_names_the_file(ckpt_dir):
@@ -77,9 +84,15 @@ def test_safe_load_refuses_a_pickle_that_would_run_code(tmp_path):
     assert not (tmp_path / "PWNED").exists()
 
 
-IDENTITY = {"train.seed": 0, "data.seed": 0, "world_size": 2, "train.micro_batch_size": 4,
-            "data.group_by_modality": True, "stages": ["ft (moka_finetune)"],
-            "data.train_file": {"path": "/d/train.jsonl", "size": 10, "sha256": "a" * 64}}
+IDENTITY = {
+    "train.seed": 0,
+    "data.seed": 0,
+    "world_size": 2,
+    "train.micro_batch_size": 4,
+    "data.group_by_modality": True,
+    "stages": ["ft (moka_finetune)"],
+    "data.train_file": {"path": "/d/train.jsonl", "size": 10, "sha256": "a" * 64},
+}
 
 
 def test_identity_mismatch_is_refused_by_key_unless_allowed():
@@ -89,8 +102,10 @@ def test_identity_mismatch_is_refused_by_key_unless_allowed():
     assert "world_size: 2 in the checkpoint, 4 now" in str(err.value)
     assert "data.train_file: /d/train.jsonl (10 bytes, sha256 aaaaaaaaaaaa...) in the checkpoint" in str(err.value)
     assert "resume_allow_changes=[world_size,data.train_file]" in str(err.value)
-    assert check_identity(IDENTITY, now, ("world_size", "data.train_file"), Path("ck")) == \
-        ["world_size", "data.train_file"]
+    assert check_identity(IDENTITY, now, ("world_size", "data.train_file"), Path("ck")) == [
+        "world_size",
+        "data.train_file",
+    ]
     moved = {**IDENTITY, "data.train_file": {**IDENTITY["data.train_file"], "path": "/mnt/train.jsonl"}}
     assert check_identity(IDENTITY, moved, (), Path("ck")) == []  # same bytes elsewhere: the same data
     with pytest.raises(ConfigError, match=r"resume_allow_changes: unknown keys \['seed'\]; allowed: train.seed"):

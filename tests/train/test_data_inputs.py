@@ -37,9 +37,14 @@ def test_symlink_inside_root_pointing_elsewhere_is_followed(linked_root):
     assert torch.equal(loaded, torch.from_numpy(expected))
 
 
-@pytest.mark.parametrize("bad, why", [("../datasets/audio/a.wav", "contains '..'"),
-                                      ("audio/../../datasets/audio/a.wav", "contains '..'"),
-                                      ("/etc/passwd", "is absolute")])
+@pytest.mark.parametrize(
+    "bad, why",
+    [
+        ("../datasets/audio/a.wav", "contains '..'"),
+        ("audio/../../datasets/audio/a.wav", "contains '..'"),
+        ("/etc/passwd", "is absolute"),
+    ],
+)
 def test_dotdot_and_absolute_paths_are_refused_naming_the_sample(linked_root, bad, why):
     root, _, _ = linked_root
     with pytest.raises(UnsafePathError, match=rf"sample s7: media path '{bad}' {why}"):
@@ -52,6 +57,9 @@ def test_wav_whose_header_claims_more_frames_is_a_media_error(tmp_path):
     with wave.open(str(path), "rb") as fh:
         claimed, header = fh.getnframes(), path.stat().st_size - fh.getnframes() * fh.getsampwidth()
     path.write_bytes(path.read_bytes()[: header + 2 * 4000])  # the download stopped after 4000 frames
-    with pytest.raises(MediaError, match=rf"sample s3: cannot read .*cut.wav.*header says {claimed} frames, "
-                                         r"the file holds 4000"):
+    with pytest.raises(
+        MediaError,
+        match=rf"sample s3: cannot read .*cut.wav.*header says {claimed} frames, "
+        r"the file holds 4000",
+    ):
         load_audio(path, RATE, sample_id="s3")

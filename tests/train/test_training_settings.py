@@ -2,7 +2,6 @@
 one precision, the bad-sample guard mid-epoch, loss reductions, init_from an import, the CLI."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -41,8 +40,11 @@ def test_moka_finetune_trains_only_the_projectors_of_its_modalities(demo):
     stage = StageConfig(name="ft", kind="moka_finetune", modalities=("audio",))
     assert roles(model, set_trainable(model, stage, ["video", "audio"])) == ["adapter", "projector.audio"]
     every = StageConfig(name="ft", kind="moka_finetune")
-    assert roles(model, set_trainable(model, every, ["video", "audio"])) == ["adapter", "projector.audio",
-                                                                             "projector.video"]
+    assert roles(model, set_trainable(model, every, ["video", "audio"])) == [
+        "adapter",
+        "projector.audio",
+        "projector.video",
+    ]
 
 
 def test_unfrozen_encoder_trains_in_train_mode_and_its_weights_change(demo):
@@ -92,8 +94,13 @@ def test_bad_fraction_aborts_mid_epoch_with_the_count(demo, workspace, tmp_path)
         row["video"] = "broken.mp4"
     file = tmp_path / "half_broken.jsonl"
     file.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cfg = demo(f"data.train_file={file}", f"data.root={tmp_path}", "data.max_bad_fraction=0.05", "train.micro_batch_size=2",
-               "data.group_by_modality=false")
+    cfg = demo(
+        f"data.train_file={file}",
+        f"data.root={tmp_path}",
+        "data.max_bad_fraction=0.05",
+        "train.micro_batch_size=2",
+        "data.group_by_modality=false",
+    )
     tokenizer = load_tokenizer(cfg.model)
     model_specs = [b.spec for b in build_model(cfg.model, tokenizer).branches]
     data = build_stage_data(cfg, cfg.stages[-1], tokenizer, model_specs)  # the build itself passes
@@ -121,7 +128,7 @@ def test_token_and_sample_reductions_by_hand():
 def test_init_from_an_import_directory_and_the_run_dir_guard(demo, tmp_path):
     out = tmp_path / "run"
     imported = out / "export" / "official"
-    stages = ("stages.0.init_from=" + str(imported))
+    stages = "stages.0.init_from=" + str(imported)
     with pytest.raises(ConfigError, match=r"stages\[0\].init_from .*no manifest.json"):
         check_stage_order(demo(f"output_dir={out}", stages))
     imported.mkdir(parents=True)
@@ -144,8 +151,9 @@ def test_init_from_an_import_directory_and_the_run_dir_guard(demo, tmp_path):
 
 def test_cli_reports_a_broken_checkpoint_without_a_traceback(demo, workspace, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("DEMO_ROOT", str(workspace))
-    rc = cli_main(["--config", str(DEMO), f"output_dir={tmp_path / 'run'}", f"resume={tmp_path / 'nothing'}"],
-                  command="train")
+    rc = cli_main(
+        ["--config", str(DEMO), f"output_dir={tmp_path / 'run'}", f"resume={tmp_path / 'nothing'}"], command="train"
+    )
     assert rc == 2
     err = capsys.readouterr().err
     assert "checkpoint error: resume=" in err and "not a complete checkpoint" in err and "Traceback" not in err

@@ -16,7 +16,8 @@ class HydraLoRALinear(AdapterLinear):
     """h_t = W0 x_t + Σ_i ω_i(x_t) B_i (s·A x_t),  ω(x_t) = softmax(W_g x_t), W_g [N, d].
 
     Form: the published asymmetric structure, dense softmax router (no top-k) without bias on
-    the clean layer input (the official code draws the shared A's dropout anew for every head), Kaiming-initialised like A; every B_i = 0 so the layer starts as W0.
+    the clean layer input (the official code draws the shared A's dropout anew for every head),
+    Kaiming-initialised like A; every B_i = 0 so the layer starts as W0.
     Per-token and causal. The router makes ΔW token-dependent, so there is no exact merge.
     """
 
@@ -47,5 +48,6 @@ class HydraLoRALinear(AdapterLinear):
         return mixed.view(batch, tokens, -1) @ self.stacked_B().t()  # [B, T, N*r] -> [B, T, o]
 
     def text_delta_weight(self) -> Tensor:
-        raise NotImplementedError("hydra_lora cannot be merged into W0: its per-token router makes ΔW depend "
-                                  "on the input; serve it unmerged")
+        raise NotImplementedError(
+            "hydra_lora cannot be merged into W0: its per-token router makes ΔW depend on the input; serve it unmerged"
+        )

@@ -46,5 +46,6 @@ class LoRAMoELinear(MultiLoRALinear):
         return a.reshape(batch, tokens, -1) @ self.stacked_B().t()  # [B, T, N*r] -> [B, T, o]
 
     def text_delta_weight(self) -> Tensor:
-        raise NotImplementedError("lora_moe cannot be merged into W0: its per-token router makes ΔW depend "
-                                  "on the input; serve it unmerged")
+        raise NotImplementedError(
+            "lora_moe cannot be merged into W0: its per-token router makes ΔW depend on the input; serve it unmerged"
+        )

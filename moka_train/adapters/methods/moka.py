@@ -6,8 +6,14 @@ import torch
 from torch import Tensor, nn
 
 from ..base import AdapterLinear
-from ..functional import (AttentionPlan, attention_plan, inverse_temperature, routed_down, slot_projections,
-                          text_guided_attention)
+from ..functional import (
+    AttentionPlan,
+    attention_plan,
+    inverse_temperature,
+    routed_down,
+    slot_projections,
+    text_guided_attention,
+)
 from ..registry import register
 from ..routing import Routing
 
@@ -51,12 +57,23 @@ class MokaLinear(AdapterLinear):
 
     def _build_plan(self, routing: Routing, dtype: torch.dtype) -> AttentionPlan:
         spec = self.spec
-        allowed = routing.same_sample(routing.nontext_pos, routing.query_pos, routing.query_valid) \
-            if routing.packed else None  # [B, N, Q]
-        inv_tau = inverse_temperature(spec.temperature, spec.rank, self.scale,
-                                      routing.query_valid if allowed is None else allowed)
-        return attention_plan(routing.nontext_pos, routing.nontext_valid, routing.query_pos, routing.query_valid,
-                              spec.rank, spec.xattn_weight, inv_tau, dtype, allowed)
+        allowed = (
+            routing.same_sample(routing.nontext_pos, routing.query_pos, routing.query_valid) if routing.packed else None
+        )  # [B, N, Q]
+        inv_tau = inverse_temperature(
+            spec.temperature, spec.rank, self.scale, routing.query_valid if allowed is None else allowed
+        )
+        return attention_plan(
+            routing.nontext_pos,
+            routing.nontext_valid,
+            routing.query_pos,
+            routing.query_valid,
+            spec.rank,
+            spec.xattn_weight,
+            inv_tau,
+            dtype,
+            allowed,
+        )
 
     def interact(self, a: Tensor, routing: Routing) -> Tensor:
         return text_guided_attention(a, self.plan(routing, a.dtype))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..functional import gather_rows, inverse_temperature, scatter_add_rows
 from ...modality import FIRST_MEDIA, PAD
+from ..functional import gather_rows, inverse_temperature, scatter_add_rows
 from ..registry import register
 from ..routing import Routing, packed_positions
 from .moka import MokaLinear
@@ -73,16 +73,19 @@ class MokaTextQueryLinear(MokaLinear):
     def attend_cached(self, a: Tensor) -> Tensor:
         """Decode step: every new (text) token attends all cached media of its row."""
         if self.media_cache is None:
-            raise RuntimeError("moka_text_query: decoding before any prefill; run the prompt through the "
-                               "model with routing set first")
+            raise RuntimeError(
+                "moka_text_query: decoding before any prefill; run the prompt through the model with routing set first"
+            )
         media, valid = self.media_cache
         if media.shape[1] == 0:
             return a
         rows = media.shape[0]
         if a.shape[0] != rows:
             if a.shape[0] % rows:
-                raise RuntimeError(f"moka_text_query: decode batch {a.shape[0]} does not fit the "
-                                   f"{rows} rows of the prefill's media cache")
+                raise RuntimeError(
+                    f"moka_text_query: decode batch {a.shape[0]} does not fit the "
+                    f"{rows} rows of the prefill's media cache"
+                )
             times = a.shape[0] // rows  # beams / return sequences laid out row by row
             media, valid = media.repeat_interleave(times, 0), valid.repeat_interleave(times, 0)
         allowed = valid[:, None, :].expand(-1, a.shape[1], -1)  # [B, T, N]

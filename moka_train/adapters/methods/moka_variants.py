@@ -16,7 +16,7 @@ PROJECTIONS = ("q", "k", "v")
 
 @register("moka_naive")
 class MokaNaiveLinear(MokaLinear):
-    """"Naive interaction": a'_t = a_t + λ · mean_{j∈Q_b} a_j for non-text t (text unchanged).
+    """ "Naive interaction": a'_t = a_t + λ · mean_{j∈Q_b} a_j for non-text t (text unchanged).
 
     The uniform mapping of the sample's query-text rank vectors onto every non-text token (the
     attention weights all equal 1/|Q_b|); no query text gives a' = a.
@@ -61,8 +61,11 @@ class MokaProjLinear(MokaLinear):
         if routing.nontext_pos.shape[1] == 0 or routing.query_pos.shape[1] == 0:
             return a
         # packed rows: [B, N, Q], each non-text token sees its own sample's query text only
-        key_valid = routing.same_sample(routing.nontext_pos, routing.query_pos, routing.query_valid) \
-            if routing.packed else routing.query_valid
+        key_valid = (
+            routing.same_sample(routing.nontext_pos, routing.query_pos, routing.query_valid)
+            if routing.packed
+            else routing.query_valid
+        )
         inv_tau = inverse_temperature(self.spec.temperature, self.spec.rank, self.scale, key_valid)
         text = gather_rows(a, routing.query_pos)  # [B, Q, r]
         queries = gather_rows(a, routing.nontext_pos) @ self.xattn_proj["q"].t()  # [B, N, r]
@@ -92,8 +95,9 @@ class MokaAVLinear(MokaLinear):
         others = [m for m in media if m != query]
         key = options.get("av_key", others[0] if others else None)
         if query not in media or key not in media or key == query:
-            raise ValueError(f"moka_av needs two different non-text modalities among {media}: "
-                             f"av_query={query!r}, av_key={key!r}")
+            raise ValueError(
+                f"moka_av needs two different non-text modalities among {media}: av_query={query!r}, av_key={key!r}"
+            )
         self.av_query_slot = self.slot_names.index(query)
         self.av_key_slot = self.slot_names.index(key)
         self.av_weight = float(options.get("av_weight", self.spec.xattn_weight))

@@ -72,5 +72,7 @@ class UniMMLoRAGateLinear(UniMMLoRALinear):
         return g * uni + (1 - g) * shared
 
     def text_delta_weight(self) -> Tensor:
-        raise NotImplementedError("uni_mm_lora_gate cannot be merged into W0: its per-token gate makes ΔW "
-                                  "depend on the input; serve it unmerged")
+        raise NotImplementedError(
+            "uni_mm_lora_gate cannot be merged into W0: its per-token gate makes ΔW "
+            "depend on the input; serve it unmerged"
+        )

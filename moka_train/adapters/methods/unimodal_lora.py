@@ -16,8 +16,10 @@ TEXT = "text"
 def slot_names(spec) -> tuple[str, ...]:
     """Adapter slot i -> name: "text" (query text and padding included), then config order."""
     if spec.num_experts not in (0, spec.num_slots):
-        raise ValueError(f"adapter method {spec.method!r} has one expert per modality ({spec.num_slots}); "
-                         f"num_experts={spec.num_experts} does not fit")
+        raise ValueError(
+            f"adapter method {spec.method!r} has one expert per modality ({spec.num_slots}); "
+            f"num_experts={spec.num_experts} does not fit"
+        )
     return (TEXT,) + spec.modalities
 
 

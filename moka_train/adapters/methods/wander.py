@@ -75,8 +75,10 @@ def exclusive_products(factors: Tensor) -> Tensor:
     modalities, not samples; no division, so a zero factor is handled exactly."""
     count = factors.shape[1]
     ones = torch.ones_like(factors[:, 0])
-    return torch.stack([factors[:, [m for m in range(count) if m != mu]].prod(dim=1) if count > 1 else ones
-                        for mu in range(count)], dim=1)
+    return torch.stack(
+        [factors[:, [m for m in range(count) if m != mu]].prod(dim=1) if count > 1 else ones for mu in range(count)],
+        dim=1,
+    )
 
 
 def segment_starts(segment_ids: Tensor) -> Tensor:
@@ -113,8 +115,12 @@ class WanderLinear(AdapterLinear):
         self.down_weight = per_slot(r, self.in_features)  # W_m
         self.down_bias = per_slot(r)  # b_m
         self.feature_factor = per_slot(R, r + 1, r)  # B_m^{(k)}: [z; 1] -> fused width p = r
-        self.token_factor = nn.ParameterDict([(n, self.new_param(cap, R, L))  # A_m^{(k)}
-                                              for n, cap in zip(self.slot_names, self.capacity)])
+        self.token_factor = nn.ParameterDict(
+            [
+                (n, self.new_param(cap, R, L))  # A_m^{(k)}
+                for n, cap in zip(self.slot_names, self.capacity)
+            ]
+        )
         self.slot_weight = per_slot(R, L)  # c_m^{(k)}: the own token on the L fused slots
         self.up = self.new_param(self.out_features, r)  # U, zero at init
         self._decode_context: Tensor | None = None  # H_{b,text} [B, R, p] of the last prefill
@@ -169,8 +175,10 @@ class WanderLinear(AdapterLinear):
             counts = ((before + 1) * onehot).amax(dim=(0, 1)).tolist()  # [M] most tokens of a slot in a sample
             over = [(n, c, cap) for n, c, cap in zip(self.slot_names, counts, self.capacity) if c > cap]
             if over:
-                raise ValueError(f"wander token factor too small (slot, tokens, max_tokens): {over}; "
-                                 "raise adapter.options.max_tokens")
+                raise ValueError(
+                    f"wander token factor too small (slot, tokens, max_tokens): {over}; "
+                    "raise adapter.options.max_tokens"
+                )
             self._checked_routing = routing
         return onehot, rank
 
@@ -195,8 +203,10 @@ class WanderLinear(AdapterLinear):
     def delta(self, x: Tensor, routing: Routing | None) -> Tensor:
         if routing is None:
             if self._decode_context is None or self._decode_context.shape[0] != x.shape[0]:
-                raise RuntimeError("wander decode step without a matching prefill: the cached context is "
-                                   f"{None if self._decode_context is None else tuple(self._decode_context.shape)}")
+                raise RuntimeError(
+                    "wander decode step without a matching prefill: the cached context is "
+                    f"{None if self._decode_context is None else tuple(self._decode_context.shape)}"
+                )
             u = self.own_features(x, None)  # [B, T, R, p]
             fused = (u * self._decode_context[:, None].to(u.dtype)).sum(dim=2)  # [B, T, p]
             return fused @ self.up.t()
@@ -205,12 +215,17 @@ class WanderLinear(AdapterLinear):
         # what generated (text) tokens need; no graph kept (packed rows are training only)
         self._decode_context = None if routing.packed else ctx[:, 0, 0].detach()
         batch, tokens = routing.slot_index.shape
-        own = routing.slot_index if not routing.packed else \
-            local_segments(routing.segment_ids) * ctx.shape[2] + routing.slot_index  # (sample, slot) of t
+        own = (
+            routing.slot_index
+            if not routing.packed
+            else local_segments(routing.segment_ids) * ctx.shape[2] + routing.slot_index
+        )  # (sample, slot) of t
         idx = own[:, :, None, None].expand(batch, tokens, *ctx.shape[3:])  # [B, T, R, p]
         fused = (u * ctx.flatten(1, 2).gather(1, idx)).sum(dim=2)  # [B, T, p]: Σ_k u ⊙ H_{b,μ(t)}
         return fused @ self.up.t()  # [B, T, o]
 
     def text_delta_weight(self) -> Tensor:
-        raise NotImplementedError("wander cannot be merged into W0: its text path has a GELU and depends on "
-                                  "the prompt's media through the fusion")
+        raise NotImplementedError(
+            "wander cannot be merged into W0: its text path has a GELU and depends on "
+            "the prompt's media through the fusion"
+        )

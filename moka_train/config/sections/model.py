@@ -68,27 +68,38 @@ class ModalityConfig(Section):
         if self.is_audio and "frame_position" in chosen:
             raise ValueError(f"{where}.frame_position applies to video encoders, not {self.encoder.type}")
         if not self.is_audio and audio_only:
-            raise ValueError(f"{where}: {audio_only} apply to audio encoders (beats, whisper), "
-                             f"not {self.encoder.type}")
+            raise ValueError(f"{where}: {audio_only} apply to audio encoders (beats, whisper), not {self.encoder.type}")
         if (self.sampling.time_unit == "nominal") != (self.sampling.nominal_seconds is not None):
-            raise ValueError(f"{where}: time_unit 'nominal' needs nominal_seconds and nominal_seconds needs "
-                             f"time_unit 'nominal' (got {self.sampling.time_unit!r}, {self.sampling.nominal_seconds})")
+            raise ValueError(
+                f"{where}: time_unit 'nominal' needs nominal_seconds and nominal_seconds needs "
+                f"time_unit 'nominal' (got {self.sampling.time_unit!r}, {self.sampling.nominal_seconds})"
+            )
         if self.sampling.time_unit == "nominal" and self.projector.type == "mlp":
-            raise ValueError(f"{where}: nominal seconds make the window length (and the encoder's token count) "
-                             "follow each clip's length; the mlp projector needs a fixed count: use qformer")
+            raise ValueError(
+                f"{where}: nominal seconds make the window length (and the encoder's token count) "
+                "follow each clip's length; the mlp projector needs a fixed count: use qformer"
+            )
         if self.encoder.type == "whisper" and self.segment_seconds > WHISPER_WINDOW_SECONDS:
-            raise ValueError(f"model.modalities[{self.name}].segment_seconds={self.segment_seconds}: whisper "
-                             f"encodes at most {WHISPER_WINDOW_SECONDS:g} s per window; use more frames instead")
+            raise ValueError(
+                f"model.modalities[{self.name}].segment_seconds={self.segment_seconds}: whisper "
+                f"encodes at most {WHISPER_WINDOW_SECONDS:g} s per window; use more frames instead"
+            )
         return self
 
     def sampling_plan(self) -> SamplingPlan:
         """The plan data loading, the model and the feature cache all follow."""
         s = self.sampling
-        return SamplingPlan(kind="audio" if self.is_audio else "visual", count=self.frames,
-                            frame_position=s.frame_position, window_seconds=self.segment_seconds,
-                            placement=s.window_placement, lead_seconds=s.window_lead_seconds,
-                            time_unit=s.time_unit, nominal_seconds=s.nominal_seconds,
-                            sample_rate=AUDIO_SAMPLE_RATE)
+        return SamplingPlan(
+            kind="audio" if self.is_audio else "visual",
+            count=self.frames,
+            frame_position=s.frame_position,
+            window_seconds=self.segment_seconds,
+            placement=s.window_placement,
+            lead_seconds=s.window_lead_seconds,
+            time_unit=s.time_unit,
+            nominal_seconds=s.nominal_seconds,
+            sample_rate=AUDIO_SAMPLE_RATE,
+        )
 
 
 class ModelConfig(Section):
@@ -108,13 +119,23 @@ class ModelConfig(Section):
         native = NATIVE_VISION_ENCODERS.get(self.backbone)
         uses = [m.name for m in self.modalities if m.encoder.type in NATIVE_VISION_ENCODERS.values()]
         if native is None and uses:
-            raise ValueError(f"model.modalities {uses}: encoder.type qwen2_5_vl_vision is the vision path of a "
-                             f"vision-language backbone; set model.backbone: qwen2_5_vl (got {self.backbone!r})")
-        unfrozen = [m.name for m in self.modalities if m.encoder.type in NATIVE_VISION_ENCODERS.values() and not m.encoder.frozen]
+            raise ValueError(
+                f"model.modalities {uses}: encoder.type qwen2_5_vl_vision is the vision path of a "
+                f"vision-language backbone; set model.backbone: qwen2_5_vl (got {self.backbone!r})"
+            )
+        unfrozen = [
+            m.name
+            for m in self.modalities
+            if m.encoder.type in NATIVE_VISION_ENCODERS.values() and not m.encoder.frozen
+        ]
         if unfrozen:
-            raise ValueError(f"model.modalities {unfrozen}: encoder.frozen: false, but the backbone's own vision "
-                             "path is part of the frozen LLM and never trains; remove encoder.frozen")
+            raise ValueError(
+                f"model.modalities {unfrozen}: encoder.frozen: false, but the backbone's own vision "
+                "path is part of the frozen LLM and never trains; remove encoder.frozen"
+            )
         if native is not None and len(uses) != 1:
-            raise ValueError(f"model.backbone {self.backbone}: exactly one modality (the video) must use its own "
-                             f"vision path, encoder.type {native}; got {uses or 'none'}")
+            raise ValueError(
+                f"model.backbone {self.backbone}: exactly one modality (the video) must use its own "
+                f"vision path, encoder.type {native}; got {uses or 'none'}"
+            )
         return self

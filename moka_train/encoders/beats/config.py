@@ -10,8 +10,7 @@ log = get_logger(__name__)
 
 # Training-only knobs of the official config: accepted (checkpoints carry them) but irrelevant to a
 # frozen feature extractor, so they are not fields.
-_TRAINING_ONLY = {"layer_wise_gradient_decay_ratio", "encoder_layerdrop", "dropout_input",
-                  "predictor_dropout"}
+_TRAINING_ONLY = {"layer_wise_gradient_decay_ratio", "encoder_layerdrop", "dropout_input", "predictor_dropout"}
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ class BEATsConfig:
     predictor_class: int = 527
 
     @classmethod
-    def from_checkpoint(cls, cfg: dict) -> "BEATsConfig":
+    def from_checkpoint(cls, cfg: dict) -> BEATsConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(cfg) - known - _TRAINING_ONLY)
         if unknown:

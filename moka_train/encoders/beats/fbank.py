@@ -21,7 +21,7 @@ SAMPLE_RATE = AUDIO_SAMPLE_RATE  # BEATs was trained on 16 kHz fbanks (the proje
 NUM_MEL_BINS = 128
 FBANK_MEAN = 15.41663  # statistics BEATs was trained with
 FBANK_STD = 6.55582
-PCM_SCALE = 2 ** 15  # BEATs feeds 16-bit PCM magnitudes, not [-1, 1] floats
+PCM_SCALE = 2**15  # BEATs feeds 16-bit PCM magnitudes, not [-1, 1] floats
 
 
 @lru_cache(maxsize=8)
@@ -31,8 +31,13 @@ def _mel_matrix(num_mel_bins: int, fft_size: int, sample_rate: int) -> torch.Ten
     return F.pad(banks, (0, 1))  # Kaldi leaves the Nyquist bin out of every filter
 
 
-def kaldi_fbank(waveforms: torch.Tensor, num_mel_bins: int = NUM_MEL_BINS, sample_rate: int = SAMPLE_RATE,
-                frame_length_ms: float = 25.0, frame_shift_ms: float = 10.0) -> torch.Tensor:
+def kaldi_fbank(
+    waveforms: torch.Tensor,
+    num_mel_bins: int = NUM_MEL_BINS,
+    sample_rate: int = SAMPLE_RATE,
+    frame_length_ms: float = 25.0,
+    frame_shift_ms: float = 10.0,
+) -> torch.Tensor:
     """Kaldi log-mel energies of each row of ``waveforms [N, S]``: ``[N, T, num_mel_bins]`` with
     ``T = 1 + (S - window) // shift`` (Kaldi's snip_edges)."""
     window = int(sample_rate * frame_length_ms / 1000)

@@ -35,8 +35,9 @@ class WeightNormConv1d(nn.Module):
         return F.conv1d(x, weight, self.bias, padding=self.padding, groups=self.groups)
 
 
-def relative_position_buckets(length: int, num_buckets: int, max_distance: int,
-                              device: torch.device | None = None) -> torch.Tensor:
+def relative_position_buckets(
+    length: int, num_buckets: int, max_distance: int, device: torch.device | None = None
+) -> torch.Tensor:
     """T5-style bidirectional buckets of ``key - query`` offsets: ``[T, T]`` long.
 
     Half the buckets per direction; within a half, offsets below a quarter of ``num_buckets`` get
@@ -48,8 +49,10 @@ def relative_position_buckets(length: int, num_buckets: int, max_distance: int,
     buckets = (offset > 0).long() * half
     distance = offset.abs()
     exact = half // 2
-    log_scaled = exact + (torch.log(distance.clamp(min=1).float() / exact)
-                          / math.log(max_distance / exact) * (half - exact)).long()
+    log_scaled = (
+        exact
+        + (torch.log(distance.clamp(min=1).float() / exact) / math.log(max_distance / exact) * (half - exact)).long()
+    )
     log_scaled = log_scaled.clamp(max=half - 1)
     return buckets + torch.where(distance < exact, distance, log_scaled)
 
@@ -74,15 +77,16 @@ class BEATsAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, position_bias: torch.Tensor | None) -> torch.Tensor:
         n, t, _ = x.shape
-        q, k, v = (proj(x).view(n, t, self.heads, self.head_dim).transpose(1, 2)  # [N, H, T, d]
-                   for proj in (self.q_proj, self.k_proj, self.v_proj))
+        q, k, v = (
+            proj(x).view(n, t, self.heads, self.head_dim).transpose(1, 2)  # [N, H, T, d]
+            for proj in (self.q_proj, self.k_proj, self.v_proj)
+        )
         bias = None
         if position_bias is not None:
             bias = position_bias.unsqueeze(0)  # [1, H, T, T]
             if self.gated:
                 bias = self._gate(q) * bias  # [N, H, T, T]
-        attn = F.scaled_dot_product_attention(q, k, v, attn_mask=bias,
-                                              dropout_p=self.dropout if self.training else 0.0)
+        attn = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=self.dropout if self.training else 0.0)
         return self.out_proj(attn.transpose(1, 2).reshape(n, t, -1))  # [N, T, D]
 
     def _gate(self, q: torch.Tensor) -> torch.Tensor:
@@ -131,8 +135,9 @@ class BEATsEncoderStack(nn.Module):
         # an even kernel with symmetric padding yields one extra frame: drop it to keep the length
         self._trim = 1 if cfg.conv_pos % 2 == 0 else 0
         relative = cfg.relative_position_embedding
-        self.layers = nn.ModuleList(BEATsLayer(cfg, has_bias_table=relative and i == 0)
-                                    for i in range(cfg.encoder_layers))
+        self.layers = nn.ModuleList(
+            BEATsLayer(cfg, has_bias_table=relative and i == 0) for i in range(cfg.encoder_layers)
+        )
         if relative:
             table = self.layers[0].self_attn.relative_attention_bias
             for layer in self.layers[1:]:
@@ -149,7 +154,7 @@ class BEATsEncoderStack(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         conv = self.pos_conv(x.transpose(1, 2))  # [N, D, T (+1)]
         if self._trim:
-            conv = conv[..., :-self._trim]
+            conv = conv[..., : -self._trim]
         x = x + F.gelu(conv).transpose(1, 2)  # [N, T, D]
         x = self.layer_norm(x)
         x = F.dropout(x, self.cfg.dropout, self.training)
@@ -172,8 +177,9 @@ class BEATs(nn.Module):
         patch = cfg.input_patch_size
         self.patch_embedding = nn.Conv2d(1, cfg.embed_dim, kernel_size=patch, stride=patch, bias=cfg.conv_bias)
         self.layer_norm = nn.LayerNorm(cfg.embed_dim)
-        self.post_extract_proj = (nn.Linear(cfg.embed_dim, cfg.encoder_embed_dim)
-                                  if cfg.embed_dim != cfg.encoder_embed_dim else None)
+        self.post_extract_proj = (
+            nn.Linear(cfg.embed_dim, cfg.encoder_embed_dim) if cfg.embed_dim != cfg.encoder_embed_dim else None
+        )
         self.encoder = BEATsEncoderStack(cfg)
 
     def num_patches(self, frames: int, mel_bins: int = 128) -> int:

@@ -18,12 +18,22 @@ def score(rows: list[dict], mode: str = "official") -> dict:
     correct, unparsed = [], 0
     for row in rows:
         truth, options = str(require(row, "answer")).strip(), option_texts(row)
-        picked = official_pick(row["prediction"], truth, options) if mode == "official" else \
-            option_strict(row["prediction"], options)
+        picked = (
+            official_pick(row["prediction"], truth, options)
+            if mode == "official"
+            else option_strict(row["prediction"], options)
+        )
         correct.append(picked is not None and picked.strip().lower() == truth.lower())
         unparsed += picked is None
-    return result("airbench_speech", "accuracy", percent(sum(correct), len(rows)), len(rows), unparsed, mode,
-                  tasks=accuracy_by(rows, correct, lambda r: str(r.get("task_name", "?"))))
+    return result(
+        "airbench_speech",
+        "accuracy",
+        percent(sum(correct), len(rows)),
+        len(rows),
+        unparsed,
+        mode,
+        tasks=accuracy_by(rows, correct, lambda r: str(r.get("task_name", "?"))),
+    )
 
 
 def official_pick(text: str, truth: str, options: list[str]) -> str | None:

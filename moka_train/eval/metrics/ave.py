@@ -27,10 +27,34 @@ from .rows import scores_rows
 
 SLOTS = 10
 CLASSES = (
-    "Church bell", "Male speech, man speaking", "Bark", "Fixed-wing aircraft, airplane", "Race car, auto racing",
-    "Female speech, woman speaking", "Helicopter", "Violin, fiddle", "Flute", "Ukulele", "Frying (food)", "Truck",
-    "Shofar", "Motorcycle", "Acoustic guitar", "Train horn", "Clock", "Banjo", "Goat", "Baby cry, infant cry", "Bus",
-    "Chainsaw", "Cat", "Horse", "Toilet flush", "Rodents, rats, mice", "Accordion", "Mandolin",
+    "Church bell",
+    "Male speech, man speaking",
+    "Bark",
+    "Fixed-wing aircraft, airplane",
+    "Race car, auto racing",
+    "Female speech, woman speaking",
+    "Helicopter",
+    "Violin, fiddle",
+    "Flute",
+    "Ukulele",
+    "Frying (food)",
+    "Truck",
+    "Shofar",
+    "Motorcycle",
+    "Acoustic guitar",
+    "Train horn",
+    "Clock",
+    "Banjo",
+    "Goat",
+    "Baby cry, infant cry",
+    "Bus",
+    "Chainsaw",
+    "Cat",
+    "Horse",
+    "Toilet flush",
+    "Rodents, rats, mice",
+    "Accordion",
+    "Mandolin",
 )
 _EVENT = re.compile(r"<event>(.*?)</event>", re.S)
 _RANGE = re.compile(r"<range>\s*(\d+)\s*,\s*(\d+)\s*</range>")
@@ -54,8 +78,17 @@ def score(rows: list[dict], mode: str = "official", annotations: str | Path | No
             continue
         truth = slots(truth_event(row, table), classes)
         correct += sum(t == p for t, p in zip(truth, slots(predicted, classes)))
-    return result("ave", "segment_accuracy", percent(correct, SLOTS * len(rows)), len(rows), unparsed, mode,
-                  n_parsed=len(rows) - unparsed, correct_slots=correct, total_slots=SLOTS * len(rows))
+    return result(
+        "ave",
+        "segment_accuracy",
+        percent(correct, SLOTS * len(rows)),
+        len(rows),
+        unparsed,
+        mode,
+        n_parsed=len(rows) - unparsed,
+        correct_slots=correct,
+        total_slots=SLOTS * len(rows),
+    )
 
 
 def parse_prediction(text: str, classes: tuple[str, ...]) -> Event | None:
@@ -79,8 +112,10 @@ def truth_event(row: dict, table: dict[str, Event]) -> Event:
     video = video_id(row)
     if video in table:
         return table[video]
-    raise ScoringError(f"prediction row {row.get('id')!r}: no readable truth in 'answer' "
-                       f"{answer[:80]!r} and video {video!r} is not in the annotations")
+    raise ScoringError(
+        f"prediction row {row.get('id')!r}: no readable truth in 'answer' "
+        f"{answer[:80]!r} and video {video!r} is not in the annotations"
+    )
 
 
 def slots(event: Event, classes: tuple[str, ...]) -> list[int]:

@@ -30,8 +30,15 @@ def percent(numerator: float, denominator: float) -> float:
 
 
 def result(benchmark: str, metric: str, value: float, n: int, n_unparsed: int, mode: str, **breakdown) -> dict:
-    return {"benchmark": benchmark, "metric": metric, "value": value, "n": n, "n_unparsed": n_unparsed,
-            "mode": mode, **breakdown}
+    return {
+        "benchmark": benchmark,
+        "metric": metric,
+        "value": value,
+        "n": n,
+        "n_unparsed": n_unparsed,
+        "mode": mode,
+        **breakdown,
+    }
 
 
 def require(row: dict, key: str) -> object:
@@ -52,6 +59,7 @@ def accuracy_by(rows: Iterable[dict], correct: Iterable[bool], key: Callable[[di
 
 
 # --- yes / no -----------------------------------------------------------------------------------
+
 
 def yes_no_official(text: str) -> str | None:
     """The MokA scripts' rule: "yes" anywhere (any case), else "no" anywhere, else unreadable.
@@ -78,6 +86,7 @@ def yes_no(text: str, mode: str) -> str | None:
 
 # --- multiple choice ----------------------------------------------------------------------------
 
+
 def choice_official(text: str, letters: str) -> str | None:
     """The MokA MMBench/SEED rule: strip and lowercase the output, then the first of ``'a '``,
     ``'b '``, ... (in letter order, not position order) found as a substring wins.
@@ -101,6 +110,7 @@ def choice_strict(text: str, letters: str) -> str | None:
 
 
 # --- options given as texts (MMAU, AIR-Bench) ---------------------------------------------------
+
 
 def option_texts(row: dict) -> list[str]:
     """Option texts in letter order: ``choices`` (MMAU), ``options`` (our converters' list or

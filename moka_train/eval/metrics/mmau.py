@@ -27,9 +27,16 @@ def score(rows: list[dict], mode: str = "official") -> dict:
             ok, readable = picked is not None and picked.strip().lower() == truth.strip().lower(), picked is not None
         correct.append(ok)
         unparsed += not readable
-    return result("mmau_speech", "accuracy", percent(sum(correct), len(rows)), len(rows), unparsed, mode,
-                  categories=accuracy_by(rows, correct, lambda r: str(r.get("category", "?"))),
-                  difficulty=accuracy_by(rows, correct, lambda r: str(r.get("difficulty", "?"))))
+    return result(
+        "mmau_speech",
+        "accuracy",
+        percent(sum(correct), len(rows)),
+        len(rows),
+        unparsed,
+        mode,
+        categories=accuracy_by(rows, correct, lambda r: str(r.get("category", "?"))),
+        difficulty=accuracy_by(rows, correct, lambda r: str(r.get("difficulty", "?"))),
+    )
 
 
 def string_match(prediction: str, truth: str, options: list[str]) -> tuple[bool, bool]:

@@ -44,8 +44,16 @@ def multiple_choice(benchmark: str, rows: list[dict], mode: str, by: Callable[[d
         predicted = [choice_strict(r["prediction"], option_letters(r)) for r in rows]
         correct = [p == t.upper() for p, t in zip(predicted, truths)]
     value = 100.0 * sum(correct) / len(rows) if rows else 0.0
-    return result(benchmark, "accuracy", value, len(rows), predicted.count(None), mode,
-                  **{breakdown: accuracy_by(rows, correct, by)}, _correct=correct)
+    return result(
+        benchmark,
+        "accuracy",
+        value,
+        len(rows),
+        predicted.count(None),
+        mode,
+        **{breakdown: accuracy_by(rows, correct, by)},
+        _correct=correct,
+    )
 
 
 def option_letters(row: dict) -> str:

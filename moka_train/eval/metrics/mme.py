@@ -37,9 +37,18 @@ def score(rows: list[dict], mode: str = "official") -> dict:
         scored["scene"] = subtasks["posters"]  # the official slip, kept on purpose
     perception = sum(scored[s]["score"] for s in PERCEPTION if s in scored)
     cognition = sum(scored[s]["score"] for s in COGNITION if s in scored)
-    return result("mme", "perception", perception, len(rows), unparsed, mode, perception=perception,
-                  cognition=cognition, subtasks=scored,
-                  scene_scored_with="posters" if scored.get("scene") is subtasks.get("posters") else "scene")
+    return result(
+        "mme",
+        "perception",
+        perception,
+        len(rows),
+        unparsed,
+        mode,
+        perception=perception,
+        cognition=cognition,
+        subtasks=scored,
+        scene_scored_with="posters" if scored.get("scene") is subtasks.get("posters") else "scene",
+    )
 
 
 def read_yes_no(text: str, mode: str) -> tuple[str | None, bool]:

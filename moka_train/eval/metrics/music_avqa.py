@@ -19,12 +19,34 @@ import re
 from .common import accuracy_by, check_mode, percent, require, result
 from .rows import scores_rows
 
-INSTRUMENTS = ("accordion", "acoustic guitar", "bagpipe", "banjo", "bassoon", "cello", "clarinet", "congas", "drum",
-               "electric bass", "erhu", "flute", "guzheng", "piano", "pipa", "saxophone", "suona", "trumpet", "tuba",
-               "ukulele", "violin", "xylophone")
+INSTRUMENTS = (
+    "accordion",
+    "acoustic guitar",
+    "bagpipe",
+    "banjo",
+    "bassoon",
+    "cello",
+    "clarinet",
+    "congas",
+    "drum",
+    "electric bass",
+    "erhu",
+    "flute",
+    "guzheng",
+    "piano",
+    "pipa",
+    "saxophone",
+    "suona",
+    "trumpet",
+    "tuba",
+    "ukulele",
+    "violin",
+    "xylophone",
+)
 NUMBERS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "more than ten")
-ANSWERS = frozenset(INSTRUMENTS + NUMBERS + ("yes", "no", "left", "right", "middle", "indoor", "outdoor",
-                                             "simultaneously"))
+ANSWERS = frozenset(
+    INSTRUMENTS + NUMBERS + ("yes", "no", "left", "right", "middle", "indoor", "outdoor", "simultaneously")
+)
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S)
 
 
@@ -36,9 +58,17 @@ def score(rows: list[dict], mode: str = "official") -> dict:
     scored = [(r, a) for r, a in zip(rows, answers) if a is not None or mode == "strict"]
     correct = [is_correct(a, normalise(str(require(r, "answer"))), mode) for r, a in scored]
     kept = [r for r, _ in scored]
-    return result("music_avqa", "accuracy", percent(sum(correct), len(kept)), len(rows), unparsed, mode,
-                  n_scored=len(kept), question_types=accuracy_by(kept, correct, question_type),
-                  modalities=accuracy_by(kept, correct, lambda r: question_type(r).split("/")[0]))
+    return result(
+        "music_avqa",
+        "accuracy",
+        percent(sum(correct), len(kept)),
+        len(rows),
+        unparsed,
+        mode,
+        n_scored=len(kept),
+        question_types=accuracy_by(kept, correct, question_type),
+        modalities=accuracy_by(kept, correct, lambda r: question_type(r).split("/")[0]),
+    )
 
 
 def parse_answer(text: str) -> str | None:
@@ -60,7 +90,7 @@ def normalise(text: str) -> str:
 
 
 def question_type(row: dict) -> str:
-    """"Audio/Counting", "Audio-Visual/Temporal", ... from MUSIC-AVQA's ``type`` field."""
+    """ "Audio/Counting", "Audio-Visual/Temporal", ... from MUSIC-AVQA's ``type`` field."""
     raw = row.get("type") or row.get("question_type")
     if raw is None:
         return "?"

@@ -22,8 +22,16 @@ def score(rows: list[dict], mode: str = "official") -> dict:
     for name in dict.fromkeys(_split(r) for r in rows if _split(r) is not None):
         keep = [i for i, r in enumerate(rows) if _split(r) == name]
         splits[name] = confusion([truths[i] for i in keep], [preds[i] for i in keep])
-    return result("pope", "accuracy", pooled["accuracy"], len(rows), preds.count(None), mode,
-                  **{k: v for k, v in pooled.items() if k != "accuracy"}, splits=splits)
+    return result(
+        "pope",
+        "accuracy",
+        pooled["accuracy"],
+        len(rows),
+        preds.count(None),
+        mode,
+        **{k: v for k, v in pooled.items() if k != "accuracy"},
+        splits=splits,
+    )
 
 
 def confusion(truths: list[str], preds: list[str | None]) -> dict:
@@ -33,8 +41,13 @@ def confusion(truths: list[str], preds: list[str | None]) -> dict:
     actual_yes = truths.count("yes")
     precision, recall = percent(tp, predicted_yes), percent(tp, actual_yes)
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"accuracy": percent(sum(t == p for t, p in zip(truths, preds)), len(truths)),
-            "precision": precision, "recall": recall, "f1": f1, "yes_ratio": percent(predicted_yes, len(preds))}
+    return {
+        "accuracy": percent(sum(t == p for t, p in zip(truths, preds)), len(truths)),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "yes_ratio": percent(predicted_yes, len(preds)),
+    }
 
 
 def _split(row: dict) -> str | None:

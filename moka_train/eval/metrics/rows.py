@@ -33,8 +33,9 @@ def check_rows(benchmark: str, rows: list[dict]) -> None:
     if duplicated:
         names = ", ".join(f"{i!r} x{counts[i]}" for i in duplicated[:SHOWN])
         more = f" and {len(duplicated) - SHOWN} more" if len(duplicated) > SHOWN else ""
-        raise ScoringError(f"{benchmark}: {len(duplicated)} ids occur more than once ({names}{more}); "
-                           "each sample must be scored once")
+        raise ScoringError(
+            f"{benchmark}: {len(duplicated)} ids occur more than once ({names}{more}); each sample must be scored once"
+        )
 
 
 def scores_rows(benchmark: str) -> Callable[[Callable[..., dict]], Callable[..., dict]]:

@@ -47,12 +47,16 @@ class MokaLMMS(lmms):
         if isinstance(visual, dict) and "modality" in visual:
             return str(visual["modality"]), Media(path=Path(visual["path"]))
         if isinstance(visual, dict) and "array" in visual:
-            return self.engine.modality_for_kind("audio"), Media(waveform=visual["array"],
-                                                                 sample_rate=int(visual["sampling_rate"]))
+            return self.engine.modality_for_kind("audio"), Media(
+                waveform=visual["array"], sample_rate=int(visual["sampling_rate"])
+            )
         if isinstance(visual, str):
             suffix = Path(visual).suffix.lower()
-            kinds = {**dict.fromkeys(VIDEO_SUFFIXES, "video"), **dict.fromkeys(AUDIO_SUFFIXES, "audio"),
-                     **dict.fromkeys(IMAGE_SUFFIXES, "image")}
+            kinds = {
+                **dict.fromkeys(VIDEO_SUFFIXES, "video"),
+                **dict.fromkeys(AUDIO_SUFFIXES, "audio"),
+                **dict.fromkeys(IMAGE_SUFFIXES, "image"),
+            }
             if suffix not in kinds:
                 raise QuestionError(f"{where}: cannot tell the media kind of {visual!r} from its extension")
             return self.engine.modality_for_kind(kinds[suffix]), Media(path=Path(visual))
@@ -82,7 +86,7 @@ class MokaLMMS(lmms):
             by_kwargs.setdefault(key, []).append(k)
         for (budget, until), indices in by_kwargs.items():
             for start in range(0, len(indices), self.batch_size):
-                chunk = indices[start:start + self.batch_size]
+                chunk = indices[start : start + self.batch_size]
                 questions = [self.question(requests[k].args[0], *requests[k].args[2:6]) for k in chunk]
                 for k, row in zip(chunk, self.engine.answer(questions, budget), strict=True):
                     if row.get("error"):

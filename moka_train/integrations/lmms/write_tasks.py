@@ -1,7 +1,7 @@
 """Write the MUSIC-AVQA / AVE lmms-eval task files with absolute paths (see ``tasks``).
 
-    python -m moka_train.integrations.lmms.write_tasks --output DIR [--music-avqa F.jsonl] [--ave F.jsonl]
-        --media-root DATA
+python -m moka_train.integrations.lmms.write_tasks --output DIR [--music-avqa F.jsonl] [--ave F.jsonl]
+    --media-root DATA
 """
 
 from __future__ import annotations

@@ -10,8 +10,17 @@ from .keymap import OfficialImportError
 from .sources import KINDS, detect_kind, read_release
 from .writer import check_against_model, check_recipe, describe_import, write_import
 
-__all__ = ["AdapterSettings", "Converted", "KINDS", "OfficialImportError", "check_against_model", "check_recipe",
-           "convert_release", "describe_import", "write_import"]
+__all__ = [
+    "AdapterSettings",
+    "Converted",
+    "KINDS",
+    "OfficialImportError",
+    "check_against_model",
+    "check_recipe",
+    "convert_release",
+    "describe_import",
+    "write_import",
+]
 
 
 def convert_release(sources: list[str | Path], model_cfg: ModelConfig, kind: str = "auto") -> Converted:

@@ -17,10 +17,19 @@ from .sources import OfficialFile, read_peft_config
 
 ADAPTER = "adapter"
 # stage-1 files also carry the resized input embeddings; the official fine-tuning pops them
-STAGE1_EMBEDDINGS = KeyMap("model.", "", (), (Unused(
-    r"embed_tokens\.weight", "LLM input embeddings after stage 1: the official fine-tuning discards them "
-    "(scripts/finetune/finetune.py pops model.embed_tokens.weight), and our placeholders are replaced "
-    "by media features"),))
+STAGE1_EMBEDDINGS = KeyMap(
+    "model.",
+    "",
+    (),
+    (
+        Unused(
+            r"embed_tokens\.weight",
+            "LLM input embeddings after stage 1: the official fine-tuning discards them "
+            "(scripts/finetune/finetune.py pops model.embed_tokens.weight), and our placeholders are replaced "
+            "by media features",
+        ),
+    ),
+)
 OFFICIAL_DEFAULTS = {  # hard-coded in the official training scripts
     "avt": dict(alpha=16.0, xattn_weight=1.0, dropout=0.05, temperature="official"),  # finetune.py, ft_*.sh
     "vt": dict(alpha=16.0, xattn_weight=0.05, dropout=0.05, temperature="paper"),  # train.py (attn_weight)
@@ -63,8 +72,10 @@ def visual_and_audio(model_cfg: ModelConfig) -> tuple[str | None, str | None]:
     visual = [m.name for m in model_cfg.modalities if m.encoder.type.startswith("clip")]
     audio = [m.name for m in model_cfg.modalities if m.encoder.type == "beats"]
     if len(visual) > 1 or len(audio) > 1:
-        raise OfficialImportError(f"model.modalities has {len(visual)} CLIP and {len(audio)} BEATs modalities; the "
-                                  "official checkpoints hold one visual and one audio Q-Former")
+        raise OfficialImportError(
+            f"model.modalities has {len(visual)} CLIP and {len(audio)} BEATs modalities; the "
+            "official checkpoints hold one visual and one audio Q-Former"
+        )
     return (visual[0] if visual else None), (audio[0] if audio else None)
 
 
@@ -78,8 +89,10 @@ def _projector_maps(prefix: str, visual: str | None, audio: str | None) -> list[
 
 def _require_modality(file: OfficialFile, prefix: str, part: str, name: str | None, what: str) -> None:
     if name is None and any(k.startswith(f"{prefix}{part}.") for k in file.keys):
-        raise OfficialImportError(f"{file.path} holds the official {what} Q-Former ({prefix}{part}.*) but "
-                                  f"model.modalities has no {'CLIP' if what == 'visual' else 'BEATs'} modality to take it")
+        raise OfficialImportError(
+            f"{file.path} holds the official {what} Q-Former ({prefix}{part}.*) but "
+            f"model.modalities has no {'CLIP' if what == 'visual' else 'BEATs'} modality to take it"
+        )
 
 
 def _place(key: str, maps: list[tuple[str, KeyMap]]) -> tuple[str, str] | str | None:
@@ -133,8 +146,10 @@ def convert_projector_files(files: list[OfficialFile], model_cfg: ModelConfig) -
 def convert_avt(files: list[OfficialFile], model_cfg: ModelConfig, root: Path) -> Converted:
     visual, audio = visual_and_audio(model_cfg)
     if visual is None or audio is None:
-        raise OfficialImportError("the audio-visual checkpoint needs model.modalities with one CLIP (video) and one "
-                                  f"BEATs (audio) modality; the config has {[m.name for m in model_cfg.modalities]}")
+        raise OfficialImportError(
+            "the audio-visual checkpoint needs model.modalities with one CLIP (video) and one "
+            f"BEATs (audio) modality; the config has {[m.name for m in model_cfg.modalities]}"
+        )
     adapter_file, projector_file = files
     out = Converted("avt", slot_order={"lora_A0": "text", "lora_A1": visual, "lora_A2": audio})
     classify(adapter_file, [(ADAPTER, avt_adapter_keymap(visual, audio))], out)
@@ -146,15 +161,20 @@ def convert_avt(files: list[OfficialFile], model_cfg: ModelConfig, root: Path) -
 def convert_vt(files: list[OfficialFile], model_cfg: ModelConfig) -> Converted:
     visual, _ = visual_and_audio(model_cfg)
     if visual is None:
-        raise OfficialImportError("the visual-text checkpoint needs a CLIP modality in model.modalities; the config "
-                                  f"has {[m.name for m in model_cfg.modalities]}")
+        raise OfficialImportError(
+            "the visual-text checkpoint needs a CLIP modality in model.modalities; the config "
+            f"has {[m.name for m in model_cfg.modalities]}"
+        )
     out = Converted("vt", slot_order={"lora_A.text": "text", "lora_A.image": visual})
     maps = [(ADAPTER, vt_adapter_keymap(visual))]
-    maps += [(f"projector.{visual}", qformer_keymap("base_model.model.model.multi_modal_projector.", "visual",
-                                                    f"projectors.{visual}."))]
+    maps += [
+        (
+            f"projector.{visual}",
+            qformer_keymap("base_model.model.model.multi_modal_projector.", "visual", f"projectors.{visual}."),
+        )
+    ]
     classify(files[0], maps, out)
-    out.settings = AdapterSettings(rank=_rank(out.roles.get(ADAPTER, {}), files[0].path),
-                                   **OFFICIAL_DEFAULTS["vt"])
+    out.settings = AdapterSettings(rank=_rank(out.roles.get(ADAPTER, {}), files[0].path), **OFFICIAL_DEFAULTS["vt"])
     return out
 
 
@@ -179,9 +199,13 @@ def avt_settings(adapter: dict[str, Tensor], peft: dict, source: Path) -> Adapte
     if peft:
         digits = [int(d) for d in str(peft.get("r", ""))]
         if digits and set(digits) != {rank}:
-            raise OfficialImportError(f"{source.parent / 'adapter_config.json'}: r={peft['r']} disagrees with the "
-                                      f"rank-{rank} weights")
-    return AdapterSettings(rank=rank, alpha=float(peft.get("lora_alpha", defaults["alpha"])),
-                           temperature=defaults["temperature"],
-                           xattn_weight=float(peft.get("blc_weight", defaults["xattn_weight"])),
-                           dropout=float(peft.get("lora_dropout", defaults["dropout"])))
+            raise OfficialImportError(
+                f"{source.parent / 'adapter_config.json'}: r={peft['r']} disagrees with the rank-{rank} weights"
+            )
+    return AdapterSettings(
+        rank=rank,
+        alpha=float(peft.get("lora_alpha", defaults["alpha"])),
+        temperature=defaults["temperature"],
+        xattn_weight=float(peft.get("blc_weight", defaults["xattn_weight"])),
+        dropout=float(peft.get("lora_dropout", defaults["dropout"])),
+    )

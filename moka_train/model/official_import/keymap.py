@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 FIELDS = {
     "n": r"\d+",  # layer index
@@ -29,11 +29,11 @@ class OfficialImportError(ValueError):
     """An official checkpoint that cannot be imported; the message names the file and the keys."""
 
 
-@lru_cache(maxsize=None)  # a few dozen templates, matched against every key of a 7B checkpoint
+@cache  # a few dozen templates, matched against every key of a 7B checkpoint
 def _compile(template: str) -> re.Pattern:
     pattern, pos = "", 0
     for m in re.finditer(r"\{(\w+)\}", template):
-        pattern += re.escape(template[pos:m.start()]) + f"(?P<{m.group(1)}>{FIELDS[m.group(1)]})"
+        pattern += re.escape(template[pos : m.start()]) + f"(?P<{m.group(1)}>{FIELDS[m.group(1)]})"
         pos = m.end()
     return re.compile(pattern + re.escape(template[pos:]))
 
@@ -68,7 +68,7 @@ class KeyMap:
         return key.startswith(self.official_prefix)
 
     def to_ours(self, key: str) -> str | None:
-        rest = key[len(self.official_prefix):]
+        rest = key[len(self.official_prefix) :]
         for rule in self.rules:
             ours = rule.translate(rest, forward=True)
             if ours is not None:
@@ -78,7 +78,7 @@ class KeyMap:
     def to_official(self, our_key: str) -> str | None:
         if not our_key.startswith(self.our_prefix):
             return None
-        rest = our_key[len(self.our_prefix):]
+        rest = our_key[len(self.our_prefix) :]
         for rule in self.rules:
             official = rule.translate(rest, forward=False)
             if official is not None:
@@ -86,7 +86,7 @@ class KeyMap:
         return None
 
     def unused_reason(self, key: str) -> str | None:
-        rest = key[len(self.official_prefix):]
+        rest = key[len(self.official_prefix) :]
         return next((u.reason for u in self.unused if re.fullmatch(u.official, rest)), None)
 
 
@@ -113,10 +113,13 @@ def qformer_keymap(official_prefix: str, stem: str, our_prefix: str) -> KeyMap:
     )
     qe = re.escape(q)
     unused = (
-        Unused(qe + r"embeddings\.(word_embeddings\.weight|position_embeddings\.weight|position_ids)",
-               QFORMER_TEXT_SIDE),
-        Unused(qe + r"encoder\.layer\.\d+\.(intermediate\.dense|output\.dense|output\.LayerNorm)\.(weight|bias)",
-               "feed-forward of the Q-Former's text tokens (runs only on text input, which MokA never gives)"),
+        Unused(
+            qe + r"embeddings\.(word_embeddings\.weight|position_embeddings\.weight|position_ids)", QFORMER_TEXT_SIDE
+        ),
+        Unused(
+            qe + r"encoder\.layer\.\d+\.(intermediate\.dense|output\.dense|output\.LayerNorm)\.(weight|bias)",
+            "feed-forward of the Q-Former's text tokens (runs only on text input, which MokA never gives)",
+        ),
         Unused(re.escape(f"{stem}_Qformer.cls.") + r".+", "language-model head of the Q-Former (unused by MokA)"),
     )
     return KeyMap(official_prefix, our_prefix, rules, unused)
@@ -124,14 +127,17 @@ def qformer_keymap(official_prefix: str, stem: str, our_prefix: str) -> KeyMap:
 
 # --- the official LoRA layers ---------------------------------------------------------------------
 
+
 def avt_adapter_keymap(video: str, audio: str) -> KeyMap:
     """AudioVisualText/peft_hyper/tuners/lora.py: ``lora_A{0,1,2}`` = text, video, audio (the order
     of ``only_inputs`` in its forward), one shared ``lora_B0``."""
     mod = "model.layers.{n}.{mod}."
-    rules = (Rule(mod + "lora_A0.weight", mod + "lora_A.text"),
-             Rule(mod + "lora_A1.weight", mod + f"lora_A.{video}"),
-             Rule(mod + "lora_A2.weight", mod + f"lora_A.{audio}"),
-             Rule(mod + "lora_B0.weight", mod + "lora_B"))
+    rules = (
+        Rule(mod + "lora_A0.weight", mod + "lora_A.text"),
+        Rule(mod + "lora_A1.weight", mod + f"lora_A.{video}"),
+        Rule(mod + "lora_A2.weight", mod + f"lora_A.{audio}"),
+        Rule(mod + "lora_B0.weight", mod + "lora_B"),
+    )
     return KeyMap("base_model.model.", "llm.", rules)
 
 
@@ -140,18 +146,24 @@ def vt_adapter_keymap(image: str) -> KeyMap:
     PeftMixedModel; its forward projects every token with ``lora_B.text`` (``lora_B.image`` is
     created by add_adapter but never applied)."""
     official, ours = "model.language_model.layers.{n}.{mod}.", "model.layers.{n}.{mod}."
-    rules = (Rule(official + "lora_A.text.weight", ours + "lora_A.text"),
-             Rule(official + "lora_A.image.weight", ours + f"lora_A.{image}"),
-             Rule(official + "lora_B.text.weight", ours + "lora_B"))
+    rules = (
+        Rule(official + "lora_A.text.weight", ours + "lora_A.text"),
+        Rule(official + "lora_A.image.weight", ours + f"lora_A.{image}"),
+        Rule(official + "lora_B.text.weight", ours + "lora_B"),
+    )
     frozen_llm = "frozen LLM weight (ours come from model.llm_path)"
     unused = (
-        Unused(r"model\.language_model\.layers\.\d+\..+\.lora_B\.image\.weight",
-               "B of the official 'image' adapter, never applied (every token goes through lora_B.text)"),
+        Unused(
+            r"model\.language_model\.layers\.\d+\..+\.lora_B\.image\.weight",
+            "B of the official 'image' adapter, never applied (every token goes through lora_B.text)",
+        ),
         Unused(r"model\.language_model\.layers\.\d+\..+\.base_layer\.weight", frozen_llm),
         Unused(r"model\.language_model\.(norm|layers\.\d+\.(input|post_attention)_layernorm)\.weight", frozen_llm),
-        Unused(r"model\.language_model\.embed_tokens\.weight|lm_head\.weight",
-               "LLM embedding matrices: LLaMA's rows plus the official added tokens, which our prompt "
-               "format does not use (our placeholders are replaced by media features)"),
+        Unused(
+            r"model\.language_model\.embed_tokens\.weight|lm_head\.weight",
+            "LLM embedding matrices: LLaMA's rows plus the official added tokens, which our prompt "
+            "format does not use (our placeholders are replaced by media features)",
+        ),
         Unused(r"model\.vision_tower\..+", "frozen CLIP weight (ours come from the encoder path)"),
     )
     return KeyMap("base_model.model.", "llm.", rules, unused)

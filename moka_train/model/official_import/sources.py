@@ -65,9 +65,11 @@ def detect_kind(sources: list[Path]) -> str:
             return "avt"
         if (sources[0] / VT_WEIGHTS).is_file():
             return "vt"
-    raise OfficialImportError(f"cannot tell the release kind of {[str(p) for p in sources]}: pass stage-1 .bin "
-                              f"files, a directory with {AVT_ADAPTER} (audio-visual) or with {VT_WEIGHTS} "
-                              f"(visual-text), or --kind one of {', '.join(KINDS)}")
+    raise OfficialImportError(
+        f"cannot tell the release kind of {[str(p) for p in sources]}: pass stage-1 .bin "
+        f"files, a directory with {AVT_ADAPTER} (audio-visual) or with {VT_WEIGHTS} "
+        f"(visual-text), or --kind one of {', '.join(KINDS)}"
+    )
 
 
 def read_release(kind: str, sources: list[Path]) -> list[OfficialFile]:
