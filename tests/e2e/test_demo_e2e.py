@@ -1,6 +1,7 @@
 """A shortened `make demo`: both methods train through the real stages and get scored, the report
 carries MokA's partial-modality probe and the two pictures, every step draws one progress line.
-That the audio path learns is test_audio_path_learns.py (this shortened demo is too short to)."""
+It does not assert that the audio path learns: at this length, and at 192 training samples,
+MokA's held-out tone accuracy still lands on chance (0.5) for some training seeds (issue 17)."""
 
 import json
 import os
