@@ -66,17 +66,27 @@ def main() -> int:
 
 
 def config(root: Path, method: str, args):
-    return load_config(CONFIG, [f"adapter.method={method}", f"output_dir={root / ('run_' + method)}",
-                                "overwrite=true",  # a rerun of the demo retrains from scratch
-                                f"stages.2.epochs={args.epochs}", f"train.seed={args.seed}", f"data.seed={args.seed}",
-                                f"data.feature_cache={root / 'feature_cache'}", *args.overrides])
+    return load_config(
+        CONFIG,
+        [
+            f"adapter.method={method}",
+            f"output_dir={root / ('run_' + method)}",
+            "overwrite=true",  # a rerun of the demo retrains from scratch
+            f"stages.2.epochs={args.epochs}",
+            f"train.seed={args.seed}",
+            f"data.seed={args.seed}",
+            f"data.feature_cache={root / 'feature_cache'}",
+            *args.overrides,
+        ],
+    )
 
 
 def fill_caches(cfg, held_out: Path) -> None:
     """Encode every training and held-out clip once (a cache hit costs no decoding, no encoder)."""
     fill_feature_cache(cfg)
-    data = cfg.data.model_copy(update={"root": str(held_out), "train_file": str(held_out / "av_qa.jsonl"),
-                                       "eval_file": None})
+    data = cfg.data.model_copy(
+        update={"root": str(held_out), "train_file": str(held_out / "av_qa.jsonl"), "eval_file": None}
+    )
     fill_feature_cache(cfg.model_copy(update={"data": data, "stages": cfg.stages[-1:]}))
 
 
@@ -89,8 +99,9 @@ def answer(cfg, held_out: Path, name: str, adapter_modalities: list[str] | None)
     output = Path(cfg.output_dir) / f"predictions_heldout_{name}.jsonl"
     output.unlink(missing_ok=True)  # run_generation resumes from an existing file: start afresh
     export = Path(cfg.output_dir) / "export" / cfg.stages[-1].name
-    run_generation(eval_config(cfg, held_out), export, held_out / "av_qa.jsonl", output,
-                   adapter_modalities=adapter_modalities)
+    run_generation(
+        eval_config(cfg, held_out), export, held_out / "av_qa.jsonl", output, adapter_modalities=adapter_modalities
+    )
     return score([json.loads(line) for line in output.read_text().splitlines() if line.strip()])
 
 
@@ -145,8 +156,9 @@ def plot_accuracy(table: dict[str, dict[str, float]], png: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 3.8))
     for k, (name, acc) in enumerate(rows.items()):
         xs = [i + (k - (len(rows) - 1) / 2) * width for i in range(len(tasks))]
-        bars = ax.bar(xs, [acc.get(t, 0.0) for t in tasks], width, label=name,
-                      color="lightgrey" if name == "chance" else None)
+        bars = ax.bar(
+            xs, [acc.get(t, 0.0) for t in tasks], width, label=name, color="lightgrey" if name == "chance" else None
+        )
         ax.bar_label(bars, fmt="%.2f", fontsize=7)
     ax.set_xticks(range(len(tasks)), tasks)
     ax.set(ylim=(0, 1.1), ylabel="held-out accuracy", title="synthetic audio-visual QA: accuracy per question type")

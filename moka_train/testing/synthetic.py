@@ -44,10 +44,11 @@ AUDIO_CAPTION_PROMPT = "This is an audio:\n<audio>\nPlease answer this question:
 
 # --- media writers ----------------------------------------------------------------------------
 
+
 def shape_mask(size: int, cx: float, cy: float, radius: float, shape: str) -> np.ndarray:
     yy, xx = np.mgrid[0:size, 0:size]
     if shape == "circle":
-        return (xx - cx) ** 2 + (yy - cy) ** 2 <= radius ** 2
+        return (xx - cx) ** 2 + (yy - cy) ** 2 <= radius**2
     return (np.abs(xx - cx) <= radius) & (np.abs(yy - cy) <= radius)
 
 
@@ -57,7 +58,9 @@ def draw_frame(size: int, colour: str, shape: str, cx: float, cy: float, noise: 
     return frame
 
 
-def moving_clip(rng: np.random.Generator, colour: str, shape: str, direction: str, frames: int, size: int) -> np.ndarray:
+def moving_clip(
+    rng: np.random.Generator, colour: str, shape: str, direction: str, frames: int, size: int
+) -> np.ndarray:
     """uint8 [frames, size, size, 3]: the shape crosses the frame horizontally."""
     noise = rng.integers(0, 40, size=(size, size, 3), dtype=np.uint8)
     xs = np.linspace(size * 0.2, size * 0.8, frames)
@@ -105,15 +108,21 @@ def beeps(count: int, rng: np.random.Generator, seconds: float = 2.0) -> np.ndar
     slot = len(out) // 4
     beep = tone(660.0, 0.2, rng)
     for k in range(count):
-        out[k * slot: k * slot + beep.size] += beep
+        out[k * slot : k * slot + beep.size] += beep
     return out
 
 
 # --- datasets ---------------------------------------------------------------------------------
 
+
 def record(sample_id: str, media: dict[str, str], prompt: str, answer: str, task: str) -> dict:
-    return {"id": sample_id, **media, "task": task, "answer": answer,
-            "conversations": [{"from": "human", "value": prompt}, {"from": "gpt", "value": answer}]}
+    return {
+        "id": sample_id,
+        **media,
+        "task": task,
+        "answer": answer,
+        "conversations": [{"from": "human", "value": prompt}, {"from": "gpt", "value": answer}],
+    }
 
 
 def balanced(rng: random.Random, choices: list, n: int) -> list:
@@ -123,8 +132,9 @@ def balanced(rng: random.Random, choices: list, n: int) -> list:
     return picks
 
 
-def make_av(out: Path, n: int, rng: random.Random, nrng: np.random.Generator, frames: int, size: int, fps: int,
-            seconds: float) -> dict[str, list[dict]]:
+def make_av(
+    out: Path, n: int, rng: random.Random, nrng: np.random.Generator, frames: int, size: int, fps: int, seconds: float
+) -> dict[str, list[dict]]:
     """The AV QA rows and each clip's per-modality captions (they draw no extra randomness)."""
     combos = balanced(rng, [(c, t) for c in COLOURS for t in TONES], n)
     tasks = balanced(rng, ["colour", "tone", "av_colour_tone"], n)
@@ -140,10 +150,14 @@ def make_av(out: Path, n: int, rng: random.Random, nrng: np.random.Generator, fr
         }[task]
         media = {"video": f"video/av_{k:05d}.mp4", "audio": f"audio/av_{k:05d}.wav"}
         rows.append(record(f"av_{k:05d}", media, AV_PROMPT.format(q=question), answer, task))
-        video_captions.append(record(f"vcap_{k:05d}", {"video": media["video"]}, VIDEO_CAPTION_PROMPT,
-                                     f"a {colour} {shape}", "video_caption"))
-        audio_captions.append(record(f"acap_{k:05d}", {"audio": media["audio"]}, AUDIO_CAPTION_PROMPT,
-                                     f"a {pitch} tone", "audio_caption"))
+        video_captions.append(
+            record(
+                f"vcap_{k:05d}", {"video": media["video"]}, VIDEO_CAPTION_PROMPT, f"a {colour} {shape}", "video_caption"
+            )
+        )
+        audio_captions.append(
+            record(f"acap_{k:05d}", {"audio": media["audio"]}, AUDIO_CAPTION_PROMPT, f"a {pitch} tone", "audio_caption")
+        )
     return {"av_qa.jsonl": rows, "video_caption.jsonl": video_captions, "audio_caption.jsonl": audio_captions}
 
 
@@ -158,10 +172,16 @@ def make_image(out: Path, n: int, rng: random.Random, nrng: np.random.Generator,
         path = out / f"image/img_{k:05d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(draw_frame(size, colour, shape, cx, size / 2, noise)).save(path)
-        question, answer = [("What colour is the shape?", colour), ("Is the shape a circle or a square?", shape),
-                            ("Is the shape on the left or on the right?", side)][k % 3]
-        rows.append(record(f"img_{k:05d}", {"image": f"image/img_{k:05d}.png"},
-                           IMAGE_PROMPT.format(q=question), answer, "image"))
+        question, answer = [
+            ("What colour is the shape?", colour),
+            ("Is the shape a circle or a square?", shape),
+            ("Is the shape on the left or on the right?", side),
+        ][k % 3]
+        rows.append(
+            record(
+                f"img_{k:05d}", {"image": f"image/img_{k:05d}.png"}, IMAGE_PROMPT.format(q=question), answer, "image"
+            )
+        )
     return rows
 
 
@@ -170,8 +190,15 @@ def make_speech(out: Path, n: int, rng: random.Random, nrng: np.random.Generator
     rows = []
     for k, count in enumerate(balanced(rng, list(words), n)):
         write_wav(out / f"speech/sp_{k:05d}.wav", beeps(count, nrng))
-        rows.append(record(f"sp_{k:05d}", {"speech": f"speech/sp_{k:05d}.wav"},
-                           SPEECH_PROMPT.format(q="How many beeps do you hear?"), words[count], "speech_count"))
+        rows.append(
+            record(
+                f"sp_{k:05d}",
+                {"speech": f"speech/sp_{k:05d}.wav"},
+                SPEECH_PROMPT.format(q="How many beeps do you hear?"),
+                words[count],
+                "speech_count",
+            )
+        )
     return rows
 
 
@@ -179,17 +206,27 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def make_synthetic(out: Path, seed: int = 0, num_av: int = 16, num_image: int = 16, num_speech: int = 16,
-                   frames: int = 30, size: int = 64, fps: int = 10, audio_seconds: float = 1.0) -> dict[str, int]:
+def make_synthetic(
+    out: Path,
+    seed: int = 0,
+    num_av: int = 16,
+    num_image: int = 16,
+    num_speech: int = 16,
+    frames: int = 30,
+    size: int = 64,
+    fps: int = 10,
+    audio_seconds: float = 1.0,
+) -> dict[str, int]:
     """Write every set under ``out``; returns the sample count of each file."""
     if size % 2:
         raise ValueError(f"--size must be even for H.264 (yuv420p), got {size}")
     out.mkdir(parents=True, exist_ok=True)
     rng, nrng = random.Random(seed), np.random.default_rng(seed)
-    sets = {**make_av(out, num_av, rng, nrng, frames, size, fps, audio_seconds),
-            "image_qa.jsonl": make_image(out, num_image, rng, nrng, size),
-            "speech_qa.jsonl": make_speech(out, num_speech, rng, nrng)}
+    sets = {
+        **make_av(out, num_av, rng, nrng, frames, size, fps, audio_seconds),
+        "image_qa.jsonl": make_image(out, num_image, rng, nrng, size),
+        "speech_qa.jsonl": make_speech(out, num_speech, rng, nrng),
+    }
     for name, rows in sets.items():
         write_jsonl(out / name, rows)
     return {name: len(rows) for name, rows in sets.items()}
-

@@ -34,7 +34,8 @@ def build_tiny_workspace(root: str | Path, seed: int = 0, num_av: int = 32, pape
 
 # configs/tiny_avqa.yaml with the paper's sampling: 10 frames at 224 px, 10 one-second audio segments
 PAPER_MEDIA_OVERRIDES = [
-    "data.video_frames=10", "data.image_size=224",
+    "data.video_frames=10",
+    "data.image_size=224",
     "model.modalities=[{name: video, placeholder: <video>, frames: 10, "
     "encoder: {type: clip_hf, path: '${DEMO_ROOT}/clip', layer: -2}, "
     "projector: {type: qformer, num_queries: 4, num_layers: 1, hidden_size: 32, num_heads: 4}}, "

@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-
 from e2e_helpers import ROOT, losses
 
 pytestmark = pytest.mark.slow
@@ -21,9 +20,24 @@ HELD_OUT = 24
 def test_short_demo_trains_both_methods_and_prints_the_table_probe_and_pictures(tmp_path):
     out = tmp_path / "demo"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py"), "--output-dir", str(out),
-                           "--train-samples", "96", "--heldout-samples", str(HELD_OUT), "--epochs", "4"],
-                          env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "demo.py"),
+            "--output-dir",
+            str(out),
+            "--train-samples",
+            "96",
+            "--heldout-samples",
+            str(HELD_OUT),
+            "--epochs",
+            "4",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     table = json.loads(proc.stdout.strip().splitlines()[-1])
     assert sorted(table) == ["lora", "moka"]
