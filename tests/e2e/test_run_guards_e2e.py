@@ -123,7 +123,7 @@ def test_corrupt_newest_checkpoint_falls_back_to_the_previous_one(workspace, bas
 
     rng = out / "checkpoints" / "ft-step00000001" / "rng_rank0.pt"
     rng.write_bytes(rng.read_bytes()[:100])  # truncated
-    proc = run_cli(workspace, args(out, data, f"resume={rng.parent}"), expect_rc=1)
+    proc = run_cli(workspace, args(out, data, f"resume={rng.parent}"), expect_rc=2)  # a message, exit 2
     assert f"{rng}: 100 bytes" in log(proc) and "truncated" in log(proc)
 
 
