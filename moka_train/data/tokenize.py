@@ -226,10 +226,7 @@ class Renderer:
     def _official(self, content: str, asks: bool) -> tuple[str, list[Span]]:
         """The official marker form: every placeholder wrapped, the query between question markers
         (markers are added only to the turn that asks, see :meth:`_messages`)."""
-        for placeholder in self.by_placeholder:
-            start, end = media_markers(placeholder)
-            bare = f"(?<!{re.escape(start)}){re.escape(placeholder)}(?!{re.escape(end)})"
-            content = re.sub(bare, lambda _m, p=placeholder, s=start, e=end: s + p + e, content)
+        content, _ = _wrap_placeholders(content, [], {p: media_markers(p) for p in self.by_placeholder})
         open_, close = QUESTION_MARKERS
         if open_ not in content and not asks:
             return query_spans(content, QueryRules(self.rules.markers, ".*"), self._media_re)[0], []
@@ -337,9 +334,10 @@ def _wrap_placeholders(content: str, spans: list[Span], wraps: dict[str, tuple[s
     ``<|vision_start|>`` ... ``<|vision_end|>``); query spans shift with the inserted text."""
     for placeholder, (before, after) in wraps.items():
         at = content.find(placeholder)
-        if at < 0 or (at >= len(before) and content.startswith(before, at - len(before))):
-            continue
         end = at + len(placeholder)
+        wrapped = at >= len(before) and content.startswith(before, at - len(before)) and content.startswith(after, end)
+        if at < 0 or wrapped:
+            continue  # absent, or wrapped already (one placeholder per sample: checked before)
         content = content[:at] + before + placeholder + after + content[end:]
         shift = len(before) + len(after)
         spans = [(s + shift, e + shift) if s >= end else (s, e) for s, e in spans]
