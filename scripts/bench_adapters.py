@@ -103,7 +103,7 @@ def main() -> None:
     routing = slot.set(ids)  # built once per forward for all layers: not part of a layer's cost
     x = torch.randn(args.batch, args.tokens, args.d, requires_grad=True)
 
-    A_list = [moka.lora_A[n] for n in moka.slot_names]
+    A_list = [moka.lora_A[n] for n in moka.adapter_names]
     ref = lambda t: reference_moka_delta(moka.dropout(t), ids, A_list, moka.lora_B, moka.scale, 1.0)  # noqa: E731
     ours = lambda t: moka.delta(moka.dropout(t), routing)  # noqa: E731
     lora_path = lambda t: lora.delta(lora.dropout(t), routing)  # noqa: E731

@@ -19,12 +19,12 @@ def routed_down(x: Tensor, A_stack: Tensor, slot_gather: Tensor, scale: float) -
     """a_t = s · A_{m(t)} x_t with one GEMM for all slots, then a per-token gather.
 
     x [B, T, d], A_stack [M*r, d] (slot-major), slot_gather [B, T, 1, r] (the token's slot,
-    ``Routing.slot_gather_index``) -> [B, T, r].
+    ``Routing.adapter_gather_index``) -> [B, T, r].
     """
-    return slot_projections(x, A_stack, slot_gather.shape[-1]).gather(2, slot_gather).squeeze(2) * scale
+    return adapter_projections(x, A_stack, slot_gather.shape[-1]).gather(2, slot_gather).squeeze(2) * scale
 
 
-def slot_projections(x: Tensor, A_stack: Tensor, rank: int) -> Tensor:
+def adapter_projections(x: Tensor, A_stack: Tensor, rank: int) -> Tensor:
     """A_i x for every slot i, unscaled: x [B, T, d], A_stack [M*r, d] -> [B, T, M, r]."""
     return (x @ A_stack.t()).view(*x.shape[:2], -1, rank)
 

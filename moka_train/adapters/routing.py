@@ -34,7 +34,7 @@ class Routing:
     """Per-forward routing tensors, shared by all adapted layers (read-only)."""
 
     modality_ids: Tensor  # [B, T]
-    slot_index: Tensor  # [B, T] adapter slot: 0 text/query/pad, i for the i-th non-text modality
+    adapter_index: Tensor  # [B, T] adapter index: 0 text/query/pad, i for the i-th non-text modality
     nontext_pos: Tensor  # [B, N] positions of non-text tokens, left-packed
     nontext_valid: Tensor  # [B, N]
     query_pos: Tensor  # [B, Q] positions of query-text tokens, left-packed
@@ -51,10 +51,11 @@ class Routing:
             self.memo[key] = build()
         return self.memo[key]
 
-    def slot_gather_index(self, rank: int) -> Tensor:
-        """[B, T, 1, r] index that picks each token's slot out of [B, T, M, r]."""
+    def adapter_gather_index(self, rank: int) -> Tensor:
+        """[B, T, 1, r] index that picks each token's adapter out of [B, T, M, r]."""
         return self.cached(
-            ("slot_index", rank), lambda: self.slot_index[:, :, None, None].expand(*self.slot_index.shape, 1, rank)
+            ("adapter_index", rank),
+            lambda: self.adapter_index[:, :, None, None].expand(*self.adapter_index.shape, 1, rank),
         )
 
     @property
@@ -106,7 +107,7 @@ class Routing:
                 None if t is None else t.repeat_interleave(times, dim=0)
                 for t in (
                     self.modality_ids,
-                    self.slot_index,
+                    self.adapter_index,
                     self.nontext_pos,
                     self.nontext_valid,
                     self.query_pos,

@@ -13,8 +13,8 @@ TEMPERATURES = ("paper", "official", "num_query")
 class AdapterSpec:
     """One adapter configuration, shared by every adapted layer.
 
-    ``modalities`` names the non-text modalities in config order; adapter slot 0 is always
-    text (query text included), slot ``i`` (1-based) is ``modalities[i-1]``.
+    ``modalities`` names the non-text modalities in config order; adapter index 0 is always
+    text (query text included), index ``i`` (1-based) is ``modalities[i-1]``.
     """
 
     method: str = "moka"
@@ -42,13 +42,13 @@ class AdapterSpec:
         return self.alpha / self.rank
 
     @property
-    def num_slots(self) -> int:
-        """Adapter slots: text plus one per non-text modality."""
+    def num_adapters(self) -> int:
+        """Adapters: text plus one per non-text modality."""
         return 1 + len(self.modalities)
 
     @property
     def experts(self) -> int:
-        return self.num_experts or self.num_slots
+        return self.num_experts or self.num_adapters
 
     def matches(self, module_name: str) -> bool:
         """A target matches the last name component exactly, or the full name as a regex."""

@@ -218,7 +218,7 @@ def explicit_delta(layer, x, mod):
     lone constant [0; 1] when the slot has no token (its token factor row is 1_L).
     W_μ[p, i_μ, (j_m, i_m)_{m≠μ}] = Σ_k Σ_l c_μ[k,l] B_μ[k,i_μ,p] Π_{m≠μ} Ã_m[j_m,k,l] B_m[k,i_m,p].
     """
-    names = layer.slot_names
+    names = layer.adapter_names
     R, L, r = layer.cp_rank, layer.token_rank, layer.width
     out = torch.zeros(x.shape[0], x.shape[1], layer.out_features, dtype=torch.float64)
     for b in range(x.shape[0]):

@@ -83,7 +83,7 @@ def test_routing_marks_exactly_the_visual_tokens_as_video_and_the_qformer_tokens
         model(batch)
         visual, _ = native_video_embeddings(model, batch["media"]["video"])
         audio = model.encode("audio", batch["media"]["audio"], 2, batch["media_lengths"]["audio"])
-    slots = model.slot.routing.slot_index
+    slots = model.slot.routing.adapter_index
     assert int((slots == 1).sum()) == 2 * VIDEO_TOKENS and int((slots == 2).sum()) == 2 * 8
     assert torch.allclose(embeds[slots == 1], visual, atol=1e-6)  # video slot == the model's own visual tokens
     assert torch.allclose(embeds[slots == 2], audio.flatten(0, 1), atol=1e-6)  # audio slot == Q-Former tokens

@@ -8,10 +8,10 @@ from torch import Tensor, nn
 from ..base import AdapterLinear
 from ..functional import (
     AttentionPlan,
+    adapter_projections,
     attention_plan,
     inverse_temperature,
     routed_down,
-    slot_projections,
     text_guided_attention,
 )
 from ..registry import register
@@ -34,19 +34,21 @@ class MokaLinear(AdapterLinear):
     cross_attention = True
 
     def build(self) -> None:
-        self.slot_names = (TEXT,) + self.spec.modalities  # routing slot i -> slot_names[i]
-        self.lora_A = nn.ParameterDict([(n, self.new_param(self.spec.rank, self.in_features)) for n in self.slot_names])
+        self.adapter_names = (TEXT,) + self.spec.modalities  # adapter index i -> adapter_names[i]
+        self.lora_A = nn.ParameterDict(
+            [(n, self.new_param(self.spec.rank, self.in_features)) for n in self.adapter_names]
+        )
         self.lora_B = self.new_param(self.out_features, self.spec.rank)
 
     def down(self, x: Tensor, routing: Routing | None) -> Tensor:
         """a [B, T, r]: every token through its modality's A, in one GEMM."""
         if routing is None:
             return x @ self.lora_A[TEXT].t() * self.scale
-        return routed_down(x, self.stacked_A(), routing.slot_gather_index(self.spec.rank), self.scale)
+        return routed_down(x, self.stacked_A(), routing.adapter_gather_index(self.spec.rank), self.scale)
 
     def stacked_A(self) -> Tensor:
         # explicit order: a ParameterDict built from a dict may not keep insertion order
-        return torch.cat([self.lora_A[n] for n in self.slot_names], dim=0)  # [M*r, d], slot-major
+        return torch.cat([self.lora_A[n] for n in self.adapter_names], dim=0)  # [M*r, d], adapter-major
 
     def plan(self, routing: Routing, dtype: torch.dtype) -> AttentionPlan:
         """The attention's indices and masks: built by the first layer, shared by the others.
@@ -87,8 +89,8 @@ class MokaLinear(AdapterLinear):
     def folded_prefill_delta(self, x: Tensor, routing: Routing) -> Tensor:
         # the one GEMM of down() already holds A_text x for every token: subtract it in rank space
         rank = self.spec.rank
-        a_all = slot_projections(x, self.stacked_A(), rank)  # [B, T, M, r]
-        a = a_all.gather(2, routing.slot_gather_index(rank)).squeeze(2) * self.scale
+        a_all = adapter_projections(x, self.stacked_A(), rank)  # [B, T, M, r]
+        a = a_all.gather(2, routing.adapter_gather_index(rank)).squeeze(2) * self.scale
         if self.cross_attention:
             a = self.interact(a, routing)
         if routing.active is not None:

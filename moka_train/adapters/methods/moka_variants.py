@@ -98,14 +98,14 @@ class MokaAVLinear(MokaLinear):
             raise ValueError(
                 f"moka_av needs two different non-text modalities among {media}: av_query={query!r}, av_key={key!r}"
             )
-        self.av_query_slot = self.slot_names.index(query)
-        self.av_key_slot = self.slot_names.index(key)
+        self.av_query_index = self.adapter_names.index(query)
+        self.av_key_index = self.adapter_names.index(key)
         self.av_weight = float(options.get("av_weight", self.spec.xattn_weight))
 
     def interact(self, a: Tensor, routing: Routing) -> Tensor:
         mixed = super().interact(a, routing)
-        q_pos, q_valid = packed_positions(routing.slot_index == self.av_query_slot)  # [B, P]
-        k_pos, k_valid = packed_positions(routing.slot_index == self.av_key_slot)  # [B, K]
+        q_pos, q_valid = packed_positions(routing.adapter_index == self.av_query_index)  # [B, P]
+        k_pos, k_valid = packed_positions(routing.adapter_index == self.av_key_index)  # [B, K]
         if q_pos.shape[1] == 0 or k_pos.shape[1] == 0:
             return mixed
         if routing.packed:  # [B, P, K]: the key modality's tokens of the query token's own sample

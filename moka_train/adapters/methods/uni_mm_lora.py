@@ -9,7 +9,7 @@ from ..base import AdapterLinear
 from ..functional import routed_down
 from ..registry import register
 from ..routing import Routing
-from .unimodal_lora import TEXT, slot_names
+from .unimodal_lora import TEXT, adapter_names
 
 
 @register("uni_mm_lora")
@@ -26,9 +26,9 @@ class UniMMLoRALinear(AdapterLinear):
     zero_init = ("lora_B", "shared_B")
 
     def build(self) -> None:
-        self.slot_names = slot_names(self.spec)  # routing slot i -> slot_names[i]
+        self.adapter_names = adapter_names(self.spec)  # adapter index i -> adapter_names[i]
         rank = self.spec.rank
-        self.lora_A = nn.ParameterDict([(n, self.new_param(rank, self.in_features)) for n in self.slot_names])
+        self.lora_A = nn.ParameterDict([(n, self.new_param(rank, self.in_features)) for n in self.adapter_names])
         self.lora_B = self.new_param(self.out_features, rank)
         self.shared_A = self.new_param(rank, self.in_features)
         self.shared_B = self.new_param(self.out_features, rank)
@@ -38,8 +38,8 @@ class UniMMLoRALinear(AdapterLinear):
         if routing is None:
             a = x @ self.lora_A[TEXT].t() * self.scale  # [B, T, r]
         else:
-            stacked = torch.cat([self.lora_A[n] for n in self.slot_names], dim=0)  # [M*r, d], slot-major
-            a = routed_down(x, stacked, routing.slot_gather_index(self.spec.rank), self.scale)  # [B, T, r]
+            stacked = torch.cat([self.lora_A[n] for n in self.adapter_names], dim=0)  # [M*r, d], adapter-major
+            a = routed_down(x, stacked, routing.adapter_gather_index(self.spec.rank), self.scale)  # [B, T, r]
         shared = (x @ self.shared_A.t() * self.scale) @ self.shared_B.t()
         return a @ self.lora_B.t(), shared
 

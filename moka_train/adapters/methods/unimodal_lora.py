@@ -13,11 +13,11 @@ from ..routing import Routing
 TEXT = "text"
 
 
-def slot_names(spec) -> tuple[str, ...]:
+def adapter_names(spec) -> tuple[str, ...]:
     """Adapter slot i -> name: "text" (query text and padding included), then config order."""
-    if spec.num_experts not in (0, spec.num_slots):
+    if spec.num_experts not in (0, spec.num_adapters):
         raise ValueError(
-            f"adapter method {spec.method!r} has one expert per modality ({spec.num_slots}); "
+            f"adapter method {spec.method!r} has one expert per modality ({spec.num_adapters}); "
             f"num_experts={spec.num_experts} does not fit"
         )
     return (TEXT,) + spec.modalities
@@ -35,19 +35,19 @@ class UnimodalLoRALinear(AdapterLinear):
     foldable = True
 
     def build(self) -> None:
-        self.slot_names = slot_names(self.spec)  # routing slot i -> slot_names[i]
+        self.adapter_names = adapter_names(self.spec)  # adapter index i -> adapter_names[i]
         rank = self.spec.rank
-        self.lora_A = nn.ParameterDict([(n, self.new_param(rank, self.in_features)) for n in self.slot_names])
-        self.lora_B = nn.ParameterDict([(n, self.new_param(self.out_features, rank)) for n in self.slot_names])
+        self.lora_A = nn.ParameterDict([(n, self.new_param(rank, self.in_features)) for n in self.adapter_names])
+        self.lora_B = nn.ParameterDict([(n, self.new_param(self.out_features, rank)) for n in self.adapter_names])
 
     def delta(self, x: Tensor, routing: Routing | None) -> Tensor:
         if routing is None:
             return (x @ self.lora_A[TEXT].t() * self.scale) @ self.lora_B[TEXT].t()
         batch, tokens, _ = x.shape
-        A = torch.cat([self.lora_A[n] for n in self.slot_names], dim=0)  # [M*r, d], slot-major
-        B = torch.cat([self.lora_B[n] for n in self.slot_names], dim=1)  # [o, M*r], slot-major
-        a = (x @ A.t() * self.scale).view(batch, tokens, len(self.slot_names), -1)  # [B, T, M, r]
-        own = F.one_hot(routing.slot_index, len(self.slot_names)).to(a.dtype)  # [B, T, M]
+        A = torch.cat([self.lora_A[n] for n in self.adapter_names], dim=0)  # [M*r, d], adapter-major
+        B = torch.cat([self.lora_B[n] for n in self.adapter_names], dim=1)  # [o, M*r], adapter-major
+        a = (x @ A.t() * self.scale).view(batch, tokens, len(self.adapter_names), -1)  # [B, T, M, r]
+        own = F.one_hot(routing.adapter_index, len(self.adapter_names)).to(a.dtype)  # [B, T, M]
         return (a * own[..., None]).view(batch, tokens, -1) @ B.t()  # [B, T, M*r] -> [B, T, o]
 
     def text_delta_weight(self) -> Tensor:

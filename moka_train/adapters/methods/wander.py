@@ -107,18 +107,18 @@ class WanderLinear(AdapterLinear):
             raise ValueError("wander fuses text with at least one non-text modality; spec.modalities is empty")
         opts = wander_options(self.spec.options)
         self.width, self.cp_rank, self.token_rank = int(opts["width"]), int(opts["cp_rank"]), int(opts["token_rank"])
-        self.slot_names = (TEXT,) + self.spec.modalities  # routing slot i -> slot_names[i]
+        self.adapter_names = (TEXT,) + self.spec.modalities  # adapter index i -> adapter_names[i]
         caps = opts["max_tokens"]
-        self.capacity = tuple(int(caps[n] if isinstance(caps, dict) else caps) for n in self.slot_names)
+        self.capacity = tuple(int(caps[n] if isinstance(caps, dict) else caps) for n in self.adapter_names)
         r, R, L = self.width, self.cp_rank, self.token_rank
-        per_slot = lambda *shape: nn.ParameterDict([(n, self.new_param(*shape)) for n in self.slot_names])  # noqa: E731
+        per_slot = lambda *shape: nn.ParameterDict([(n, self.new_param(*shape)) for n in self.adapter_names])  # noqa: E731
         self.down_weight = per_slot(r, self.in_features)  # W_m
         self.down_bias = per_slot(r)  # b_m
         self.feature_factor = per_slot(R, r + 1, r)  # B_m^{(k)}: [z; 1] -> fused width p = r
         self.token_factor = nn.ParameterDict(
             [
                 (n, self.new_param(cap, R, L))  # A_m^{(k)}
-                for n, cap in zip(self.slot_names, self.capacity)
+                for n, cap in zip(self.adapter_names, self.capacity)
             ]
         )
         self.slot_weight = per_slot(R, L)  # c_m^{(k)}: the own token on the L fused slots
@@ -129,7 +129,7 @@ class WanderLinear(AdapterLinear):
     def reset_adapter_parameters(self) -> None:
         r = self.width
         with torch.no_grad():
-            for name, capacity in zip(self.slot_names, self.capacity):
+            for name, capacity in zip(self.adapter_names, self.capacity):
                 nn.init.kaiming_uniform_(self.down_weight[name], a=math.sqrt(5))  # as LoRA's A
                 bound = 1.0 / math.sqrt(self.in_features)  # nn.Linear's bias init
                 nn.init.uniform_(self.down_bias[name], -bound, bound)
@@ -142,23 +142,23 @@ class WanderLinear(AdapterLinear):
     # --- pieces ----------------------------------------------------------------------------------
     def stacked(self, params: nn.ParameterDict) -> Tensor:
         # explicit slot order: a ParameterDict need not keep insertion order
-        return torch.stack([params[n] for n in self.slot_names])  # [M, ...]
+        return torch.stack([params[n] for n in self.adapter_names])  # [M, ...]
 
-    def own_features(self, x: Tensor, slot_index: Tensor | None) -> Tensor:
+    def own_features(self, x: Tensor, adapter_index: Tensor | None) -> Tensor:
         """u_t^{(k)} = B_{μ(t)}^{(k)ᵀ} [GELU(W_{μ(t)} x_t + b_{μ(t)}); 1]: [B, T, R, p]."""
         batch, tokens, _ = x.shape
-        r, R, M = self.width, self.cp_rank, len(self.slot_names)
-        if slot_index is None:  # decoding: text only
+        r, R, M = self.width, self.cp_rank, len(self.adapter_names)
+        if adapter_index is None:  # decoding: text only
             z = F.gelu(x @ self.down_weight[TEXT].t() + self.down_bias[TEXT])  # [B, T, r]
             z1 = torch.cat([z, z.new_ones(batch, tokens, 1)], dim=-1)  # [B, T, r+1]
             return torch.einsum("bti,kip->btkp", z1, self.feature_factor[TEXT])  # [B, T, R, p]
-        W = self.stacked(self.down_weight).reshape(M * r, -1)  # [M*r, d], slot-major
+        W = self.stacked(self.down_weight).reshape(M * r, -1)  # [M*r, d], adapter-major
         z_all = F.gelu(x @ W.t() + self.stacked(self.down_bias).reshape(M * r))  # [B, T, M*r]
-        idx = slot_index[:, :, None, None].expand(batch, tokens, 1, r)  # [B, T, 1, r]
+        idx = adapter_index[:, :, None, None].expand(batch, tokens, 1, r)  # [B, T, 1, r]
         z = z_all.view(batch, tokens, M, r).gather(2, idx).squeeze(2)  # [B, T, r]
         z1 = torch.cat([z, z.new_ones(batch, tokens, 1)], dim=-1)  # [B, T, r+1]
         u_all = torch.einsum("bti,mkip->btmkp", z1, self.stacked(self.feature_factor))  # [B, T, M, R, p]
-        idx = slot_index[:, :, None, None, None].expand(batch, tokens, 1, R, r)  # [B, T, 1, R, p]
+        idx = adapter_index[:, :, None, None, None].expand(batch, tokens, 1, R, r)  # [B, T, 1, R, p]
         return u_all.gather(2, idx).squeeze(2)  # [B, T, R, p]
 
     def prompt_membership(self, routing: Routing) -> tuple[Tensor, Tensor]:
@@ -166,14 +166,14 @@ class WanderLinear(AdapterLinear):
         sample [B, T]); packed rows restart the count at every sample."""
         ids = routing.modality_ids
         prompt = (ids == QUERY) | (ids >= FIRST_MEDIA)  # answer / system text / padding never feed F
-        onehot = F.one_hot(routing.slot_index, len(self.slot_names)) * prompt[..., None]  # [B, T, M]
+        onehot = F.one_hot(routing.adapter_index, len(self.adapter_names)) * prompt[..., None]  # [B, T, M]
         before = onehot.cumsum(dim=1) - onehot  # [B, T, M] prompt tokens of each slot before t in the row
         if routing.packed:  # minus those before the token's sample starts
             before = before - before.gather(1, segment_starts(routing.segment_ids)[..., None].expand_as(before))
         rank = (before * onehot).sum(-1)  # [B, T], 0 off the prompt
         if routing is not self._checked_routing:  # one host sync per routing, not per call
             counts = ((before + 1) * onehot).amax(dim=(0, 1)).tolist()  # [M] most tokens of a slot in a sample
-            over = [(n, c, cap) for n, c, cap in zip(self.slot_names, counts, self.capacity) if c > cap]
+            over = [(n, c, cap) for n, c, cap in zip(self.adapter_names, counts, self.capacity) if c > cap]
             if over:
                 raise ValueError(
                     f"wander token factor too small (slot, tokens, max_tokens): {over}; "
@@ -187,8 +187,8 @@ class WanderLinear(AdapterLinear):
         (1 without packing: then the row is the sample)."""
         onehot, rank = self.prompt_membership(routing)
         offsets = torch.tensor([0, *self.capacity[:-1]], device=u.device).cumsum(0)  # [M]
-        table = torch.cat([self.token_factor[n] for n in self.slot_names])  # [ΣTm, R, L]
-        rows = table[offsets[routing.slot_index] + rank]  # [B, T, R, L]: A_{μ(t)}[rank of t]
+        table = torch.cat([self.token_factor[n] for n in self.adapter_names])  # [ΣTm, R, L]
+        rows = table[offsets[routing.adapter_index] + rank]  # [B, T, R, L]: A_{μ(t)}[rank of t]
         member = onehot.to(u.dtype)[:, :, None]  # [B, T, 1, M]
         if routing.packed:  # [B, T, S, M]: the token's sample and slot
             member = F.one_hot(local_segments(routing.segment_ids)).to(u.dtype)[..., None] * member
@@ -210,15 +210,15 @@ class WanderLinear(AdapterLinear):
             u = self.own_features(x, None)  # [B, T, R, p]
             fused = (u * self._decode_context[:, None].to(u.dtype)).sum(dim=2)  # [B, T, p]
             return fused @ self.up.t()
-        u = self.own_features(x, routing.slot_index)  # [B, T, R, p]
+        u = self.own_features(x, routing.adapter_index)  # [B, T, R, p]
         ctx = self.context(u, routing)  # [B, S, M, R, p]
         # what generated (text) tokens need; no graph kept (packed rows are training only)
         self._decode_context = None if routing.packed else ctx[:, 0, 0].detach()
-        batch, tokens = routing.slot_index.shape
+        batch, tokens = routing.adapter_index.shape
         own = (
-            routing.slot_index
+            routing.adapter_index
             if not routing.packed
-            else local_segments(routing.segment_ids) * ctx.shape[2] + routing.slot_index
+            else local_segments(routing.segment_ids) * ctx.shape[2] + routing.adapter_index
         )  # (sample, slot) of t
         idx = own[:, :, None, None].expand(batch, tokens, *ctx.shape[3:])  # [B, T, R, p]
         fused = (u * ctx.flatten(1, 2).gather(1, idx)).sum(dim=2)  # [B, T, p]: Σ_k u ⊙ H_{b,μ(t)}
