@@ -47,6 +47,22 @@ def test_composition_order_later_base_wins(tmp_path, monkeypatch):
     assert (cfg.adapter.rank, cfg.adapter.alpha) == (2, 5.0)
 
 
+def test_a_base_with_its_own_bases_resolves_them_beside_itself_and_a_later_list_replaces_whole(tmp_path, monkeypatch):
+    # the shipped layout: configs/base/scenario_x.yaml names train/modality bases in configs/base/,
+    # a recipe in configs/ names the scenario; a later `stages:` replaces the list, never merges items
+    monkeypatch.setenv("MODEL_ROOT", "/m")
+    (tmp_path / "base").mkdir()
+    write(tmp_path / "base" / "common.yaml", BASE)
+    write(tmp_path / "base" / "scenario.yaml", {"base": ["common.yaml"], "adapter": {"rank": 2}})
+    write(tmp_path / "base" / "backbone.yaml", {"data": {"template": "chat"}})
+    one_stage = [{"name": "only", "kind": "moka_finetune"}]
+    path = write(tmp_path / "r.yaml", {"base": ["base/scenario.yaml", "base/backbone.yaml"], "stages": one_stage})
+    cfg = load_config(path)
+    assert (cfg.adapter.rank, cfg.adapter.method, cfg.data.template) == (2, "moka", "chat")
+    assert [s.name for s in cfg.stages] == ["only"]
+    assert cfg.data.root == "/tmp/data"  # the innermost base's key survives two levels of composition
+
+
 def test_nested_and_indexed_overrides_are_typed(recipe):
     cfg = load_config(
         recipe,

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from moka_train.config import load_config
 
@@ -56,3 +57,26 @@ def test_visual_recipe_uses_small_lambda_and_split_turns():
 def test_method_is_one_override_away():
     cfg = load_config(CONFIGS / "avqa_llama2.yaml", ["adapter.method=lora"])
     assert cfg.adapter.method == "lora" and cfg.adapter.rank == 4
+
+
+SCENARIOS = ("avqa", "ave", "visual", "speech")
+
+
+def _raw(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_a_scenario_is_written_once_and_each_backbone_recipe_only_picks_its_backbone(scenario):
+    # the scenario's data, adapter and stages live in base/scenario_<name>.yaml; a backbone recipe
+    # names that base and its backbone's base, plus what truly differs (Qwen2.5-VL's own video path)
+    recipes = [p for p in RECIPES if p.stem.startswith(f"{scenario}_") and not p.stem.endswith("_official")]
+    assert len(recipes) >= 5
+    for path in recipes:
+        raw = _raw(path)
+        assert raw["base"][0] == f"base/scenario_{scenario}.yaml", path.name
+        assert raw["base"][1].startswith("base/llm_"), path.name
+        own = set(raw) - {"base", "output_dir"}
+        assert own == ({"model", "stages"} if path.stem.endswith("_qwen25vl") else set()), path.name
+        assert path.read_text().splitlines()[0].startswith("# "), path.name  # its launch line stays first
+    assert "stages" in _raw(CONFIGS / "base" / f"scenario_{scenario}.yaml")
