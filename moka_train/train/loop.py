@@ -6,7 +6,9 @@ import math
 import resource
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -14,6 +16,9 @@ from ..modality import FIRST_MEDIA
 from ..utils.dist import all_true
 from ..utils.logging import get_logger
 from .reduction import answer_tokens, scaled, step_loss, weighted_batches
+
+if TYPE_CHECKING:
+    from ..config.sections.train import TrainConfig
 
 log = get_logger(__name__)
 
@@ -51,94 +56,146 @@ def tokens_per_modality(modality_ids: torch.Tensor, names: list[str]) -> dict[st
     return out
 
 
-def train_stage(
-    engine,
-    make_loader,
-    state: LoopState,
-    total_steps: int,
-    grad_accum: int,
-    metrics,
-    save,
-    log_every: int,
-    save_every: int,
-    max_nonfinite_in_row: int,
-    modality_names: list[str],
-    stop_after: int | None = None,
-    loss_reduction: str = "sample",
-    evaluate=None,
-    eval_every: int | None = None,
-) -> bool:
-    """Run until ``state.step == total_steps`` (returns True) or, with ``stop_after``, until this
-    call has made that many steps (returns False). ``make_loader(epoch, position)`` resumes
-    mid-epoch; ``save(state)`` writes a complete checkpoint; ``evaluate()``, the held-out loss,
-    runs every ``eval_every`` steps and at the end, logged in the row of that step."""
-    window, answer, tokens, micro, started = [], [], Counter(), 0, time.perf_counter()
-    waited = {"s": 0.0}  # seconds spent waiting for the loader since the last log line
-    stop_at = state.step + stop_after if stop_after else None
-    last_logged = state.step
-    while state.step < total_steps:
-        batches = timed_batches(make_loader(state.epoch, state.position), waited)
-        for batch, weight in weighted_batches(batches, loss_reduction, grad_accum):
+@dataclass(frozen=True)
+class LoopSettings:
+    """The fixed settings of one stage's loop: its length (``total_steps``, from the data and
+    ``train.max_steps``), the modality names counted in the token metrics, and ``train.*``."""
+
+    total_steps: int
+    modality_names: tuple[str, ...]
+    grad_accum: int
+    log_every: int
+    save_every: int
+    max_nonfinite_in_row: int
+    loss_reduction: str
+    stop_after: int | None = None  # steps this call makes at most (a time-limited job)
+    eval_every: int | None = None  # held-out loss every N steps; None: no held-out loss
+
+    @classmethod
+    def from_train(cls, train: TrainConfig, total_steps: int, modality_names) -> LoopSettings:
+        return cls(
+            total_steps=total_steps,
+            modality_names=tuple(modality_names),
+            grad_accum=train.grad_accum,
+            log_every=train.log_every,
+            save_every=train.save_every,
+            max_nonfinite_in_row=train.max_nonfinite_in_row,
+            loss_reduction=train.loss_reduction,
+            stop_after=train.stop_after,
+            eval_every=train.eval_every,
+        )
+
+
+@dataclass(frozen=True)
+class LoopHooks:
+    """What the loop calls out to. ``make_loader(epoch, position)`` yields the micro-batches of an
+    epoch from ``position`` on (mid-epoch resume); ``save(state)`` writes a complete checkpoint;
+    ``metrics.log(step, values)`` records a row; ``evaluate()`` returns the held-out loss."""
+
+    make_loader: Callable[[int, int], Iterable[dict]]
+    save: Callable[[LoopState], None]
+    metrics: Any
+    evaluate: Callable[[], float] | None = None
+
+
+@dataclass
+class _Progress:
+    """What the loop gathers between two log lines (the losses: within one optimizer step)."""
+
+    last_logged: int
+    losses: list[float] = field(default_factory=list)
+    answers: list[int] = field(default_factory=list)
+    tokens: Counter = field(default_factory=Counter)
+    waited_s: float = 0.0  # seconds spent waiting for the loader since the last log line
+    started: float = field(default_factory=time.perf_counter)
+    micro: int = 0  # finite micro-batches stepped in this call
+
+
+def train_stage(engine, state: LoopState, settings: LoopSettings, hooks: LoopHooks) -> bool:
+    """Run until ``state.step == settings.total_steps`` (returns True) or, with ``stop_after``,
+    until this call has made that many steps (returns False). The held-out loss runs every
+    ``eval_every`` steps and at the end, logged in the row of that step."""
+    if hooks.evaluate is not None and settings.eval_every is None:
+        raise ValueError("train_stage: an evaluate hook needs settings.eval_every (train.eval_every)")
+    progress = _Progress(last_logged=state.step)
+    first = state.step
+    stop_at = first + settings.stop_after if settings.stop_after else None
+    while state.step < settings.total_steps:
+        batches = timed_batches(hooks.make_loader(state.epoch, state.position), progress)
+        for batch, weight in weighted_batches(batches, settings.loss_reduction, settings.grad_accum):
             state.position += 1
-            # counted on the host copy: .tolist() on a GPU tensor would sync every micro-step
-            counts = tokens_per_modality(batch["modality_ids"], modality_names)
-            answer_count = answer_tokens(batch) if loss_reduction == "token" else 0
-            batch = to_device(batch, engine.device)
-            loss = engine(batch)["loss"]
-            if not _finite_everywhere(loss, state, max_nonfinite_in_row):
-                continue
-            engine.backward(scaled(loss, weight))
-            engine.step()
-            window.append(loss.item())
-            answer.append(answer_count)
-            tokens.update(counts)
-            micro += 1
-            if micro % grad_accum:
+            if not _micro_step(engine, batch, weight, state, settings, progress):
                 continue
             state.step += 1
-            loss_of_step = step_loss(window, answer, loss_reduction)
-            due_eval = evaluate is not None and (state.step % eval_every == 0 or state.step == total_steps)
-            if state.step % log_every == 0 or state.step == total_steps or due_eval:
-                elapsed = time.perf_counter() - started
-                extra = {"eval_loss": evaluate()} if due_eval else {}
-                started = time.perf_counter()  # the held-out pass is not training time
-                metrics.log(
-                    state.step,
-                    {
-                        "loss": loss_of_step,
-                        **extra,
-                        "lr": engine.get_lr()[0],
-                        "tokens_per_s": sum(tokens.values()) / max(elapsed, 1e-9),
-                        "step_s": elapsed / (state.step - last_logged),
-                        "data_wait_s": waited["s"] / (state.step - last_logged),
-                        "data_wait_share": waited["s"] / max(elapsed, 1e-9),
-                        "tokens": dict(tokens),
-                        "nonfinite_skipped": state.nonfinite_total,
-                        **peak_memory_mb(),
-                    },
-                )
-                tokens, last_logged, waited["s"] = Counter(), state.step, 0.0
-            window, answer = [], []
-            if state.step % save_every == 0 or state.step in (total_steps, stop_at):
-                save(state)
-            if state.step >= total_steps:
+            _end_step(engine, state, settings, hooks, progress)
+            if state.step % settings.save_every == 0 or state.step in (settings.total_steps, stop_at):
+                hooks.save(state)
+            if state.step >= settings.total_steps:
                 return True
             if state.step == stop_at:
-                log.info("stopping after %d steps as asked (train.stop_after); resume=auto continues", stop_after)
+                log.info("stopping after %d steps as asked (train.stop_after); resume=auto continues", stop_at - first)
                 return False
         state.epoch += 1
         state.position = 0
     return True
 
 
-def timed_batches(batches, waited: dict):
-    """The batches of ``batches``, adding the seconds each took to arrive to ``waited["s"]``
+def _micro_step(engine, batch, weight, state: LoopState, settings: LoopSettings, progress: _Progress) -> bool:
+    """Forward, backward and engine step of one micro-batch (skipped when its loss is not finite);
+    True when it completes an optimizer step (every ``grad_accum`` finite micro-batches)."""
+    # counted on the host copy: .tolist() on a GPU tensor would sync every micro-step
+    counts = tokens_per_modality(batch["modality_ids"], settings.modality_names)
+    answer_count = answer_tokens(batch) if settings.loss_reduction == "token" else 0
+    loss = engine(to_device(batch, engine.device))["loss"]
+    if not _finite_everywhere(loss, state, settings.max_nonfinite_in_row):
+        return False
+    engine.backward(scaled(loss, weight))
+    engine.step()
+    progress.losses.append(loss.item())
+    progress.answers.append(answer_count)
+    progress.tokens.update(counts)
+    progress.micro += 1
+    return progress.micro % settings.grad_accum == 0
+
+
+def _end_step(engine, state: LoopState, settings: LoopSettings, hooks: LoopHooks, progress: _Progress) -> None:
+    """Close an optimizer step: its loss, and the metrics row (with the held-out loss) when due."""
+    loss_of_step = step_loss(progress.losses, progress.answers, settings.loss_reduction)
+    progress.losses, progress.answers = [], []
+    last = state.step == settings.total_steps
+    due_eval = hooks.evaluate is not None and (state.step % settings.eval_every == 0 or last)
+    if not (state.step % settings.log_every == 0 or last or due_eval):
+        return
+    elapsed = time.perf_counter() - progress.started
+    extra = {"eval_loss": hooks.evaluate()} if due_eval else {}
+    progress.started = time.perf_counter()  # the held-out pass is not training time
+    steps = state.step - progress.last_logged
+    hooks.metrics.log(
+        state.step,
+        {
+            "loss": loss_of_step,
+            **extra,
+            "lr": engine.get_lr()[0],
+            "tokens_per_s": sum(progress.tokens.values()) / max(elapsed, 1e-9),
+            "step_s": elapsed / steps,
+            "data_wait_s": progress.waited_s / steps,
+            "data_wait_share": progress.waited_s / max(elapsed, 1e-9),
+            "tokens": dict(progress.tokens),
+            "nonfinite_skipped": state.nonfinite_total,
+            **peak_memory_mb(),
+        },
+    )
+    progress.tokens, progress.last_logged, progress.waited_s = Counter(), state.step, 0.0
+
+
+def timed_batches(batches, progress: _Progress):
+    """The batches of ``batches``, adding the seconds each took to arrive to ``progress.waited_s``
     (the time the step waited for data: decoding not hidden by the loader's workers)."""
     iterator = iter(batches)
     while True:
         start = time.perf_counter()
         batch = next(iterator, None)
-        waited["s"] += time.perf_counter() - start
+        progress.waited_s += time.perf_counter() - start
         if batch is None:
             return
         yield batch

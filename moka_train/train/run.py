@@ -22,7 +22,7 @@ from .data import build_eval_data, build_stage_data
 from .engine import build_engine
 from .heldout import make_evaluator
 from .identity import check_identity, run_identity
-from .loop import LoopState, steps_for, train_stage
+from .loop import LoopHooks, LoopSettings, LoopState, steps_for, train_stage
 from .metrics import MetricsLogger
 from .run_dir import claim_output_dir
 from .stages import check_stage_order, init_sources, set_trainable, uses_adapters
@@ -64,21 +64,40 @@ def run_stage(cfg: RunConfig, stage: StageConfig, tokenizer, checkpoints, resume
         log.info("stage %s: loaded %s from %s", stage.name, loaded, source)
     data = build_stage_data(cfg, stage, tokenizer, specs)
     heldout = build_eval_data(cfg, stage, tokenizer, specs)
-    identity = run_identity(cfg, stage)
     total = steps_for(data.batches_per_epoch, stage.epochs, cfg.train.grad_accum, cfg.train.max_steps)
     engine = build_engine(model, cfg.train, stage.optim, total, cfg.model.dtype)
-    state = LoopState()
-    if resume:
-        saved = checkpoints.load(engine, resume[1])
-        state = LoopState(**saved["loop"])
-        restore_data_report(data.dataset.report, saved.get("data"))
-        log.info(
-            "stage %s: resumed at step %d (epoch %d, batch %d)", stage.name, state.step, state.epoch, state.position
-        )
+    state = _loop_state(stage, engine, data, checkpoints, resume)
     log.info("stage %s: %d trainable tensors, %d steps, %d ranks", stage.name, len(trainable), total, world_size())
     metrics = MetricsLogger(
         cfg.output_dir, stage.name, total, cfg.train.wandb_mode, cfg.model_dump(mode="json"), start_step=state.step
     )
+    hooks = LoopHooks(
+        make_loader=data.loader,
+        save=_checkpoint_writer(cfg, stage, engine, data, checkpoints),
+        metrics=metrics,
+        evaluate=make_evaluator(engine, heldout, cfg.train.loss_reduction, cfg.train.eval_max_batches),
+    )
+    finished = train_stage(engine, state, LoopSettings.from_train(cfg.train, total, [s.name for s in specs]), hooks)
+    metrics.close()
+    if finished:
+        _export_stage(cfg, stage, model, state, data.report())
+    return finished
+
+
+def _loop_state(stage: StageConfig, engine, data, checkpoints: CheckpointManager, resume) -> LoopState:
+    """A fresh loop state, or the one of the checkpoint resumed (engine and data report restored)."""
+    if not resume:
+        return LoopState()
+    saved = checkpoints.load(engine, resume[1])
+    state = LoopState(**saved["loop"])
+    restore_data_report(data.dataset.report, saved.get("data"))
+    log.info("stage %s: resumed at step %d (epoch %d, batch %d)", stage.name, state.step, state.epoch, state.position)
+    return state
+
+
+def _checkpoint_writer(cfg: RunConfig, stage: StageConfig, engine, data, checkpoints: CheckpointManager):
+    """The loop's ``save(state)``: engine, loop state, data report and run identity in one checkpoint."""
+    identity = run_identity(cfg, stage)
 
     def save(loop_state: LoopState) -> None:
         checkpoints.save(
@@ -88,26 +107,10 @@ def run_stage(cfg: RunConfig, stage: StageConfig, tokenizer, checkpoints, resume
             {"loop": loop_state.to_dict(), "data": data.report(), "identity": identity},
         )
 
-    finished = train_stage(
-        engine,
-        data.loader,
-        state,
-        total,
-        cfg.train.grad_accum,
-        metrics,
-        save,
-        cfg.train.log_every,
-        cfg.train.save_every,
-        cfg.train.max_nonfinite_in_row,
-        [s.name for s in specs],
-        cfg.train.stop_after,
-        cfg.train.loss_reduction,
-        make_evaluator(engine, heldout, cfg.train.loss_reduction, cfg.train.eval_max_batches),
-        cfg.train.eval_every,
-    )
-    metrics.close()
-    if not finished:
-        return False
+    return save
+
+
+def _export_stage(cfg: RunConfig, stage: StageConfig, model, state: LoopState, report: dict) -> None:
     with gathered([model.llm.get_input_embeddings().weight, model.llm.get_output_embeddings().weight]):
         extra = {"embeddings": model.added_embeddings()} if model.added_token_ids else None
     export_weights(
@@ -117,9 +120,8 @@ def run_stage(cfg: RunConfig, stage: StageConfig, tokenizer, checkpoints, resume
         {"stage": stage.name, "kind": stage.kind, "step": state.step},
         extra=extra,
     )
-    _write_data_report(cfg, stage, data.report())
+    _write_data_report(cfg, stage, report)
     barrier()
-    return True
 
 
 def _write_data_report(cfg: RunConfig, stage: StageConfig, report: dict) -> None:

@@ -4,7 +4,7 @@ the step. A minimal stand-in for the DeepSpeed engine interface drives a real to
 import pytest
 import torch
 
-from moka_train.train.loop import LoopState, NonFiniteLossError, train_stage
+from moka_train.train.loop import LoopHooks, LoopSettings, LoopState, NonFiniteLossError, train_stage
 
 
 class PlainEngine:
@@ -50,7 +50,16 @@ def loader(epoch, position):
 
 def run(engine, steps, limit=3):
     state, metrics, saves = LoopState(), Recorder(), []
-    train_stage(engine, loader, state, steps, 1, metrics, lambda s: saves.append(s.step), 1, 100, limit, [])
+    settings = LoopSettings(
+        total_steps=steps,
+        modality_names=(),
+        grad_accum=1,
+        log_every=1,
+        save_every=100,
+        max_nonfinite_in_row=limit,
+        loss_reduction="sample",
+    )
+    train_stage(engine, state, settings, LoopHooks(loader, lambda s: saves.append(s.step), metrics))
     return state, metrics, saves
 
 
@@ -67,3 +76,25 @@ def test_k_nonfinite_in_a_row_abort_naming_the_step():
     engine = PlainEngine(poisoned={3, 4, 5})
     with pytest.raises(NonFiniteLossError, match="3 non-finite losses in a row; the last before optimizer step 3"):
         run(engine, steps=8, limit=3)
+
+
+def test_settings_come_from_the_train_section_and_a_held_out_hook_needs_its_interval():
+    from moka_train.config.sections.train import TrainConfig
+
+    train = TrainConfig(grad_accum=2, log_every=3, save_every=7, stop_after=5, eval_every=4, loss_reduction="token")
+    settings = LoopSettings.from_train(train, total_steps=9, modality_names=["video", "audio"])
+    assert settings == LoopSettings(9, ("video", "audio"), 2, 3, 7, train.max_nonfinite_in_row, "token", 5, 4)
+    no_interval = LoopSettings(9, (), 1, 1, 100, 3, "sample")
+    hooks = LoopHooks(loader, lambda s: None, Recorder(), evaluate=lambda: 0.0)
+    with pytest.raises(ValueError, match="evaluate hook needs settings.eval_every"):
+        train_stage(PlainEngine(poisoned=set()), LoopState(), no_interval, hooks)
+
+
+def test_stop_after_returns_false_and_saves_at_the_stop_and_eval_rows_come_every_interval():
+    engine, saves, metrics, evals = PlainEngine(poisoned=set()), [], Recorder(), []
+    settings = LoopSettings(8, (), 1, 100, 100, 3, "sample", stop_after=6, eval_every=2)
+    hooks = LoopHooks(loader, lambda s: saves.append(s.step), metrics, evaluate=lambda: evals.append(1) or 0.5)
+    state = LoopState(step=1)
+    assert train_stage(engine, state, settings, hooks) is False
+    assert state.step == 7 and saves == [7] and engine.steps == 6
+    assert [row[0] for row in metrics.rows] == [2, 4, 6] and len(evals) == 3
