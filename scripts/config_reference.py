@@ -1,13 +1,13 @@
-"""Write docs/config_reference.md from the config schema: python scripts/config_reference.py"""
+"""Write docs/config_reference.md from the config schema: python scripts/config_reference.py
+(== `moka-train config-reference --output docs/config_reference.md`)."""
 
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # run from a checkout without install
 
-from moka_train.config.reference import config_reference  # noqa: E402
+from moka_train.cli import main  # noqa: E402
 
 if __name__ == "__main__":
-    (ROOT / "docs").mkdir(exist_ok=True)
-    (ROOT / "docs" / "config_reference.md").write_text(config_reference())
+    raise SystemExit(main(["--output", str(ROOT / "docs" / "config_reference.md")], command="config-reference"))

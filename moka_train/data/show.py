@@ -2,12 +2,12 @@
 
 Green = trained (label set), bold yellow = query text (the keys of MokA's cross-attention),
 magenta = a media block (shown once with its length), dim = everything else (glue, system
-prompt, untrained user text). Printing is this module's job, so it writes to the console.
+prompt, untrained user text). :func:`sample_view` returns the rich renderable; the CLI prints it.
 """
 
 from __future__ import annotations
 
-from rich.console import Console
+from rich.console import Group
 from rich.text import Text
 
 from ..modality import QUERY, TEXT
@@ -17,8 +17,9 @@ from .tokenize import IGNORE_INDEX, add_placeholder_tokens
 from .tokenizer import load_tokenizer
 
 
-def show_sample(cfg, index: int, split: str = "train", console: Console | None = None) -> None:
-    console = console or Console()
+def sample_view(cfg, index: int, split: str = "train") -> Group:
+    """Sample ``index`` of ``split`` as rendered for training (or prompting): its header, the
+    coloured tokens, the token counts per kind and the legend."""
     tokenizer = load_tokenizer(cfg.model, cfg.data.prompt_style)
     specs = modality_specs(cfg.model)
     add_placeholder_tokens(tokenizer, specs, cfg.data.prompt_style)
@@ -28,27 +29,20 @@ def show_sample(cfg, index: int, split: str = "train", console: Console | None =
     sample = dataset.samples[index]
     rendered = dataset.renderer.render(dataset._prompt(sample), dataset.generation)
     names = {s.id: s.name for s in specs}
-    console.print(
-        f"[bold]sample {sample.id}[/] ({sample.source}), {len(rendered)} tokens, template "
-        f"{cfg.data.template}, media {sample.media}"
-    )
-    console.print(
-        colour_tokens(
-            tokenizer, rendered.input_ids.tolist(), rendered.labels.tolist(), rendered.modality_ids.tolist(), names
-        )
-    )
+    modality_ids = rendered.modality_ids.tolist()
     trained = sum(1 for x in rendered.labels.tolist() if x != IGNORE_INDEX)
-    query = sum(1 for m in rendered.modality_ids.tolist() if m == QUERY)
-    console.print(
-        f"trained tokens {trained}, query tokens {query}, "
-        + ", ".join(f"{n} tokens {rendered.modality_ids.tolist().count(i)}" for i, n in names.items())
-    )
-    console.print(
+    return Group(
+        # plain strings: rendered with markup and highlighting, as console.print renders them
+        f"[bold]sample {sample.id}[/] ({sample.source}), {len(rendered)} tokens, template "
+        f"{cfg.data.template}, media {sample.media}",
+        colour_tokens(tokenizer, rendered.input_ids.tolist(), rendered.labels.tolist(), modality_ids, names),
+        f"trained tokens {trained}, query tokens {modality_ids.count(QUERY)}, "
+        + ", ".join(f"{n} tokens {modality_ids.count(i)}" for i, n in names.items()),
         Text("legend: ")
         + Text("trained ", "green")
         + Text("query ", "bold yellow")
         + Text("media ", "magenta")
-        + Text("other", "dim")
+        + Text("other", "dim"),
     )
 
 

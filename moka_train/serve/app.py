@@ -12,20 +12,15 @@ model itself, batching requests that arrive together (``serve.batcher``).
 
 from __future__ import annotations
 
-import argparse
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from ..config import load_config
-from ..utils.logging import get_logger
 from .batcher import Batcher
 from .engine import AnswerEngine
 from .openai_api import RequestError, completion, parse_request
-
-log = get_logger(__name__)
 
 
 def create_app(
@@ -72,22 +67,3 @@ def create_app(
         return {"batch_sizes": list(batcher.batch_sizes)}
 
     return app
-
-
-def serve_main(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    cfg = load_config(args.config, args.overrides)
-    engine = AnswerEngine(cfg, args.checkpoint, fold=args.fold)
-    name = args.model_name or Path(args.config).stem
-    app = create_app(
-        engine,
-        name,
-        Path(args.media_root) if args.media_root else None,
-        args.batch_window_ms,
-        args.max_batch,
-        args.max_tokens,
-    )
-    log.info("serving %s (%s) on http://%s:%d/v1", name, args.checkpoint, args.host, args.port)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    return 0

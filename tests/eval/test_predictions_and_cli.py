@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from moka_train.eval.cli import evaluate_main
+from moka_train.cli.evaluate_score import evaluate_main
 from moka_train.eval.metrics import ScoringError, get_scorer
 from moka_train.eval.predictions import PredictionsError, read_predictions
 

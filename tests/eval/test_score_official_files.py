@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from moka_train.eval.cli import evaluate_main
+from moka_train.cli.evaluate_score import evaluate_main
 from moka_train.eval.metrics import ave, mmbench, pope
 from moka_train.eval.predictions import read_predictions
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from moka_train.eval.cli import evaluate_main
+from moka_train.cli.evaluate_score import evaluate_main
 from moka_train.eval.metrics import SCORERS, ScoringError, mmbench, seed
 from moka_train.eval.predictions import read_predictions
 from moka_train.eval.protocol import PROTOCOLS

@@ -63,7 +63,8 @@ def test_probe_names_are_checked_and_recorded(exported, tmp_path):
 def test_single_question_uses_the_official_prompt_and_answers(exported, tmp_path, capsys):
     from argparse import Namespace
 
-    from moka_train.eval.generate import infer_main, single_question_file
+    from moka_train.cli.infer import infer_main
+    from moka_train.eval.generate import single_question_file
 
     cfg, export, _ = exported
     video = Path(cfg.data.root) / "video" / "av_00000.mp4"

@@ -19,7 +19,7 @@ from moka_train.eval.metrics import SCORERS
 from moka_train.eval.progress import ProgressError, key_file
 from moka_train.eval.protocol import PROTOCOLS
 from moka_train.eval.run import run_generation
-from moka_train.eval.run_cli import BENCHMARKS
+from moka_train.eval.score import BENCHMARKS
 from moka_train.model.export import export_weights
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tiny_avqa.yaml"

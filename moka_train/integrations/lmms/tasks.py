@@ -9,7 +9,7 @@ are relative to the working directory, no variables expanded). The shipped files
 ``task_files/`` read ``music_avqa_test.jsonl`` / ``ave_test.jsonl`` with media under ``.``: run
 lmms-eval from the data root, or write files with absolute paths::
 
-    python -m moka_train.integrations.lmms.write_tasks --output lmms_tasks \\
+    moka-train lmms-tasks --output lmms_tasks \\
         --music-avqa eval/music_avqa_test.jsonl --ave eval/ave_test.jsonl --media-root DATA
     lmms-eval --model moka --model_args config=C.yaml,checkpoint=EXPORT \\
         --tasks moka_music_avqa,moka_ave --include_path lmms_tasks

@@ -1,4 +1,4 @@
-"""`evaluate.py score`: score a predictions file against one benchmark's definition.
+"""`evaluate.py score`: score a predictions file against one benchmark's definition; `report`: the table.
 
     python scripts/evaluate.py score --benchmark ave --predictions P.jsonl [--mode official|strict]
         [--annotations Annotations.txt]
@@ -16,9 +16,10 @@ import json
 import sys
 from pathlib import Path
 
+from ..eval.metrics import MODES, SCORERS, TAKES_ANNOTATIONS, ScoringError
+from ..eval.predictions import PredictionsError
+from ..eval.score import score_file
 from ..utils.logging import get_logger
-from .metrics import MODES, SCORERS, TAKES_ANNOTATIONS, ScoringError, get_scorer
-from .predictions import PredictionsError, read_predictions
 
 log = get_logger(__name__)
 
@@ -42,26 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def score_file(benchmark: str, predictions: str, mode: str, annotations: str | None = None) -> dict:
-    scorer = get_scorer(benchmark)
-    if annotations and benchmark not in TAKES_ANNOTATIONS:
-        raise ScoringError(f"--annotations is only used by {', '.join(sorted(TAKES_ANNOTATIONS))}, not {benchmark}")
-    rows = read_predictions(predictions)
-    if not rows:
-        raise PredictionsError(f"{predictions}: no prediction rows (the file is empty)")
-    extra = {"annotations": annotations} if annotations else {}
-    return {**scorer(rows, mode, **extra), "predictions": str(predictions)}
-
-
 def evaluate_main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "report":
-        from .report import markdown_table, read_results
+        from ..eval.report import markdown_table, read_results
 
         table = markdown_table(read_results(args.results))
         if args.output:
             Path(args.output).write_text(table)
-        print(table, end="")
+        sys.stdout.write(table)
         return 0
     try:
         out = score_file(args.benchmark, args.predictions, args.mode, args.annotations)
@@ -78,5 +68,5 @@ def evaluate_main(argv: list[str]) -> int:
         out["n_unparsed"],
         out["n_missing"],
     )
-    print(json.dumps(out))  # the CLI's one result line, always last
+    sys.stdout.write(json.dumps(out) + "\n")  # the CLI's one result line, always last
     return 0

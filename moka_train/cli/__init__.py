@@ -1,0 +1,56 @@
+"""`moka-train` command line: train | evaluate | infer | serve | validate | show-sample | import-official.
+
+The one front door: every command (and the ``scripts/*.py`` wrappers, which call :func:`main` with
+their subcommand, so ``deepspeed scripts/train.py --config X.yaml key=value`` and
+``moka-train train --config X.yaml`` run the same code) goes through here. The library returns
+values and raises its errors; this package prints and maps the errors to exit codes. One module
+per subcommand (or family); heavy modules are imported inside the subcommands to keep ``--help`` fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from ..config import ConfigError
+from . import config_reference, evaluate, import_official, infer, lmms_tasks, serve, show, validate
+
+SUBCOMMANDS = (validate, show, infer, evaluate, serve, import_official, lmms_tasks, config_reference)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="moka-train", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in SUBCOMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None, command: str | None = None) -> int:
+    """Entry point; ``command`` lets ``scripts/train.py`` fix the subcommand."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if command is not None:
+        argv = [command] + argv
+    if argv[:1] == ["evaluate"]:  # its subcommands parse their own arguments (and --help, see evaluate_help)
+        args = argparse.Namespace(command="evaluate", rest=argv[1:], func=evaluate.cmd_evaluate)
+    else:
+        args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except ConfigError as err:
+        sys.stderr.write(f"config error: {err}\n")
+        return 2
+    except Exception as err:
+        if not _is_checkpoint_file_error(err):
+            raise
+        sys.stderr.write(f"checkpoint error: {err}\n")  # a broken or foreign checkpoint, named by file
+        return 2
+
+
+def _is_checkpoint_file_error(err: Exception) -> bool:
+    """isinstance(err, CheckpointFileError) without importing torch for every command: the class
+    can only have been raised where its module is loaded."""
+    module = sys.modules.get("moka_train.train.checkpoint_files")
+    return module is not None and isinstance(err, module.CheckpointFileError)

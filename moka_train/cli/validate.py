@@ -1,0 +1,68 @@
+"""`moka-train validate` and `moka-train train` (whose ``--dry-run`` is validate)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import yaml
+
+from ..config import ConfigError, dump_config, load_config
+from .common import add_config_args
+
+TEMPERATURE_MEANING = {
+    "official": "sqrt(r) on the scaled rank vectors, as the official code ran",
+    "paper": "sqrt(r) on the unscaled rank vectors, the paper's formula",
+    "num_query": "sqrt(query tokens), the first release",
+}
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """The resolved config as YAML, then (as YAML comments, so it still loads) the token budget
+    per sample and the trainable parameters per role."""
+    cfg = load_config(args.config, args.overrides)
+    from ..adapters import available_methods
+
+    if cfg.adapter.method not in available_methods():  # refused here, not after hours of setup
+        raise ConfigError(
+            f"adapter.method: unknown {cfg.adapter.method!r}; choose one of {', '.join(available_methods())}"
+        )
+    sys.stdout.write(dump_config(cfg))
+    from ..model.summary import describe
+
+    summary = yaml.safe_dump(describe(cfg), sort_keys=False)
+    sys.stdout.write("\n# --- budget ---\n" + "".join(f"# {line}\n" for line in summary.splitlines()))
+    sys.stdout.write(
+        "# --- media sampling and adapter temperature ---\n"
+        + "".join(f"# {m.name}: {m.sampling_plan().describe()}\n" for m in cfg.model.modalities)
+        + f"# adapter.temperature: {cfg.adapter.temperature} "
+        f"({TEMPERATURE_MEANING[cfg.adapter.temperature]})\n"
+    )
+    from ..train.data import packing_summary
+
+    packing = yaml.safe_dump({"packing": packing_summary(cfg)}, sort_keys=False)
+    sys.stdout.write(
+        "# --- packing efficiency (non-pad share of the fine-tuning micro-batches) ---\n"
+        + "".join(f"# {line}\n" for line in packing.splitlines())
+    )
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        return cmd_validate(args)
+    from ..train.run import run
+
+    run(load_config(args.config, args.overrides))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("validate", help="print the fully resolved config as YAML")
+    add_config_args(p)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("train", help="run the stages of a recipe")
+    add_config_args(p)
+    p.add_argument("--dry-run", action="store_true", help="validate and print the config, then exit")
+    p.set_defaults(func=cmd_train)
