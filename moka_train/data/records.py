@@ -15,10 +15,10 @@ problems (no answer to train on) are left to the dataset's bad-sample policy.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..utils.jsonl import parse_object, read_lines
 from ..utils.paths import resolve_under
 from .templates import Turn
 
@@ -52,23 +52,12 @@ class Sample:
 def read_jsonl(path: str | Path, media_keys: tuple[str, ...] = DEFAULT_MEDIA_KEYS) -> list[Sample]:
     """All samples of a JSONL file; blank lines are ignored."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"data file not found: {path}")
-    samples = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if line.strip():
-                samples.append(parse_record(line, f"{path}:{lineno}", media_keys))
-    return samples
+    lines = read_lines(path, file_kind="data file")
+    return [parse_record(line, f"{path}:{lineno}", media_keys) for lineno, line in lines]
 
 
 def parse_record(line: str, source: str, media_keys: tuple[str, ...] = DEFAULT_MEDIA_KEYS) -> Sample:
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise RecordError(f"{source}: not valid JSON ({err.msg} at column {err.colno})") from None
-    if not isinstance(obj, dict):
-        raise RecordError(f"{source}: a record must be a JSON object, got {type(obj).__name__}")
+    obj = parse_object(line, source, RecordError, "a record")
     sample_id = str(obj.get("id", source))
     convs = obj.get("conversations")
     if not isinstance(convs, list):

@@ -21,9 +21,10 @@ Every row comes back as the original fields plus three normalised ones:
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
+
+from ..utils.jsonl import read_objects
 
 _ARTEFACTS = re.compile(r"<s>|</s>|<unk>|<pad>")
 _ID_KEYS = ("id", "question_id", "uniq_id")
@@ -36,24 +37,8 @@ class PredictionsError(ValueError):
 
 def read_predictions(path: str | Path) -> list[dict]:
     path = Path(path)
-    if not path.is_file():
-        raise PredictionsError(f"predictions file not found: {path}")
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if line.strip():
-                rows.append(normalise_row(_parse_line(line, path, lineno), path, lineno))
-    return rows
-
-
-def _parse_line(line: str, path: Path, lineno: int) -> dict:
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise PredictionsError(f"{path}:{lineno}: not valid JSON ({err.msg} at column {err.colno})") from None
-    if not isinstance(obj, dict):
-        raise PredictionsError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-    return obj
+    objects = read_objects(path, PredictionsError, "a predictions row", PredictionsError, "predictions file")
+    return [normalise_row(obj, path, lineno) for lineno, obj in objects]
 
 
 def normalise_row(obj: dict, path: Path | str = "?", lineno: int = 0) -> dict:

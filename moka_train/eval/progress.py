@@ -25,6 +25,7 @@ import json
 from pathlib import Path
 
 from ..model.export import MANIFEST
+from ..utils.jsonl import numbered_lines, parse_object, write_jsonl
 from ..utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -91,37 +92,39 @@ def read_rows(path: Path) -> dict[str, dict]:
     if not path.is_file():
         return {}
     text = path.read_text(encoding="utf-8")
-    lines = text.splitlines()
+    lines = numbered_lines(text)
+    torn = bool(lines) and _is_torn(lines[-1][1])
     rows: dict[str, dict] = {}
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            if lineno < len(lines):
-                raise ProgressError(
-                    f"{path}:{lineno}: not valid JSON ({err.msg}); only a torn last line can be "
-                    "repaired, so delete the file to start over"
-                ) from None
-            log.warning(
-                "%s: dropped a half-written last line (%d characters, the write was cut off); "
-                "its sample is generated again",
-                path,
-                len(line),
-            )
-            _rewrite(path, rows)
-            break
-        if not isinstance(row, dict) or "id" not in row:
-            raise ProgressError(f"{path}:{lineno}: a predictions row must be a JSON object with an 'id'")
-        rows[str(row["id"])] = row
-    else:
-        if text and not text.endswith("\n"):  # a complete row cut before its newline: end the line
-            _rewrite(path, rows)
+    for lineno, line in lines[:-1] if torn else lines:
+        if line.strip():
+            row = _parse_row(line, f"{path}:{lineno}")
+            rows[str(row["id"])] = row
+    if torn:
+        log.warning(
+            "%s: dropped a half-written last line (%d characters, the write was cut off); "
+            "its sample is generated again",
+            path,
+            len(lines[-1][1]),
+        )
+    if torn or (text and not text.endswith("\n")):  # later appends must start on a fresh line
+        write_jsonl(path, rows.values())
     return rows
 
 
-def _rewrite(path: Path, rows: dict[str, dict]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows.values()))
-    tmp.replace(path)
+def _is_torn(line: str) -> bool:
+    """A last line cut off mid-write is not JSON at all (a row's prefix never parses)."""
+    try:
+        json.loads(line)
+    except json.JSONDecodeError:
+        return bool(line.strip())
+    return False
+
+
+def _parse_row(line: str, source: str) -> dict:
+    try:
+        row = parse_object(line, source, ProgressError, "a predictions row")
+    except ProgressError as err:
+        raise ProgressError(f"{err}; only a torn last line can be repaired, so delete the file to start over") from None
+    if "id" not in row:
+        raise ProgressError(f"{source}: a predictions row must be a JSON object with an 'id'")
+    return row

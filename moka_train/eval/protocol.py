@@ -17,8 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ..data.official_prompt import AV_LEAD_IN, media_lead_in, question_prompt
+
 # GeWu-Lab/MokA VisualText/eval_benchmarks/{mme/mme.py, pope/pope.py}
-IMAGE_LEAD_IN = "This is an image:\n<image>\n"
+IMAGE_LEAD_IN = media_lead_in("image", "<image>")
 YES_NO_INSTRUCTION = "Please answer this question with yes or no, and no other content. Question: "
 MME_QUESTION_SUFFIX = "Please answer yes or no."  # mme.py cuts the question at this phrase
 # GeWu-Lab/MokA VisualText/eval_benchmarks/{mmbench/mmbench.py, seed/seed.py}
@@ -26,15 +28,14 @@ CHOICE_INSTRUCTION = (
     "Please select the correct answer from the options above. Output only the selected option "
     "in the format (A), (B), (C), or (D). No explanation or extra text."
 )
-# GeWu-Lab/MokA AudioVisualText/dataset/unified_dataset.py (test datasets, lines 283-333)
-AV_LEAD_IN = "This is a video:\n<video>\nThis is an audio:\n<audio>\n"
+# GeWu-Lab/MokA AudioVisualText/dataset/unified_dataset.py (test datasets, lines 283-333): AV_LEAD_IN
 AVE_QUESTION = "Please describe the events and time range that occurred in the video."
 # OFA-Sys/AIR-Bench Inference_Foundation.py ("Construct prompt")
 AIRBENCH_INSTRUCTION = (
     "Choose the most suitable answer from options A, B, C, and D to respond the question in "
     "next line, you may only choose A or B or C or D."
 )
-SPEECH_LEAD_IN = "This is a speech:\n<speech>\n"  # ours: the speech recipes have no official MokA script
+SPEECH_LEAD_IN = media_lead_in("speech", "<speech>")  # ours: the speech recipes have no official MokA script
 ASR_INSTRUCTION = "Recognize the speech and give me the transcription."  # SALMONN's ASR instruction
 
 
@@ -71,7 +72,7 @@ def seed_prompt(question: str, choices: Sequence[str]) -> str:
 
 def music_avqa_prompt(question: str) -> str:
     """unified_dataset.py line 295 (the training instruction, line 73, is the same)."""
-    return AV_LEAD_IN + "Please answer this question: " + question
+    return question_prompt(AV_LEAD_IN, question)
 
 
 def ave_prompt() -> str:
@@ -91,7 +92,7 @@ def mmau_prompt(question: str, choices: Sequence[str]) -> str:
     this is our form: the question, the options as ``(A) ...`` lines, the format instruction."""
     options = "\n".join(f"({'ABCDEFGH'[k]}) {text}" for k, text in enumerate(choices))
     return (
-        SPEECH_LEAD_IN + "Please answer this question: " + question + "\n" + options + "\n"
+        question_prompt(SPEECH_LEAD_IN, question) + "\n" + options + "\n"
         "Output only the selected option in the format (A), (B), (C), or (D)."
     )
 

@@ -7,8 +7,9 @@ method appear in the paper's tables, the published figure stands beside ours.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from ..utils.jsonl import read_objects
 
 # (backbone, benchmark) -> method -> published value (the paper's Tables 1-5)
 LLAMA2 = {
@@ -133,10 +134,10 @@ def backbone_of(recipe: str) -> str:
 def read_results(paths: list[str | Path]) -> list[dict]:
     results = []
     for path in paths:
-        lines = [line for line in Path(path).read_text().splitlines() if line.strip()]
-        if not lines:
+        rows = read_objects(path, what="a result", file_kind="result file")
+        if not rows:
             raise ValueError(f"{path}: empty result file")
-        results.append(json.loads(lines[-1]))
+        results.append(rows[-1][1])  # the latest result
     return results
 
 

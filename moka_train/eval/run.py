@@ -14,7 +14,6 @@ the scorers as ``n_missing``.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -25,6 +24,7 @@ from torch.utils.data import Subset
 from ..config import RunConfig
 from ..modality import QUERY, TEXT
 from ..utils.dist import barrier, is_main, rank, world_size
+from ..utils.jsonl import append_jsonl, write_jsonl
 from ..utils.logging import get_logger
 from .generate import answer_batches, eval_dataset, load_for_inference, rejected_rows
 from .progress import check_progress, progress_key, read_rows, write_key
@@ -94,13 +94,14 @@ def run_generation(
     mine = todo[rank() :: world_size()]
     log.info("%d samples, %d already done, %d on this rank", len(wanted), len(done & wanted), len(mine))
     probe = adapter_modalities or "all"
-    with part_path(output, rank()).open("a") as fh, torch.no_grad():
-        if is_main():  # samples that cannot be prompted at all: their error rows, once
-            unusable = [r for r in rejected_rows(dataset) if r["id"] in wanted and r["id"] not in done]
-            fh.write("".join(json.dumps({**r, "adapter_modalities": probe}) + "\n" for r in unusable))
+    part = part_path(output, rank())
+    if is_main():  # samples that cannot be prompted at all: their error rows, once
+        unusable = [r for r in rejected_rows(dataset) if r["id"] in wanted and r["id"] not in done]
+        append_jsonl(part, [{**r, "adapter_modalities": probe} for r in unusable])
+    with torch.no_grad():
         for rows in answer_batches(model, tokenizer, Subset(dataset, mine), batch_size, max_new_tokens):
-            fh.write("".join(json.dumps({**row, "adapter_modalities": probe}) + "\n" for row in rows))
-            fh.flush()  # an interruption loses at most the batch in flight
+            # one append a batch: an interruption loses at most the batch in flight
+            append_jsonl(part, [{**row, "adapter_modalities": probe} for row in rows])
     barrier()
     if is_main():
         merged = merge_parts(output, order=dataset.read_order)
@@ -139,9 +140,7 @@ def merge_parts(output: Path, order: list[str]) -> dict[str, dict]:
     parts = part_files(output)
     for part in parts:
         rows.update(read_rows(part))
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text("".join(json.dumps(rows[i]) + "\n" for i in order if i in rows))
-    tmp.replace(output)
+    write_jsonl(output, (rows[i] for i in order if i in rows))
     for part in parts:
         part.unlink()
     return rows

@@ -8,7 +8,6 @@ here is the answer ``infer`` gives for the same record, token for token.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import wave
 from collections.abc import Sequence
@@ -20,6 +19,8 @@ import torch
 
 from ..config import RunConfig
 from ..eval.generate import generate_predictions, load_for_inference
+from ..eval.protocol import media_lead_in as lead_in  # the official media line, as ``infer --question``
+from ..utils.jsonl import write_jsonl
 
 
 class QuestionError(ValueError):
@@ -80,12 +81,6 @@ def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:
         fh.writeframes(pcm.tobytes())
 
 
-def lead_in(name: str, placeholder: str) -> str:
-    """The official form of a media line ("This is a video:\\n<video>\\n", as ``infer --question``)."""
-    article = "an" if name[0] in "aeiou" else "a"
-    return f"This is {article} {name}:\n{placeholder}\n"
-
-
 class AnswerEngine:
     """A recipe's export loaded once (folded for decoding); answers batches of questions."""
 
@@ -119,8 +114,7 @@ class AnswerEngine:
         return [failed.get(f"q{k}") or rows[f"q{k}"] for k in range(len(questions))]
 
     def _generate(self, records: list[dict], root: Path, max_new_tokens: int) -> list[dict]:
-        file = root / "questions.jsonl"
-        file.write_text("".join(json.dumps(r) + "\n" for r in records))
+        file = write_jsonl(root / "questions.jsonl", records)
         data = self.cfg.data.model_copy(update={"root": str(root), "feature_cache": None})
         cfg = self.cfg.model_copy(update={"data": data})
         with torch.no_grad():

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, Qwen3Config
 
+from .llm import tiny_decoder_shape
 from .tokenizer import make_tiny_tokenizer
 
 # added tokens of the real Qwen3 tokenizer that are not special (ids 151657-151668 there)
@@ -20,19 +21,8 @@ QWEN3_TEXT_TOKENS = ("<tool_call>", "</tool_call>", "<tool_response>", "</tool_r
 
 
 def tiny_qwen3_config(vocab_size: int, hidden: int = 64, layers: int = 2) -> Qwen3Config:
-    return Qwen3Config(
-        vocab_size=vocab_size,
-        hidden_size=hidden,
-        intermediate_size=2 * hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=hidden // 4,
-        max_position_embeddings=2048,
-        tie_word_embeddings=False,
-        # as testing.llm: a frozen random head needs rows of real norm to reach confident logits
-        initializer_range=0.2,
-    )
+    shape = tiny_decoder_shape(vocab_size, hidden, layers)
+    return Qwen3Config(**shape, head_dim=hidden // 4, tie_word_embeddings=False)
 
 
 def make_tiny_qwen3(directory: str | Path, chat_template: str, seed: int = 0, **config_kwargs):

@@ -23,7 +23,6 @@ deterministic from ``--seed``.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import wave
@@ -31,11 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.official_prompt import AV_LEAD_IN, question_prompt
+from ..utils.jsonl import write_jsonl
+
 SAMPLE_RATE = 16000
 COLOURS = {"red": (230, 30, 30), "green": (30, 200, 60), "blue": (40, 70, 230), "yellow": (235, 220, 40)}
 SHAPES = ("circle", "square")
 TONES = {"high": 880.0, "low": 220.0}
-AV_PROMPT = "This is a video:\n<video>\nThis is an audio:\n<audio>\nPlease answer this question: {q}"
+AV_PROMPT = question_prompt(AV_LEAD_IN, "{q}")
 IMAGE_PROMPT = "This is an image:\n<image>\nPlease answer this question: {q}"
 SPEECH_PROMPT = "This is a speech:\n<speech>\nPlease answer this question: {q}"
 VIDEO_CAPTION_PROMPT = "This is a video:\n<video>\nPlease answer this question: What do you see?"
@@ -200,10 +202,6 @@ def make_speech(out: Path, n: int, rng: random.Random, nrng: np.random.Generator
             )
         )
     return rows
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 def make_synthetic(

@@ -14,6 +14,7 @@ import torch
 from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2VLVideoProcessor
 
 from ..model.vision_language import QWEN25VL_PROCESSOR as PROCESSOR
+from .llm import tiny_decoder_shape
 from .tokenizer import make_tiny_tokenizer
 
 # Qwen2.5's added special tokens around and inside visual content (ids 151652-151656 in the real one)
@@ -24,14 +25,7 @@ def tiny_qwen25vl_config(tokenizer, hidden: int = 64, layers: int = 2, vision_wi
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in VISION_TOKENS + ("<|im_end|>", "<|endoftext|>")}
     head_dim = hidden // 4
     text = dict(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden,
-        intermediate_size=2 * hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        initializer_range=0.2,  # see testing.llm: confident logits
+        **tiny_decoder_shape(len(tokenizer), hidden, layers, max_positions=4096),
         bos_token_id=None,
         eos_token_id=ids["<|im_end|>"],
         pad_token_id=ids["<|endoftext|>"],

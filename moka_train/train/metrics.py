@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from ..utils.dist import is_main
+from ..utils.jsonl import append_jsonl, read_objects
 from ..utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -38,9 +38,7 @@ class MetricsLogger:
     def log(self, step: int, values: dict) -> None:
         if not self.active:
             return
-        record = {"stage": self.stage, "step": step, **values}
-        with self.path.open("a") as fh:
-            fh.write(json.dumps(record) + "\n")
+        append_jsonl(self.path, [{"stage": self.stage, "step": step, **values}])
         if self.run is not None:
             self.run.log({f"{self.stage}/{k}": v for k, v in values.items() if isinstance(v, (int, float))}, step=step)
         if self.bar is not None:
@@ -83,7 +81,7 @@ def _start_wandb(output_dir: Path, stage: str, mode: str, config: dict):
 
 
 def read_metrics(path: str | Path, stage: str | None = None) -> list[dict]:
-    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    rows = [row for _, row in read_objects(path, what="a metrics row", file_kind="metrics file")]
     return [r for r in rows if stage is None or r["stage"] == stage]
 
 

@@ -8,7 +8,7 @@ option named (``common.option_strict``); unparsable = wrong.
 
 from __future__ import annotations
 
-from .common import accuracy_by, check_mode, choice_strict, option_strict, option_texts, percent, require, result
+from .common import accuracy_by, accuracy_result, check_mode, choice_strict, option_strict, option_texts, require
 from .rows import scores_rows
 
 
@@ -25,15 +25,8 @@ def score(rows: list[dict], mode: str = "official") -> dict:
         )
         correct.append(picked is not None and picked.strip().lower() == truth.lower())
         unparsed += picked is None
-    return result(
-        "airbench_speech",
-        "accuracy",
-        percent(sum(correct), len(rows)),
-        len(rows),
-        unparsed,
-        mode,
-        tasks=accuracy_by(rows, correct, lambda r: str(r.get("task_name", "?"))),
-    )
+    tasks = accuracy_by(rows, correct, lambda r: str(r.get("task_name", "?")))
+    return accuracy_result("airbench_speech", correct, len(rows), unparsed, mode, tasks=tasks)
 
 
 def official_pick(text: str, truth: str, options: list[str]) -> str | None:

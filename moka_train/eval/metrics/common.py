@@ -41,6 +41,12 @@ def result(benchmark: str, metric: str, value: float, n: int, n_unparsed: int, m
     }
 
 
+def accuracy_result(benchmark: str, correct: list[bool], n: int, n_unparsed: int, mode: str, **breakdown) -> dict:
+    """An accuracy result: the percent of ``correct`` verdicts that hold (``n`` rows in all; a
+    scorer that leaves unparsed rows out scores fewer verdicts than rows)."""
+    return result(benchmark, "accuracy", percent(sum(correct), len(correct)), n, n_unparsed, mode, **breakdown)
+
+
 def require(row: dict, key: str) -> object:
     """row[key], or an error naming the row and the field (a truth field must never default)."""
     if row.get(key) is None:

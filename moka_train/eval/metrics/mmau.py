@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .common import accuracy_by, check_mode, option_strict, option_texts, percent, require, result
+from .common import accuracy_by, accuracy_result, check_mode, option_strict, option_texts, require
 from .rows import scores_rows
 
 
@@ -27,15 +27,10 @@ def score(rows: list[dict], mode: str = "official") -> dict:
             ok, readable = picked is not None and picked.strip().lower() == truth.strip().lower(), picked is not None
         correct.append(ok)
         unparsed += not readable
-    return result(
-        "mmau_speech",
-        "accuracy",
-        percent(sum(correct), len(rows)),
-        len(rows),
-        unparsed,
-        mode,
-        categories=accuracy_by(rows, correct, lambda r: str(r.get("category", "?"))),
-        difficulty=accuracy_by(rows, correct, lambda r: str(r.get("difficulty", "?"))),
+    categories = accuracy_by(rows, correct, lambda r: str(r.get("category", "?")))
+    difficulty = accuracy_by(rows, correct, lambda r: str(r.get("difficulty", "?")))
+    return accuracy_result(
+        "mmau_speech", correct, len(rows), unparsed, mode, categories=categories, difficulty=difficulty
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..protocol import get_protocol
-from .common import accuracy_by, check_mode, choice_official, choice_strict, require, result
+from .common import accuracy_by, accuracy_result, check_mode, choice_official, choice_strict, require
 from .rows import scores_rows
 
 DEFAULT_LETTERS = "ABCD"
@@ -43,11 +43,9 @@ def multiple_choice(benchmark: str, rows: list[dict], mode: str, by: Callable[[d
     else:
         predicted = [choice_strict(r["prediction"], option_letters(r)) for r in rows]
         correct = [p == t.upper() for p, t in zip(predicted, truths)]
-    value = 100.0 * sum(correct) / len(rows) if rows else 0.0
-    return result(
+    return accuracy_result(
         benchmark,
-        "accuracy",
-        value,
+        correct,
         len(rows),
         predicted.count(None),
         mode,

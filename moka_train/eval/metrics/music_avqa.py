@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 
-from .common import accuracy_by, check_mode, percent, require, result
+from .common import accuracy_by, accuracy_result, check_mode, require
 from .rows import scores_rows
 
 INSTRUMENTS = (
@@ -58,10 +58,9 @@ def score(rows: list[dict], mode: str = "official") -> dict:
     scored = [(r, a) for r, a in zip(rows, answers) if a is not None or mode == "strict"]
     correct = [is_correct(a, normalise(str(require(r, "answer"))), mode) for r, a in scored]
     kept = [r for r, _ in scored]
-    return result(
+    return accuracy_result(
         "music_avqa",
-        "accuracy",
-        percent(sum(correct), len(kept)),
+        correct,
         len(rows),
         unparsed,
         mode,

@@ -68,22 +68,18 @@ class KeyMap:
         return key.startswith(self.official_prefix)
 
     def to_ours(self, key: str) -> str | None:
-        rest = key[len(self.official_prefix) :]
-        for rule in self.rules:
-            ours = rule.translate(rest, forward=True)
-            if ours is not None:
-                return self.our_prefix + ours
-        return None
+        return self._translate(key, self.official_prefix, self.our_prefix, forward=True)
 
     def to_official(self, our_key: str) -> str | None:
-        if not our_key.startswith(self.our_prefix):
+        return self._translate(our_key, self.our_prefix, self.official_prefix, forward=False)
+
+    def _translate(self, key: str, source_prefix: str, target_prefix: str, forward: bool) -> str | None:
+        """The first rule's translation of ``key`` (below ``source_prefix``), under ``target_prefix``."""
+        if not key.startswith(source_prefix):
             return None
-        rest = our_key[len(self.our_prefix) :]
-        for rule in self.rules:
-            official = rule.translate(rest, forward=False)
-            if official is not None:
-                return self.official_prefix + official
-        return None
+        rest = key[len(source_prefix) :]
+        found = next((t for t in (rule.translate(rest, forward) for rule in self.rules) if t is not None), None)
+        return None if found is None else target_prefix + found
 
     def unused_reason(self, key: str) -> str | None:
         rest = key[len(self.official_prefix) :]
