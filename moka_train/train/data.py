@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader
 
 from ..config import RunConfig
 from ..config.schema import StageConfig
+from ..config.sections.data import DataConfig
 from ..data.collate import Collator
 from ..data.dataset import MultimodalDataset, build_dataset
 from ..data.feature_cache import cache_for
@@ -104,25 +105,12 @@ def attention_width(llm_path: str) -> int | None:
 
 def build_stage_data(cfg: RunConfig, stage: StageConfig, tokenizer, specs: list[ModalitySpec]) -> StageData:
     data_cfg = stage_data_config(cfg, stage)
-    dataset = build_dataset(data_cfg, tokenizer, specs, split="train", cache=cache_for(cfg.model.modalities, data_cfg))
     if data_cfg.packing and any(m.encoder.type == "qwen2_5_vl_vision" for m in cfg.model.modalities):
         raise ValueError(
             "data.packing: the Qwen2.5-VL backbone computes its own 3D rope positions per row; "
             "packing is not supported there (set data.packing: false)"
         )
-    sampler = GroupedDistributedSampler(
-        dataset.lengths,
-        dataset.signatures,
-        cfg.train.micro_batch_size,
-        rank=rank(),
-        world_size=world_size(),
-        seed=data_cfg.seed,
-        group_by_modality=data_cfg.group_by_modality,
-        packing=data_cfg.packing,
-    )
-    collator = stage_collator(cfg, data_cfg, tokenizer)
-    limit = data_cfg.max_bad_fraction if data_cfg.bad_sample_policy == "skip" else None
-    return StageData(dataset, sampler, collator, cfg.train.micro_batch_size, data_cfg.num_workers, limit)
+    return _split_data(cfg, data_cfg, tokenizer, specs, split="train")
 
 
 def build_eval_data(cfg: RunConfig, stage: StageConfig, tokenizer, specs: list[ModalitySpec]) -> StageData | None:
@@ -137,8 +125,12 @@ def build_eval_data(cfg: RunConfig, stage: StageConfig, tokenizer, specs: list[M
             f"train.eval_every={cfg.train.eval_every} but neither stages[{stage.name}].eval_file nor "
             "data.eval_file names the held-out data"
         )
-    data_cfg = data_cfg.model_copy(update={"eval_file": file})
-    dataset = build_dataset(data_cfg, tokenizer, specs, split="eval", cache=cache_for(cfg.model.modalities, data_cfg))
+    return _split_data(cfg, data_cfg.model_copy(update={"eval_file": file}), tokenizer, specs, split="eval")
+
+
+def _split_data(cfg: RunConfig, data_cfg: DataConfig, tokenizer, specs: list[ModalitySpec], split: str) -> StageData:
+    """Dataset, sampler and collator of one split: ``train`` shuffled, ``eval`` in a fixed order."""
+    dataset = build_dataset(data_cfg, tokenizer, specs, split=split, cache=cache_for(cfg.model.modalities, data_cfg))
     sampler = GroupedDistributedSampler(
         dataset.lengths,
         dataset.signatures,
@@ -146,7 +138,7 @@ def build_eval_data(cfg: RunConfig, stage: StageConfig, tokenizer, specs: list[M
         rank=rank(),
         world_size=world_size(),
         seed=data_cfg.seed,
-        shuffle=False,
+        shuffle=split == "train",
         group_by_modality=data_cfg.group_by_modality,
         packing=data_cfg.packing,
     )
