@@ -10,7 +10,6 @@ for a sample whose media cannot be read or whose prompt cannot be rendered, an e
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -20,9 +19,11 @@ from ..config import RunConfig, load_config
 from ..data.collate import Collator
 from ..data.dataset import MultimodalDataset
 from ..data.feature_cache import cache_for
+from ..data.official_prompt import media_lead_in, question_prompt
 from ..data.templates import END_OF_TURN_TOKENS
 from ..data.tokenize import vocab_id
 from ..data.tokenizer import load_tokenizer
+from ..utils.jsonl import write_jsonl
 from ..utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -162,27 +163,16 @@ def stop_ids(tokenizer) -> list[int]:
     return sorted(i for i in ids if i is not None)
 
 
-def write_jsonl(rows: list[dict], path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
 def single_question_file(cfg: RunConfig, media: dict[str, str], question: str, directory: Path) -> tuple[Path, str]:
     """A one-sample JSONL in the official prompt form; media paths become relative to a root."""
-    lines, record = [], {"id": "question"}
+    lead_in, record = "", {"id": "question"}
     for m in cfg.model.modalities:
         if media.get(m.name):
             path = Path(media[m.name]).resolve()
-            article = "an" if m.name[0] in "aeiou" else "a"
-            lines += [f"This is {article} {m.name}:", m.placeholder]
+            lead_in += media_lead_in(m.name, m.placeholder)
             record[m.name] = str(path.relative_to(path.anchor))
-    record["conversations"] = [
-        {"from": "human", "value": "\n".join(lines + [f"Please answer this question: {question}"])}
-    ]
-    file = directory / "question.jsonl"
-    file.write_text(json.dumps(record) + "\n")
+    record["conversations"] = [{"from": "human", "value": question_prompt(lead_in, question)}]
+    file = write_jsonl(directory / "question.jsonl", [record])
     return file, str(Path(media[next(iter(media))]).resolve().anchor) if media else "/"
 
 
@@ -211,7 +201,7 @@ def infer_main(args: argparse.Namespace) -> int:
         raise SystemExit("infer: give --question (with --video/--audio/...), --input, or set data.eval_file")
     with torch.no_grad():
         rows = generate_predictions(cfg, tokenizer, model, source)
-    out = write_jsonl(rows, args.output or Path(cfg.output_dir) / "predictions.jsonl")
+    out = write_jsonl(args.output or Path(cfg.output_dir) / "predictions.jsonl", rows)
     log.info("wrote %d predictions to %s", len(rows), out)
     errors = [r["id"] for r in rows if r.get("error")]
     if errors:

@@ -8,8 +8,9 @@ import pytest
 from eval_run.tiny_export import CONFIG, build_export
 
 from moka_train.eval.cli import score_file
-from moka_train.eval.generate import generate_predictions, load_for_inference, write_jsonl
+from moka_train.eval.generate import generate_predictions, load_for_inference
 from moka_train.integrations.lmms.tasks import DEFAULT_FILES, SHIPPED, TASKS, task_yaml, write_tasks
+from moka_train.utils.jsonl import write_jsonl
 
 BUDGET = 4
 
@@ -76,7 +77,7 @@ def test_lmms_eval_offline_matches_infer_and_our_scorer(exported, workspace, tmp
     tokenizer, model = load_for_inference(cfg, export)
     ours = generate_predictions(cfg, tokenizer, model, data, batch_size=1, max_new_tokens=BUDGET)
     assert lmms_answers == {r["id"]: r["prediction"] for r in ours} and len(ours) == 6
-    expected = score_file("music_avqa", str(write_jsonl(ours, tmp_path / "ours.jsonl")), "official")["value"]
+    expected = score_file("music_avqa", str(write_jsonl(tmp_path / "ours.jsonl", ours)), "official")["value"]
     assert out["results"]["moka_music_avqa"]["music_avqa,none"] == expected
 
 
