@@ -13,57 +13,36 @@ Prints one JSON line of ratios.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+from pathlib import Path
 
-import torch
-from bench_gpu import GENERATE_KINDS, generate_rows, parse_args, rounded  # scripts/ is sys.path[0]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without install
 
-CPU_DEFAULTS = [
-    "--device",
-    "cpu",
-    "--dtype",
-    "float32",
-    "--hidden",
-    "1024",
-    "--layers",
-    "6",
-    "--intermediate",
-    "2752",
-    "--heads",
-    "16",
-    "--vocab",
-    "8000",
-    "--batch",
-    "4",
-    "--prompt",
-    "256",
-    "--new",
-    "32",
-    "--reps",
-    "3",
-]
+from moka_train.bench.gpu import generate_report  # noqa: E402
+from moka_train.bench.llama import add_llama_arguments, llama_settings  # noqa: E402
+
+# CPU defaults; any flag of bench_gpu.py given on the command line wins
+CPU_DEFAULTS = dict(
+    device="cpu",
+    dtype="float32",
+    hidden=1024,
+    layers=6,
+    intermediate=2752,
+    heads=16,
+    vocab=8000,
+    batch=4,
+    prompt=256,
+    new=32,
+    reps=3,
+)
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = parse_args(CPU_DEFAULTS + (sys.argv[1:] if argv is None else argv))  # later flags win
-    rows = generate_rows(args, kinds=tuple(GENERATE_KINDS))
-
-    def ratio(num: str, den: str, key: str = "decode_tok_s") -> float:
-        return rows[num][key] / rows[den][key]
-
-    result = rounded(
-        {
-            "moka_folded_vs_lora_merged_decode": ratio("moka_folded", "lora_merged"),
-            "moka_vs_lora_decode": ratio("moka", "lora"),
-            "moka_folded_vs_moka_prefill": ratio("moka_folded", "moka", "prefill_tok_s"),
-            "moka_vs_lora_prefill": ratio("moka", "lora", "prefill_tok_s"),
-            "lora_merged_vs_base_decode": ratio("lora_merged", "base"),
-            "tokens_per_s": rows,
-            "shape": {k: getattr(args, k) for k in ("hidden", "layers", "batch", "prompt", "new", "reps")},
-            "machine": f"cpu threads={torch.get_num_threads()}",
-        }
-    )
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_llama_arguments(parser)
+    result = generate_report(llama_settings(parser.parse_args(argv), preset=CPU_DEFAULTS))
     print(json.dumps(result))
     return result
 

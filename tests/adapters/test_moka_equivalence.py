@@ -1,11 +1,11 @@
-"""Vectorised MokA == the official per-sample semantics (tests/reference), on awkward batches."""
+"""Vectorised MokA == the official per-sample semantics (moka_train.testing.reference_moka), on awkward batches."""
 
 import pytest
 import torch
-from reference.moka_reference import reference_moka_delta
 
 from moka_train.adapters import AdapterSpec, RoutingSlot
 from moka_train.adapters.methods.moka import MokaLinear
+from moka_train.testing.reference_moka import reference_moka_delta
 
 D_IN, D_OUT, RANK = 24, 20, 4
 

@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from reference.moka_reference import reference_moka_delta
 
 from moka_train.adapters import AdapterSpec, RoutingSlot, get_method
+from moka_train.testing.reference_moka import reference_moka_delta
 
 D_IN, D_OUT, RANK, ALPHA, LAM = 10, 7, 3, 6.0, 0.7
 NAMES = ("video", "audio")

@@ -178,7 +178,7 @@ def hook_official_lora(
 ) -> list:
     """Add, on every targeted Linear of a plain (un-adapted) ``llm``, the delta of the official
     layer computed by the reference oracle from the official tensors themselves."""
-    from reference.moka_reference import reference_moka_delta
+    from moka_train.testing.reference_moka import reference_moka_delta
 
     handles = []
     for n, layer in enumerate(llm.model.layers):

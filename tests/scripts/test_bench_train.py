@@ -1,38 +1,35 @@
-"""scripts/bench_train.py's runs: the cached and the decoding run train the same thing, and the
-frozen encoders keep nothing for backward; the paper-media overrides make a valid recipe."""
+"""The tiny-recipe training benchmark (``moka_train.bench.recipe``, run by scripts/bench_train.py):
+the cached and the decoding run train the same thing, and the frozen encoders keep nothing for
+backward; the paper-media overrides make a valid recipe."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+from moka_train.bench.llama_train import saved_activation_mb
+from moka_train.bench.recipe import Run, TrainBench, fill_cache
+
+RECIPE = Path(__file__).resolve().parents[2] / "configs" / "tiny_avqa.yaml"
 
 
-@pytest.fixture(scope="module")
-def bench():
-    sys.path.insert(0, str(SCRIPTS))  # bench_train imports bench_gpu as its sibling
-    spec = importlib.util.spec_from_file_location("bench_train", SCRIPTS / "bench_train.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
-    sys.path.remove(str(SCRIPTS))
-
-
-def test_frozen_encoders_keep_no_activations_and_the_cache_changes_no_batch(bench, workspace, tmp_path, monkeypatch):
+def test_frozen_encoders_keep_no_activations_and_the_cache_changes_no_batch(workspace, tmp_path, monkeypatch):
     monkeypatch.setenv("DEMO_ROOT", str(workspace))
-    cache = bench.fill_cache(tmp_path / "cache", [])
-    decoding, cached = bench.Run("lora", None, []), bench.Run("lora", cache, [])
+    cache = fill_cache(RECIPE, tmp_path / "cache", [])
+    decoding, cached = Run(RECIPE, "lora", None, []), Run(RECIPE, "lora", cache, [])
     batch_decoded, batch_cached = decoding.next_batch(), cached.next_batch()
     assert set(batch_cached["features"]) == set(batch_decoded["media"]) == {"video", "audio"}
     assert not batch_cached["media"] and not batch_decoded["features"]  # each run took its own path
     assert batch_cached["ids"] == batch_decoded["ids"]  # the same samples in the same order
     # CLIP and BEATs run on every decoded batch; were any of their weights left trainable, their
     # activations would be kept for backward and the decoding run would hold more than the cached one
-    saved_decoding = bench.saved_activation_mb(lambda: decoding.step(batch_decoded))
-    saved_cached = bench.saved_activation_mb(lambda: cached.step(batch_cached))
+    saved_decoding = saved_activation_mb(lambda: decoding.step(batch_decoded))
+    saved_cached = saved_activation_mb(lambda: cached.step(batch_cached))
     assert saved_decoding == pytest.approx(saved_cached, rel=0.01)
+
+
+def test_lora_is_always_measured_as_the_reference_of_every_ratio():
+    assert TrainBench(methods=("moka", "wander")).methods == ("lora", "moka", "wander")
+    assert TrainBench(methods=("moka", "lora")).methods == ("moka", "lora")
 
 
 def test_paper_media_overrides_sample_as_the_paper(monkeypatch, tmp_path):
@@ -40,7 +37,7 @@ def test_paper_media_overrides_sample_as_the_paper(monkeypatch, tmp_path):
     from moka_train.testing.workspace import PAPER_MEDIA_OVERRIDES
 
     monkeypatch.setenv("DEMO_ROOT", str(tmp_path))
-    cfg = load_config(SCRIPTS.parent / "configs" / "tiny_avqa.yaml", PAPER_MEDIA_OVERRIDES)
+    cfg = load_config(RECIPE, PAPER_MEDIA_OVERRIDES)
     video, audio = cfg.model.modalities
     assert (video.frames, audio.frames, audio.segment_seconds) == (10, 10, 1.0)
     assert (cfg.data.video_frames, cfg.data.image_size) == (10, 224)

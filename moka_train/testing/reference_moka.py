@@ -1,7 +1,7 @@
 """Oracle: MokA as the official code computes it, one sample and one modality at a time.
 
 Written from DESIGN §3 only (not from our vectorised kernels). Slow on purpose; used by the
-equivalence tests and as the baseline of scripts/bench_adapters.py.
+equivalence tests and as the baseline of the adapter benchmark (``moka_train.bench.adapters``).
 """
 
 from __future__ import annotations
