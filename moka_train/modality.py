@@ -16,8 +16,9 @@ TEXT = 0
 QUERY = 1
 FIRST_MEDIA = 2
 
-# The adapter index of a token: query text routes through the text adapter.
-TEXT_ADAPTER_INDEX = 0
+# The name of the text modality: adapter index 0 (text, query text and padding), the key of the
+# text adapter's parameters ("lora_A.text") and the word configs use for it.
+TEXT_NAME = "text"
 
 
 @dataclass(frozen=True)
@@ -37,17 +38,12 @@ class ModalitySpec:
 
     @property
     def id(self) -> int:
-        return FIRST_MEDIA + self.index
+        return modality_id(self.index)
 
 
 def modality_id(index: int) -> int:
     """Id in ``modality_ids`` of the ``index``-th non-text modality."""
     return FIRST_MEDIA + index
-
-
-def adapter_index_of_id(mid: int) -> int:
-    """Adapter slot of a modality id: 0 for text and query text, 1.. for media."""
-    return 0 if mid in (TEXT, QUERY) else mid - FIRST_MEDIA + 1
 
 
 def build_modality_specs(

@@ -6,7 +6,7 @@ from .registry import available_methods, get_method, register
 from .routing import Routing, RoutingError, RoutingSlot
 from .spec import DEFAULT_TARGETS, AdapterSpec
 from .state import (
-    AdapterStateError,
+    ExportError,
     adapter_state_dict,
     fold_text_path,
     load_adapters,
@@ -19,8 +19,8 @@ from .state import (
 __all__ = [
     "AdapterLinear",
     "AdapterSpec",
-    "AdapterStateError",
     "DEFAULT_TARGETS",
+    "ExportError",
     "Routing",
     "RoutingError",
     "RoutingSlot",

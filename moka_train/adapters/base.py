@@ -7,10 +7,12 @@ that one rule drives trainability, the adapter state dict and the parameter coun
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import torch
 from torch import Tensor, nn
 
+from ..modality import TEXT_NAME
 from .routing import Routing, RoutingSlot
 from .spec import AdapterSpec
 
@@ -66,6 +68,24 @@ class AdapterLinear(nn.Module):
     def new_param(self, *shape: int) -> nn.Parameter:
         weight = self.base_layer.weight
         return nn.Parameter(torch.empty(*shape, device=weight.device, dtype=weight.dtype))
+
+    @property
+    def adapter_names(self) -> tuple[str, ...]:
+        """Adapter index i -> name: "text" (query text and padding too), then the spec's modalities."""
+        return (TEXT_NAME,) + self.spec.modalities
+
+    def named_params(self, *shape: int, names: Iterable[str] | None = None) -> nn.ParameterDict:
+        """One new parameter of ``shape`` per name (default: per adapter), keyed by the name, so the
+        state dict reads ``lora_A.text``, ``lora_A.video`` ..."""
+        return nn.ParameterDict([(n, self.new_param(*shape)) for n in names or self.adapter_names])
+
+    def joined(
+        self, params: nn.ParameterDict, dim: int = 0, stack: bool = False, names: Iterable[str] | None = None
+    ) -> Tensor:
+        """The parameters in the explicit name order (default: adapter order; the order of the
+        stacked weights must not depend on the dict's), concatenated along ``dim`` or stacked."""
+        ordered = [params[n] for n in names or self.adapter_names]
+        return torch.stack(ordered, dim=dim) if stack else torch.cat(ordered, dim=dim)
 
     def dropped_per_expert(self, x: Tensor, experts: int) -> Tensor | None:
         """[B, T, N, d]: x under an independent dropout mask per expert (the official LoRAMoE /
@@ -125,3 +145,14 @@ class AdapterLinear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"method={self.method_name}, rank={self.spec.rank}, in={self.in_features}, out={self.out_features}"
+
+
+class SoftmaxRouted:
+    """Mixin for methods with a bias-free per-token softmax router ``self.router [N, d]`` over N
+    experts or heads (LoRAMoE, HydraLoRA)."""
+
+    router: nn.Parameter
+
+    def gates(self, x: Tensor) -> Tensor:
+        """Router weights [B, T, N], softmax in float32, back in x's dtype."""
+        return torch.softmax((x @ self.router.t()).float(), dim=-1).to(x.dtype)

@@ -52,14 +52,22 @@ def inverse_temperature(kind: str, rank: int, scale: float, key_valid: Tensor) -
     raise ValueError(f"unknown temperature {kind!r}; choose paper, official or num_query")
 
 
+def key_mask_bias(key_valid: Tensor) -> Tensor:
+    """The one masking rule of every rank-space softmax: a float32 bias, 0 on valid keys and the
+    float32 minimum elsewhere, so an invalid key's weight underflows to exactly 0 (adding it to a
+    finite logit gives the same float as filling the logit with the minimum)."""
+    bias = torch.zeros(key_valid.shape, dtype=torch.float32, device=key_valid.device)
+    return bias.masked_fill(~key_valid, torch.finfo(torch.float32).min)
+
+
 def masked_softmax_mix(logits: Tensor, values: Tensor, key_valid: Tensor) -> Tensor:
     """softmax over valid keys, then mix values; a row with no valid key gives 0 (not NaN).
 
     logits [B, N, K] (float32), values [B, K, r], key_valid [B, K], or [B, N, K] (packed rows: the
-    keys of each query's own sample) -> [B, N, r].
+    keys of each query's own sample; or any per-query allowed mask) -> [B, N, r].
     """
     valid = key_valid[:, None, :] if key_valid.dim() == 2 else key_valid  # [B, 1 or N, K]
-    weights = torch.softmax(logits.masked_fill(~valid, torch.finfo(logits.dtype).min), dim=-1)
+    weights = torch.softmax(logits + key_mask_bias(valid), dim=-1)
     weights = weights * valid  # rows without keys were uniform over padding: zero them
     return weights.to(values.dtype) @ values  # [B, N, r]
 
@@ -106,8 +114,7 @@ def attention_plan(
     """``allowed [B, N, Q]``: packed rows, which query-text keys each non-text token may see."""
     keys_ok = query_valid[:, None, :] if allowed is None else allowed  # [B, 1 or N, Q]
     has_query = keys_ok.any(dim=2)  # [B, 1 or N]
-    key_bias = torch.zeros(keys_ok.shape, dtype=torch.float32, device=query_valid.device)
-    key_bias = key_bias.masked_fill(~keys_ok, torch.finfo(torch.float32).min)
+    key_bias = key_mask_bias(keys_ok)
     update_weight = (weight * (nontext_valid & has_query)).to(dtype)[:, :, None]
     return AttentionPlan(
         nontext_pos[:, :, None].expand(-1, -1, rank),

@@ -6,7 +6,13 @@ token belongs to. Methods that look across tokens keep every interaction inside 
 (``Routing.same_sample``); the tensors are placed in a :class:`RoutingSlot` that every adapted layer
 holds. The slot is *not* cleared when forward returns: gradient-checkpoint recomputation runs during
 backward and must see the same routing. The decode phase (text-only routing) is set from an explicit
-signal by a pre-hook on the backbone: the KV cache already holds tokens."""
+signal by a pre-hook on the backbone: the KV cache already holds tokens.
+
+What a layer derives from the prefill routing and needs again in decode steps (MokA text-query's
+media vectors, Wander's context) is kept in the slot too (``keep_for_decode``), never in the
+layer, so the next ``set()`` drops it with the routing. A batch of another size fails loudly;
+beam search and several returned sequences, whose rows HF generate repeats in place, call
+``expand_batch`` explicitly."""
 
 from __future__ import annotations
 
@@ -101,7 +107,7 @@ class Routing:
         return tuple(self.modality_ids.shape)
 
     def repeat_rows(self, times: int) -> Routing:
-        """Each row repeated ``times`` in place (beam search / num_return_sequences layout)."""
+        """Each row repeated ``times`` in place (HF generate's beam / return-sequence layout)."""
         return Routing(
             *(
                 None if t is None else t.repeat_interleave(times, dim=0)
@@ -134,7 +140,8 @@ class RoutingError(RuntimeError):
 
 
 class RoutingSlot:
-    """The one holder of the current routing, referenced by every adapted layer."""
+    """The one holder of the current routing, referenced by every adapted layer, and of what the
+    layers derived from it for decoding."""
 
     def __init__(self, num_modalities: int) -> None:
         self.num_modalities = num_modalities
@@ -142,11 +149,29 @@ class RoutingSlot:
         self.decoding = False
         # the partial-modality probe (paper Fig. 1): adapters act only on these ids in prefill
         self.active_ids: tuple[int, ...] | None = None
+        self._decode_state: dict[object, tuple[Tensor, ...]] = {}  # per layer, rows of self.routing
 
     def set(self, modality_ids: Tensor, segment_ids: Tensor | None = None) -> Routing:
         """Install the routing of the next prefill / training forward (``segment_ids``: packed rows)."""
         self.routing = Routing.from_modality_ids(modality_ids, self.num_modalities, self.active_ids, segment_ids)
         self.decoding = False
+        self._decode_state = {}
+        return self.routing
+
+    def expand_batch(self, times: int) -> Routing:
+        """Repeat every row ``times`` in place, the layout HF generate gives beams and returned
+        sequences (``max(num_beams, num_return_sequences)`` rows per sample); called between
+        ``set()`` and ``generate``. Decode state kept so far is repeated likewise."""
+        if self.routing is None:
+            raise RoutingError("expand_batch before any routing: call slot.set(modality_ids) first")
+        if times < 1:
+            raise ValueError(f"expand_batch needs a positive repeat count, got {times}")
+        if times > 1:
+            self.routing = self.routing.repeat_rows(times)
+            self._decode_state = {
+                owner: tuple(t.repeat_interleave(times, dim=0) for t in state)
+                for owner, state in self._decode_state.items()
+            }
         return self.routing
 
     def read(self, x: Tensor) -> Routing | None:
@@ -157,19 +182,41 @@ class RoutingSlot:
             raise RoutingError("no routing set: call slot.set(modality_ids) before the forward")
         if tuple(x.shape[:2]) != self.routing.shape:
             raise RoutingError(
-                f"stale routing: it is for [B, T] = {list(self.routing.shape)}, the layer input is {list(x.shape[:2])}"
+                f"stale routing: it is for [B, T] = {list(self.routing.shape)}, the layer input is "
+                f"{list(x.shape[:2])}{_expand_hint(self.routing.shape[0], x.shape[0])}"
             )
         return self.routing
+
+    def keep_for_decode(self, owner: object, *tensors: Tensor) -> None:
+        """What ``owner`` (a layer) derived from this routing for its decode steps: tensors
+        [B, ...], one row per routing row, kept detached until the next ``set()``."""
+        self._decode_state[owner] = tuple(t.detach() for t in tensors)
+
+    def decode_state(self, owner: object, batch: int) -> tuple[Tensor, ...]:
+        """The tensors ``owner`` kept at the last prefill, for a decode input of ``batch`` rows."""
+        state = self._decode_state.get(owner)
+        if state is None:
+            raise RoutingError(
+                f"{type(owner).__name__}: decode step without a matching prefill (decoding before any prefill "
+                "since the last slot.set()); run the prompt through the model with routing set first"
+            )
+        rows = state[0].shape[0]
+        if rows != batch:
+            raise RoutingError(
+                f"stale routing: the decode state of {type(owner).__name__} is for {rows} rows, the decode "
+                f"input has {batch}{_expand_hint(rows, batch)}"
+            )
+        return state
 
     def phase_hook(self, module, args, kwargs) -> None:
         """Forward pre-hook on the backbone: decide prefill vs. decode from the cache state."""
         self.decoding = _extends_cache(kwargs)
-        if self.decoding or self.routing is None:
-            return
-        batch = _batch_size(args, kwargs)
-        rows = self.routing.shape[0]
-        if batch is not None and batch != rows and batch % rows == 0:
-            self.routing = self.routing.repeat_rows(batch // rows)  # beams / return sequences
+
+
+def _expand_hint(rows: int, batch: int) -> str:
+    if batch > rows and batch % rows == 0:
+        return f" (beams / returned sequences: call slot.expand_batch({batch // rows}) after slot.set())"
+    return ""
 
 
 def _extends_cache(kwargs: dict) -> bool:
@@ -179,10 +226,3 @@ def _extends_cache(kwargs: dict) -> bool:
     # transformers 5 passes the cache as ``cache`` (``past_key_values`` is its deprecated name)
     cache = kwargs.get("cache", kwargs.get("past_key_values"))
     return cache is not None and hasattr(cache, "get_seq_length") and cache.get_seq_length() > 0
-
-
-def _batch_size(args: tuple, kwargs: dict) -> int | None:
-    for key in ("input_ids", "inputs_embeds"):
-        if kwargs.get(key) is not None:
-            return kwargs[key].shape[0]
-    return args[0].shape[0] if args and isinstance(args[0], Tensor) else None

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
-DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+from ..utils.adapter_targets import DEFAULT_TARGETS
+
 TEMPERATURES = ("paper", "official", "num_query")
 
 

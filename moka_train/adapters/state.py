@@ -1,25 +1,131 @@
-"""Adapter weights on disk (safetensors + adapter_config.json), strict loading, text-path merge."""
+"""The one on-disk format for trained weights, and the text-path merge.
+
+A weights directory holds one safetensors file per role and a manifest::
+
+    <directory>/<role>.safetensors ...   manifest.json   [extra text files, e.g. config.yaml]
+
+The manifest lists every file with its role, tensor and parameter counts and sha256; readers
+verify the hash and load strictly (a missing, unexpected or mis-shaped key is an error naming
+it). A run's export (``model/export.py``: projectors, adapter, embeddings) and a standalone
+adapter (:func:`save_adapters`: the ``adapter`` role, the spec in the manifest) are both this
+format; this module is its one writer and reader. It lives here, in the torch-only core, so
+that the adapters alone (any HF causal LM, no trainer) can save and load without ``model/``.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from ..utils.hashing import file_sha256
 from .inject import adapter_modules
 from .spec import AdapterSpec
 
-WEIGHTS_FILE = "adapter_model.safetensors"
-CONFIG_FILE = "adapter_config.json"
+MANIFEST = "manifest.json"
+ADAPTER_ROLE = "adapter"
+SPEC_KEY = "adapter_spec"  # manifest entry of a standalone adapter (save_adapters)
 
 
-class AdapterStateError(RuntimeError):
-    pass
+class ExportError(RuntimeError):
+    """A weights directory that cannot be written or does not fit the model."""
 
 
+# --- the format: write -------------------------------------------------------------------------
+def write_weights(
+    directory: str | Path, roles: dict[str, dict[str, Tensor]], info: dict, texts: dict[str, str] | None = None
+) -> Path:
+    """Write ``roles`` (role -> name -> tensor) and ``texts`` (file name -> content) with a
+    manifest holding ``info``; written aside, then renamed into place, replacing a previous
+    weights directory (never a directory of other files)."""
+    directory = Path(directory)
+    _check_replaceable(directory)
+    partial = directory.with_name(directory.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    files = {}
+    for role, tensors in sorted(roles.items()):
+        path = partial / f"{role}.safetensors"
+        save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, str(path))
+        files[path.name] = {
+            "role": role,
+            "tensors": len(tensors),
+            "parameters": sum(t.numel() for t in tensors.values()),
+            "sha256": file_sha256(path),
+        }
+    for name, text in (texts or {}).items():
+        (partial / name).write_text(text)
+    (partial / MANIFEST).write_text(json.dumps({**info, "files": files}, indent=2))
+    shutil.rmtree(directory, ignore_errors=True)
+    os.replace(partial, directory)
+    return directory
+
+
+def _check_replaceable(directory: Path) -> None:
+    foreign = directory.is_dir() and any(directory.iterdir()) and not (directory / MANIFEST).is_file()
+    if directory.is_file() or foreign:  # never wipe a directory of other files (save_adapters(".", ...))
+        raise ExportError(f"{directory}: exists and is not a weights directory (no {MANIFEST}); refusing to replace it")
+
+
+# --- the format: read --------------------------------------------------------------------------
+def read_manifest(directory: str | Path) -> dict:
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise ExportError(f"no export at {directory} (missing {MANIFEST})")
+    return json.loads(path.read_text())
+
+
+def read_roles(directory: str | Path, roles: list[str] | None = None) -> Iterator[tuple[str, dict, Path]]:
+    """(role, tensors, file) of every verified file of the manifest (only ``roles``, if given)."""
+    directory = Path(directory)
+    for file_name, entry in read_manifest(directory)["files"].items():
+        if roles is None or entry["role"] in roles:
+            path = verified_file(directory, file_name, entry)
+            yield entry["role"], load_file(str(path)), path
+
+
+def verified_file(directory: Path, file_name: str, entry: dict) -> Path:
+    """``directory / file_name`` once its sha256 matches the manifest's (a flipped bit fails here)."""
+    path = directory / file_name
+    if not path.is_file():
+        raise ExportError(f"{path}: missing (listed in {directory / MANIFEST})")
+    expected = entry.get("sha256")
+    if expected is None:
+        raise ExportError(f"{directory / MANIFEST}: no sha256 for {file_name}; re-export it")
+    if file_sha256(path) != expected:
+        raise ExportError(
+            f"{path}: sha256 differs from {directory / MANIFEST} (corrupt or altered; {path.stat().st_size} bytes)"
+        )
+    return path
+
+
+def check_keys(expected: set[str], tensors: dict[str, Tensor], source: Path, role: str) -> None:
+    missing, unexpected = sorted(expected - tensors.keys()), sorted(tensors.keys() - expected)
+    if missing or unexpected:
+        raise ExportError(
+            f"{source} ({role}) does not fit the model: missing keys {missing[:8]} "
+            f"({len(missing)}), unexpected keys {unexpected[:8]} ({len(unexpected)})"
+        )
+
+
+def copy_checked(params: dict[str, Tensor], tensors: dict[str, Tensor], source: Path) -> None:
+    """Copy ``tensors`` into the same-named ``params`` (keys already checked), shapes first."""
+    with torch.no_grad():
+        for name, param in params.items():
+            if param.shape != tensors[name].shape:
+                raise ExportError(
+                    f"{source}: {name} has shape {tuple(tensors[name].shape)}, the model expects {tuple(param.shape)}"
+                )
+            param.copy_(tensors[name].to(param.dtype))
+
+
+# --- a standalone adapter (any HF causal LM) ---------------------------------------------------
 def adapter_state_dict(model: nn.Module) -> dict[str, Tensor]:
     return {
         f"{mod_name}.{p_name}": param
@@ -29,48 +135,33 @@ def adapter_state_dict(model: nn.Module) -> dict[str, Tensor]:
 
 
 def save_adapters(model: nn.Module, spec: AdapterSpec, directory: str | Path) -> Path:
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in adapter_state_dict(model).items()}
-    save_file(tensors, str(directory / WEIGHTS_FILE))
-    (directory / CONFIG_FILE).write_text(json.dumps(spec.to_dict(), indent=2))
-    return directory
+    """The adapter weights (role ``adapter``) and ``spec`` (in the manifest) as a weights directory."""
+    return write_weights(directory, {ADAPTER_ROLE: adapter_state_dict(model)}, {SPEC_KEY: spec.to_dict()})
 
 
 def read_adapter_spec(directory: str | Path) -> AdapterSpec:
-    path = Path(directory) / CONFIG_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"adapter config not found: {path}")
-    return AdapterSpec.from_dict(json.loads(path.read_text()))
+    manifest = read_manifest(directory)
+    if SPEC_KEY not in manifest:
+        raise ExportError(
+            f"{Path(directory) / MANIFEST}: no {SPEC_KEY} (not written by save_adapters; a run's export "
+            "keeps its adapter settings in config.yaml)"
+        )
+    return AdapterSpec.from_dict(manifest[SPEC_KEY])
 
 
 def load_adapters(model: nn.Module, directory: str | Path) -> None:
-    """Load saved adapter weights; any missing, unexpected or mis-shaped key is an error naming it."""
-    path = Path(directory) / WEIGHTS_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"adapter weights not found: {path}")
-    load_adapter_tensors(model, load_file(str(path)), source=str(path))
-
-
-def load_adapter_tensors(model: nn.Module, tensors: dict[str, Tensor], source: str = "<dict>") -> None:
+    """Load saved adapter weights strictly into a model that has the same adapters applied."""
     own = adapter_state_dict(model)
-    missing, unexpected = sorted(own.keys() - tensors.keys()), sorted(tensors.keys() - own.keys())
-    shapes = [
-        f"{k}: saved {tuple(tensors[k].shape)} vs model {tuple(own[k].shape)}"
-        for k in own.keys() & tensors.keys()
-        if own[k].shape != tensors[k].shape
-    ]
-    if missing or unexpected or shapes:
-        raise AdapterStateError(
-            f"adapter weights in {source} do not fit the model: missing {missing[:8]} "
-            f"({len(missing)}), unexpected {unexpected[:8]} ({len(unexpected)}), "
-            f"shape mismatches {shapes[:8]}"
-        )
-    with torch.no_grad():
-        for key, param in own.items():
-            param.copy_(tensors[key].to(param.dtype))
+    found = False
+    for role, tensors, path in read_roles(directory, [ADAPTER_ROLE]):
+        check_keys(set(own), tensors, path, role)
+        copy_checked(own, tensors, path)
+        found = True
+    if not found:
+        raise ExportError(f"{Path(directory) / MANIFEST}: lists no {ADAPTER_ROLE} weights")
 
 
+# --- the text path -----------------------------------------------------------------------------
 def merge_text_path(model: nn.Module) -> list[str]:
     """Fold s·B·A_text into W0 and put the plain Linear back: a text-only serving model."""
     merged = []

@@ -170,6 +170,11 @@ class MultimodalLM(nn.Module):
         """New tokens only, [B, new]. Left-padded batches keep modality ids aligned with ids."""
         embeds, _ = self.embed(batch)
         self.slot.set(batch["modality_ids"])  # prefill routing; decode steps switch to text-only
+        # HF generate repeats every row in place for beams / returned sequences: so must the routing
+        config = generate_kwargs.get("generation_config") or self.llm.generation_config
+        beams = generate_kwargs.get("num_beams", config.num_beams) or 1
+        returned = generate_kwargs.get("num_return_sequences", config.num_return_sequences) or 1
+        self.slot.expand_batch(max(beams, returned))
         return self.llm.generate(inputs_embeds=embeds, attention_mask=batch["attention_mask"], **generate_kwargs)
 
     # --- what trains, and what is exported ----------------------------------------------------

@@ -179,13 +179,14 @@ def test_text_query_beam_search_and_decoding_before_prefill():
     model, slot, _ = zoo_model("moka_text_query", {})
     ids, mod, _, answer = zoo_batch(2, batch=2, seed=4)
     slot.set(mod[:, :answer])
+    slot.expand_batch(2)  # HF generate repeats every row num_beams times in place
     with torch.no_grad():
         out = model.generate(
             input_ids=ids[:, :answer], max_new_tokens=3, num_beams=2, do_sample=False, pad_token_id=0, eos_token_id=None
         )
     assert out.shape == (2, answer + 3)
     layer = model.get_submodule("model.layers.0.self_attn.q_proj")
-    layer.media_cache = None
+    slot.set(mod[:, :answer])  # a new routing drops what the last prefill kept for decoding
     slot.decoding = True
     with pytest.raises(RuntimeError, match="decoding before any prefill"):
         layer(torch.randn(2, 1, layer.in_features))

@@ -19,6 +19,7 @@ def test_batched_beams_equal_per_row_beams():
 
     def beams(rows_ids, rows_mod):
         slot.set(rows_mod)
+        slot.expand_batch(2)  # max(num_beams, num_return_sequences) rows per sample, as HF generate
         with torch.no_grad():
             out = model.generate(
                 input_ids=rows_ids,

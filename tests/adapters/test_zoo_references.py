@@ -260,4 +260,5 @@ def test_moka_text_query_decode_step_reads_the_prefill_media_cache(temperature):
     text_rows = torch.tensor([0, 1, 3, 4])  # rows whose tokens 8 and 9 are text (row 2: padding)
     assert_close(step[text_rows], full[text_rows, 8:10])
     run(layer, slot, ids[:, :3], x[:, :3])  # a new prefill replaces the cache
-    assert layer.media_cache[0].shape[1] == 2
+    media, _ = slot.decode_state(layer, ids.shape[0])  # kept by the routing slot, not the layer
+    assert media.shape[1] == 2

@@ -27,7 +27,9 @@ def test_example_trains_saves_and_reloads(tmp_path):
     assert result["adapted_layers"] == 2 * 7 and result["adapter_tensors"] == 2 * 7 * 3  # A_text, A_audio, B
     assert result["last_loss"] < result["first_loss"] - 0.3
     assert result["reload_max_abs_diff"] == 0.0 and result["base_unchanged"]
-    config = json.loads((out / "adapter_config.json").read_text())
+    manifest = json.loads((out / "manifest.json").read_text())  # the one weights format (adapters/state.py)
+    config = manifest["adapter_spec"]
     assert config["method"] == "moka" and config["modalities"] == ["audio"] and config["temperature"] == "official"
-    keys = load_file(str(out / "adapter_model.safetensors"))
+    assert manifest["files"]["adapter.safetensors"]["tensors"] == 2 * 7 * 3
+    keys = load_file(str(out / "adapter.safetensors"))
     assert "model.layers.0.self_attn.q_proj.lora_A.audio" in keys and "model.layers.1.mlp.down_proj.lora_B" in keys

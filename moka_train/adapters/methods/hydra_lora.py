@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from ..base import AdapterLinear
+from ..base import AdapterLinear, SoftmaxRouted
 from ..registry import register
 from ..routing import Routing
 from .multi_lora import expert_names
 
 
 @register("hydra_lora")
-class HydraLoRALinear(AdapterLinear):
+class HydraLoRALinear(SoftmaxRouted, AdapterLinear):
     """h_t = W0 x_t + Σ_i ω_i(x_t) B_i (s·A x_t),  ω(x_t) = softmax(W_g x_t), W_g [N, d].
 
     Form: the published asymmetric structure, dense softmax router (no top-k) without bias on
@@ -27,15 +26,11 @@ class HydraLoRALinear(AdapterLinear):
         self.head_order = expert_names(self.spec.experts)  # explicit order, not the dict's
         rank = self.spec.rank
         self.lora_A = self.new_param(rank, self.in_features)
-        self.lora_B = nn.ParameterDict([(n, self.new_param(self.out_features, rank)) for n in self.head_order])
+        self.lora_B = self.named_params(self.out_features, rank, names=self.head_order)
         self.router = self.new_param(self.spec.experts, self.in_features)
 
     def stacked_B(self) -> Tensor:
-        return torch.cat([self.lora_B[n] for n in self.head_order], dim=1)  # [o, N*r], head-major
-
-    def gates(self, x: Tensor) -> Tensor:
-        """Router weights [B, T, N], softmax in float32."""
-        return torch.softmax((x @ self.router.t()).float(), dim=-1).to(x.dtype)
+        return self.joined(self.lora_B, dim=1, names=self.head_order)  # [o, N*r], head-major
 
     def delta(self, x: Tensor, routing: Routing | None) -> Tensor:
         batch, tokens, _ = x.shape
@@ -44,7 +39,7 @@ class HydraLoRALinear(AdapterLinear):
             a = (x @ self.lora_A.t() * self.scale)[:, :, None, :]  # [B, T, 1, r], one for every head
         else:
             a = dropped @ self.lora_A.t() * self.scale  # [B, T, N, r]: head i sees its own mask
-        mixed = self.gates(x)[..., None] * a  # [B, T, N, r]: head i gets ω_i · a_i (router: clean input)
+        mixed = self.gates(x)[..., None] * a  # [B, T, N, r]: head i gets ω_i · a_i (clean input)
         return mixed.view(batch, tokens, -1) @ self.stacked_B().t()  # [B, T, N*r] -> [B, T, o]
 
     def text_delta_weight(self) -> Tensor:

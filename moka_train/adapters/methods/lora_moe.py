@@ -5,13 +5,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..base import SoftmaxRouted
 from ..registry import register
 from ..routing import Routing
 from .multi_lora import MultiLoRALinear
 
 
 @register("lora_moe")
-class LoRAMoELinear(MultiLoRALinear):
+class LoRAMoELinear(SoftmaxRouted, MultiLoRALinear):
     """h_t = W0 x_t + s Σ_i g_i(x_t) B_i A_i x_t,  g(x_t) = softmax(W_r x_t), W_r [N, d].
 
     Form: dense softmax routing over all N experts (no top-k), the router a bias-free linear
@@ -28,10 +29,6 @@ class LoRAMoELinear(MultiLoRALinear):
     def build(self) -> None:
         super().build()
         self.router = self.new_param(self.spec.experts, self.in_features)
-
-    def gates(self, x: Tensor) -> Tensor:
-        """Router weights [B, T, N], softmax in float32."""
-        return torch.softmax((x @ self.router.t()).float(), dim=-1).to(x.dtype)
 
     def delta(self, x: Tensor, routing: Routing | None) -> Tensor:
         batch, tokens, _ = x.shape

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
+from ...modality import TEXT_NAME
 from ..base import AdapterLinear
 from ..functional import (
     AttentionPlan,
@@ -16,8 +17,6 @@ from ..functional import (
 )
 from ..registry import register
 from ..routing import Routing
-
-TEXT = "text"
 
 
 @register("moka")
@@ -34,21 +33,17 @@ class MokaLinear(AdapterLinear):
     cross_attention = True
 
     def build(self) -> None:
-        self.adapter_names = (TEXT,) + self.spec.modalities  # adapter index i -> adapter_names[i]
-        self.lora_A = nn.ParameterDict(
-            [(n, self.new_param(self.spec.rank, self.in_features)) for n in self.adapter_names]
-        )
+        self.lora_A = self.named_params(self.spec.rank, self.in_features)  # adapter index i -> adapter_names[i]
         self.lora_B = self.new_param(self.out_features, self.spec.rank)
 
     def down(self, x: Tensor, routing: Routing | None) -> Tensor:
         """a [B, T, r]: every token through its modality's A, in one GEMM."""
         if routing is None:
-            return x @ self.lora_A[TEXT].t() * self.scale
+            return x @ self.lora_A[TEXT_NAME].t() * self.scale
         return routed_down(x, self.stacked_A(), routing.adapter_gather_index(self.spec.rank), self.scale)
 
     def stacked_A(self) -> Tensor:
-        # explicit order: a ParameterDict built from a dict may not keep insertion order
-        return torch.cat([self.lora_A[n] for n in self.adapter_names], dim=0)  # [M*r, d], adapter-major
+        return self.joined(self.lora_A)  # [M*r, d], adapter-major
 
     def plan(self, routing: Routing, dtype: torch.dtype) -> AttentionPlan:
         """The attention's indices and masks: built by the first layer, shared by the others.
@@ -98,7 +93,7 @@ class MokaLinear(AdapterLinear):
         return (a - a_all[:, :, 0] * self.scale) @ self.lora_B.t()
 
     def text_delta_weight(self) -> Tensor:
-        return self.scale * self.lora_B @ self.lora_A[TEXT]
+        return self.scale * self.lora_B @ self.lora_A[TEXT_NAME]
 
 
 @register("moka_no_xattn")

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from ...modality import FIRST_MEDIA, PAD
-from ..functional import gather_rows, inverse_temperature, scatter_add_rows
+from ..functional import gather_rows, inverse_temperature, masked_softmax_mix, scatter_add_rows
 from ..registry import register
 from ..routing import Routing, packed_positions
 from .moka import MokaLinear
-
-
-def _mix(logits: Tensor, values: Tensor, allowed: Tensor) -> Tensor:
-    """Softmax over allowed keys per row, then mix; a row with no allowed key gives 0.
-
-    logits [B, L, K] float32, values [B, K, r], allowed [B, L, K] -> [B, L, r].
-    """
-    weights = torch.softmax(logits.masked_fill(~allowed, torch.finfo(logits.dtype).min), dim=-1)
-    return (weights * allowed).to(values.dtype) @ values  # rows without keys were uniform: zeroed
 
 
 @register("moka_text_query")
@@ -33,24 +23,20 @@ class MokaTextQueryLinear(MokaLinear):
     τ is MokA's (``num_query``: √|V_b|, the number of keys).
 
     Decoding (routing None): the generated tokens are text after every media token, so they
-    attend all of the prompt's media. Each layer keeps the media's rank-space vectors (keys =
-    values) from its last prefill / training forward in ``media_cache`` (set there, read in
-    decode, overwritten by the next prefill); the KV cache of the LLM stays valid.
+    attend all of the prompt's media. The media's rank-space vectors (keys = values) of the last
+    prefill / training forward are kept in the routing slot (``keep_for_decode``: dropped by the
+    next ``slot.set()``, the layer holds none); the KV cache of the LLM stays valid.
     Merge (text path s·B·A_text) is exact only for inputs without media.
     """
 
     foldable = False
-
-    def build(self) -> None:
-        super().build()
-        self.media_cache: tuple[Tensor, Tensor] | None = None  # ([B, N, r] keys, [B, N] valid); not state
 
     def delta(self, x: Tensor, routing: Routing | None) -> Tensor:
         a = self.down(x, routing)  # [B, T, r]
         if routing is None:
             return self.attend_cached(a) @ self.lora_B.t()
         media = gather_rows(a, routing.nontext_pos)  # [B, N, r]
-        self.media_cache = (media.detach(), routing.nontext_valid)
+        self.slot.keep_for_decode(self, media, routing.nontext_valid)  # [B, N, r] keys, [B, N] valid
         is_text = (routing.modality_ids > PAD) & (routing.modality_ids < FIRST_MEDIA)  # text and query text
         text_pos, text_valid = packed_positions(is_text)  # [B, L] left-packed
         if media.shape[1] == 0 or text_pos.shape[1] == 0:
@@ -68,25 +54,12 @@ class MokaTextQueryLinear(MokaLinear):
     def attend(self, queries: Tensor, media: Tensor, allowed: Tensor, media_valid: Tensor) -> Tensor:
         inv_tau = inverse_temperature(self.spec.temperature, self.spec.rank, self.scale, media_valid)
         logits = (queries.float() @ media.float().transpose(1, 2)) * inv_tau  # [B, L, N]
-        return _mix(logits, media, allowed)
+        return masked_softmax_mix(logits, media, allowed)
 
     def attend_cached(self, a: Tensor) -> Tensor:
-        """Decode step: every new (text) token attends all cached media of its row."""
-        if self.media_cache is None:
-            raise RuntimeError(
-                "moka_text_query: decoding before any prefill; run the prompt through the model with routing set first"
-            )
-        media, valid = self.media_cache
+        """Decode step: every new (text) token attends all of its row's media kept at prefill."""
+        media, valid = self.slot.decode_state(self, a.shape[0])  # [B, N, r], [B, N]
         if media.shape[1] == 0:
             return a
-        rows = media.shape[0]
-        if a.shape[0] != rows:
-            if a.shape[0] % rows:
-                raise RuntimeError(
-                    f"moka_text_query: decode batch {a.shape[0]} does not fit the "
-                    f"{rows} rows of the prefill's media cache"
-                )
-            times = a.shape[0] // rows  # beams / return sequences laid out row by row
-            media, valid = media.repeat_interleave(times, 0), valid.repeat_interleave(times, 0)
         allowed = valid[:, None, :].expand(-1, a.shape[1], -1)  # [B, T, N]
         return a + self.spec.xattn_weight * self.attend(a, media.to(a.dtype), allowed, valid)

@@ -4,7 +4,7 @@ and an extra attention between two non-text modalities (App. E)."""
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..functional import gather_rows, inverse_temperature, masked_softmax_mix, scatter_add_rows
 from ..registry import register
@@ -49,7 +49,7 @@ class MokaProjLinear(MokaLinear):
     def build(self) -> None:
         super().build()
         rank = self.spec.rank
-        self.xattn_proj = nn.ParameterDict([(n, self.new_param(rank, rank)) for n in PROJECTIONS])
+        self.xattn_proj = self.named_params(rank, rank, names=PROJECTIONS)
 
     def reset_adapter_parameters(self) -> None:
         super().reset_adapter_parameters()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..base import AdapterLinear
 from ..registry import register
@@ -28,14 +27,14 @@ class MultiLoRALinear(AdapterLinear):
     def build(self) -> None:
         self.expert_order = expert_names(self.spec.experts)  # explicit order, not the dict's
         rank = self.spec.rank
-        self.lora_A = nn.ParameterDict([(n, self.new_param(rank, self.in_features)) for n in self.expert_order])
-        self.lora_B = nn.ParameterDict([(n, self.new_param(self.out_features, rank)) for n in self.expert_order])
+        self.lora_A = self.named_params(rank, self.in_features, names=self.expert_order)
+        self.lora_B = self.named_params(self.out_features, rank, names=self.expert_order)
 
     def stacked_A(self) -> Tensor:
-        return torch.cat([self.lora_A[n] for n in self.expert_order], dim=0)  # [N*r, d], expert-major
+        return self.joined(self.lora_A, names=self.expert_order)  # [N*r, d], expert-major
 
     def stacked_B(self) -> Tensor:
-        return torch.cat([self.lora_B[n] for n in self.expert_order], dim=1)  # [o, N*r], expert-major
+        return self.joined(self.lora_B, dim=1, names=self.expert_order)  # [o, N*r], expert-major
 
     def expert_down(self, x: Tensor) -> Tensor:
         """s·A_i x for all experts: [B, T, d] -> [B, T, N*r]."""

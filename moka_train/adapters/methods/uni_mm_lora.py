@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
+from ...modality import TEXT_NAME
 from ..base import AdapterLinear
 from ..functional import routed_down
 from ..registry import register
 from ..routing import Routing
-from .unimodal_lora import TEXT, adapter_names
+from .unimodal_lora import check_one_expert_per_modality
 
 
 @register("uni_mm_lora")
@@ -26,9 +27,9 @@ class UniMMLoRALinear(AdapterLinear):
     zero_init = ("lora_B", "shared_B")
 
     def build(self) -> None:
-        self.adapter_names = adapter_names(self.spec)  # adapter index i -> adapter_names[i]
+        check_one_expert_per_modality(self.spec)
         rank = self.spec.rank
-        self.lora_A = nn.ParameterDict([(n, self.new_param(rank, self.in_features)) for n in self.adapter_names])
+        self.lora_A = self.named_params(rank, self.in_features)  # adapter index i -> adapter_names[i]
         self.lora_B = self.new_param(self.out_features, rank)
         self.shared_A = self.new_param(rank, self.in_features)
         self.shared_B = self.new_param(self.out_features, rank)
@@ -36,9 +37,9 @@ class UniMMLoRALinear(AdapterLinear):
     def branches(self, x: Tensor, routing: Routing | None) -> tuple[Tensor, Tensor]:
         """(unimodal, shared) deltas, each [B, T, o]."""
         if routing is None:
-            a = x @ self.lora_A[TEXT].t() * self.scale  # [B, T, r]
+            a = x @ self.lora_A[TEXT_NAME].t() * self.scale  # [B, T, r]
         else:
-            stacked = torch.cat([self.lora_A[n] for n in self.adapter_names], dim=0)  # [M*r, d], adapter-major
+            stacked = self.joined(self.lora_A)  # [M*r, d], adapter-major
             a = routed_down(x, stacked, routing.adapter_gather_index(self.spec.rank), self.scale)  # [B, T, r]
         shared = (x @ self.shared_A.t() * self.scale) @ self.shared_B.t()
         return a @ self.lora_B.t(), shared
@@ -48,7 +49,7 @@ class UniMMLoRALinear(AdapterLinear):
         return uni + shared
 
     def text_delta_weight(self) -> Tensor:
-        return self.scale * (self.lora_B @ self.lora_A[TEXT] + self.shared_B @ self.shared_A)
+        return self.scale * (self.lora_B @ self.lora_A[TEXT_NAME] + self.shared_B @ self.shared_A)
 
 
 @register("uni_mm_lora_gate")

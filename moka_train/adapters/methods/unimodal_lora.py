@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
+from ...modality import TEXT_NAME
 from ..base import AdapterLinear
 from ..registry import register
 from ..routing import Routing
+from ..spec import AdapterSpec
 
-TEXT = "text"
 
-
-def adapter_names(spec) -> tuple[str, ...]:
-    """Adapter slot i -> name: "text" (query text and padding included), then config order."""
+def check_one_expert_per_modality(spec: AdapterSpec) -> None:
+    """The routed LoRAs have exactly one adapter per modality (text included)."""
     if spec.num_experts not in (0, spec.num_adapters):
         raise ValueError(
             f"adapter method {spec.method!r} has one expert per modality ({spec.num_adapters}); "
             f"num_experts={spec.num_experts} does not fit"
         )
-    return (TEXT,) + spec.modalities
 
 
 @register("unimodal_lora")
@@ -35,20 +33,20 @@ class UnimodalLoRALinear(AdapterLinear):
     foldable = True
 
     def build(self) -> None:
-        self.adapter_names = adapter_names(self.spec)  # adapter index i -> adapter_names[i]
+        check_one_expert_per_modality(self.spec)
         rank = self.spec.rank
-        self.lora_A = nn.ParameterDict([(n, self.new_param(rank, self.in_features)) for n in self.adapter_names])
-        self.lora_B = nn.ParameterDict([(n, self.new_param(self.out_features, rank)) for n in self.adapter_names])
+        self.lora_A = self.named_params(rank, self.in_features)  # adapter index i -> adapter_names[i]
+        self.lora_B = self.named_params(self.out_features, rank)
 
     def delta(self, x: Tensor, routing: Routing | None) -> Tensor:
         if routing is None:
-            return (x @ self.lora_A[TEXT].t() * self.scale) @ self.lora_B[TEXT].t()
+            return (x @ self.lora_A[TEXT_NAME].t() * self.scale) @ self.lora_B[TEXT_NAME].t()
         batch, tokens, _ = x.shape
-        A = torch.cat([self.lora_A[n] for n in self.adapter_names], dim=0)  # [M*r, d], adapter-major
-        B = torch.cat([self.lora_B[n] for n in self.adapter_names], dim=1)  # [o, M*r], adapter-major
+        A = self.joined(self.lora_A)  # [M*r, d], adapter-major
+        B = self.joined(self.lora_B, dim=1)  # [o, M*r], adapter-major
         a = (x @ A.t() * self.scale).view(batch, tokens, len(self.adapter_names), -1)  # [B, T, M, r]
         own = F.one_hot(routing.adapter_index, len(self.adapter_names)).to(a.dtype)  # [B, T, M]
         return (a * own[..., None]).view(batch, tokens, -1) @ B.t()  # [B, T, M*r] -> [B, T, o]
 
     def text_delta_weight(self) -> Tensor:
-        return self.scale * self.lora_B[TEXT] @ self.lora_A[TEXT]
+        return self.scale * self.lora_B[TEXT_NAME] @ self.lora_A[TEXT_NAME]

@@ -28,9 +28,9 @@ non-text modality; the text slot's *sequence* is the query text, id 1, never the
      every other factor starts random, so no product is stuck at zero (pitfall 1).
 Causality / no label leak: the only cross-token inputs are query-text and media tokens, fixed at
 prefill; answer and generated tokens (text, id 0) never feed any F. Decoding (routing None):
-generated tokens are text, f_t = Σ_k u_t^{(k)} ⊙ H_{b,0}^{(k)} with H the per-layer context cached
-(detached) by the last prefill — what a full recompute computes at that position. Every call with
-routing recomputes it, so the next prefill resets it.
+generated tokens are text, f_t = Σ_k u_t^{(k)} ⊙ H_{b,0}^{(k)} with H the per-layer context kept
+(detached) in the routing slot by the last prefill — what a full recompute computes at that
+position. The next ``slot.set()`` drops it; the layer holds none.
 
 Placement: the paper puts one adapter after every intermediate layer of a large model; its
 analogue here is the layer's last sub-layer writing to the residual stream, so the default
@@ -53,12 +53,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ...modality import FIRST_MEDIA, QUERY
+from ...modality import FIRST_MEDIA, QUERY, TEXT_NAME
 from ..base import AdapterLinear
 from ..registry import register
 from ..routing import Routing
 
-TEXT = "text"
 WANDER_DEFAULT_TARGETS = ("down_proj",)
 DEFAULTS = {"width": 8, "cp_rank": 4, "token_rank": 4, "max_tokens": 1024}
 
@@ -107,24 +106,17 @@ class WanderLinear(AdapterLinear):
             raise ValueError("wander fuses text with at least one non-text modality; spec.modalities is empty")
         opts = wander_options(self.spec.options)
         self.width, self.cp_rank, self.token_rank = int(opts["width"]), int(opts["cp_rank"]), int(opts["token_rank"])
-        self.adapter_names = (TEXT,) + self.spec.modalities  # adapter index i -> adapter_names[i]
         caps = opts["max_tokens"]
         self.capacity = tuple(int(caps[n] if isinstance(caps, dict) else caps) for n in self.adapter_names)
         r, R, L = self.width, self.cp_rank, self.token_rank
-        per_slot = lambda *shape: nn.ParameterDict([(n, self.new_param(*shape)) for n in self.adapter_names])  # noqa: E731
-        self.down_weight = per_slot(r, self.in_features)  # W_m
-        self.down_bias = per_slot(r)  # b_m
-        self.feature_factor = per_slot(R, r + 1, r)  # B_m^{(k)}: [z; 1] -> fused width p = r
-        self.token_factor = nn.ParameterDict(
-            [
-                (n, self.new_param(cap, R, L))  # A_m^{(k)}
-                for n, cap in zip(self.adapter_names, self.capacity)
-            ]
-        )
-        self.slot_weight = per_slot(R, L)  # c_m^{(k)}: the own token on the L fused slots
+        self.down_weight = self.named_params(r, self.in_features)  # W_m
+        self.down_bias = self.named_params(r)  # b_m
+        self.feature_factor = self.named_params(R, r + 1, r)  # B_m^{(k)}: [z; 1] -> fused width p = r
+        self.token_factor = nn.ParameterDict()  # A_m^{(k)}: one row per token of capacity
+        for name, cap in zip(self.adapter_names, self.capacity):
+            self.token_factor[name] = self.new_param(cap, R, L)
+        self.slot_weight = self.named_params(R, L)  # c_m^{(k)}: the own token on the L fused slots
         self.up = self.new_param(self.out_features, r)  # U, zero at init
-        self._decode_context: Tensor | None = None  # H_{b,text} [B, R, p] of the last prefill
-        self._checked_routing: Routing | None = None
 
     def reset_adapter_parameters(self) -> None:
         r = self.width
@@ -141,17 +133,16 @@ class WanderLinear(AdapterLinear):
 
     # --- pieces ----------------------------------------------------------------------------------
     def stacked(self, params: nn.ParameterDict) -> Tensor:
-        # explicit slot order: a ParameterDict need not keep insertion order
-        return torch.stack([params[n] for n in self.adapter_names])  # [M, ...]
+        return self.joined(params, stack=True)  # [M, ...] in adapter order
 
     def own_features(self, x: Tensor, adapter_index: Tensor | None) -> Tensor:
         """u_t^{(k)} = B_{μ(t)}^{(k)ᵀ} [GELU(W_{μ(t)} x_t + b_{μ(t)}); 1]: [B, T, R, p]."""
         batch, tokens, _ = x.shape
         r, R, M = self.width, self.cp_rank, len(self.adapter_names)
         if adapter_index is None:  # decoding: text only
-            z = F.gelu(x @ self.down_weight[TEXT].t() + self.down_bias[TEXT])  # [B, T, r]
+            z = F.gelu(x @ self.down_weight[TEXT_NAME].t() + self.down_bias[TEXT_NAME])  # [B, T, r]
             z1 = torch.cat([z, z.new_ones(batch, tokens, 1)], dim=-1)  # [B, T, r+1]
-            return torch.einsum("bti,kip->btkp", z1, self.feature_factor[TEXT])  # [B, T, R, p]
+            return torch.einsum("bti,kip->btkp", z1, self.feature_factor[TEXT_NAME])  # [B, T, R, p]
         W = self.stacked(self.down_weight).reshape(M * r, -1)  # [M*r, d], adapter-major
         z_all = F.gelu(x @ W.t() + self.stacked(self.down_bias).reshape(M * r))  # [B, T, M*r]
         idx = adapter_index[:, :, None, None].expand(batch, tokens, 1, r)  # [B, T, 1, r]
@@ -171,16 +162,19 @@ class WanderLinear(AdapterLinear):
         if routing.packed:  # minus those before the token's sample starts
             before = before - before.gather(1, segment_starts(routing.segment_ids)[..., None].expand_as(before))
         rank = (before * onehot).sum(-1)  # [B, T], 0 off the prompt
-        if routing is not self._checked_routing:  # one host sync per routing, not per call
-            counts = ((before + 1) * onehot).amax(dim=(0, 1)).tolist()  # [M] most tokens of a slot in a sample
-            over = [(n, c, cap) for n, c, cap in zip(self.adapter_names, counts, self.capacity) if c > cap]
-            if over:
-                raise ValueError(
-                    f"wander token factor too small (slot, tokens, max_tokens): {over}; "
-                    "raise adapter.options.max_tokens"
-                )
-            self._checked_routing = routing
+        # one host sync per routing and capacity, not per call (the routing keeps the verdict)
+        key = ("wander_capacity", self.adapter_names, self.capacity)
+        routing.cached(key, lambda: self.check_capacity(before, onehot))
         return onehot, rank
+
+    def check_capacity(self, before: Tensor, onehot: Tensor) -> bool:
+        counts = ((before + 1) * onehot).amax(dim=(0, 1)).tolist()  # [M] most tokens of a slot in a sample
+        over = [(n, c, cap) for n, c, cap in zip(self.adapter_names, counts, self.capacity) if c > cap]
+        if over:
+            raise ValueError(
+                f"wander token factor too small (slot, tokens, max_tokens): {over}; raise adapter.options.max_tokens"
+            )
+        return True
 
     def context(self, u: Tensor, routing: Routing) -> Tensor:
         """H_{b,μ}^{(k)} = Σ_l c_{μ,k,l} ⊙_{m≠μ} F_{b,m,l}^{(k)}: [B, S, M, R, p], S samples per row
@@ -202,18 +196,14 @@ class WanderLinear(AdapterLinear):
     # --- AdapterLinear --------------------------------------------------------------------------
     def delta(self, x: Tensor, routing: Routing | None) -> Tensor:
         if routing is None:
-            if self._decode_context is None or self._decode_context.shape[0] != x.shape[0]:
-                raise RuntimeError(
-                    "wander decode step without a matching prefill: the cached context is "
-                    f"{None if self._decode_context is None else tuple(self._decode_context.shape)}"
-                )
+            (context,) = self.slot.decode_state(self, x.shape[0])  # H_{b,text} [B, R, p] of the prefill
             u = self.own_features(x, None)  # [B, T, R, p]
-            fused = (u * self._decode_context[:, None].to(u.dtype)).sum(dim=2)  # [B, T, p]
+            fused = (u * context[:, None].to(u.dtype)).sum(dim=2)  # [B, T, p]
             return fused @ self.up.t()
         u = self.own_features(x, routing.adapter_index)  # [B, T, R, p]
         ctx = self.context(u, routing)  # [B, S, M, R, p]
-        # what generated (text) tokens need; no graph kept (packed rows are training only)
-        self._decode_context = None if routing.packed else ctx[:, 0, 0].detach()
+        if not routing.packed:  # what generated (text) tokens need (packed rows are training only)
+            self.slot.keep_for_decode(self, ctx[:, 0, 0])
         batch, tokens = routing.adapter_index.shape
         own = (
             routing.adapter_index

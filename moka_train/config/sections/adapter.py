@@ -4,9 +4,8 @@ from typing import Literal
 
 from pydantic import Field
 
+from ...utils.adapter_targets import DEFAULT_TARGETS
 from .base import Section
-
-DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 class AdapterConfig(Section):

@@ -1,0 +1,81 @@
+"""Routing-derived decode state lives in the routing slot, not in the layers; a routing of another
+batch size fails loudly instead of being tiled; beams are expanded explicitly (slot.expand_batch,
+called by MultimodalLM.generate)."""
+
+import pytest
+import torch
+from helpers import adapted, mixed_batch
+
+from moka_train.adapters import Routing, RoutingError, adapter_modules
+
+DECODE_STATE_METHODS = ["moka_text_query", "wander"]  # the two methods that keep prefill state
+WANDER = {"options": {"width": 3, "cp_rank": 2, "token_rank": 2, "max_tokens": 32}}
+
+
+def _method_model(method):
+    return adapted("llama", method, **(WANDER if method == "wander" else {}))
+
+
+def _routing_derived(value) -> bool:
+    items = value if isinstance(value, tuple | list) else (value,)
+    return any(isinstance(v, torch.Tensor | Routing) for v in items)
+
+
+@pytest.mark.parametrize("method", DECODE_STATE_METHODS)
+def test_layers_hold_no_routing_derived_state_after_decoding(method):
+    model, slot, _ = _method_model(method)
+    ids, mod, _ = mixed_batch(batch=2, tokens=16, seed=4)
+    slot.set(mod)
+    with torch.no_grad():
+        model.generate(input_ids=ids, max_new_tokens=3, do_sample=False, pad_token_id=0, eos_token_id=None)
+    for name, layer in adapter_modules(model).items():
+        # parameters and buffers live in _parameters / _buffers; anything else tensor-like is a cache
+        held = sorted(k for k, v in vars(layer).items() if _routing_derived(v))
+        assert held == [], f"{name} keeps {held}"
+    # what decode read is the slot's, for the routing's rows, and the next set() drops it
+    layer = next(iter(adapter_modules(model).values()))
+    assert slot.decode_state(layer, 2)[0].shape[0] == 2
+    slot.set(mod)
+    with pytest.raises(RoutingError, match="without a matching prefill"):
+        slot.decode_state(layer, 2)
+
+
+@pytest.mark.parametrize("method", ["moka", *DECODE_STATE_METHODS])
+def test_a_routing_of_another_batch_size_fails_loudly(method):
+    model, slot, _ = _method_model(method)
+    ids, mod, _ = mixed_batch(batch=2, tokens=16, seed=4)
+    slot.set(mod)
+    with torch.no_grad(), pytest.raises(RoutingError, match=r"stale routing.*\[2, 16\].*\[4, 16\].*expand_batch\(2\)"):
+        model(input_ids=ids.repeat_interleave(2, dim=0))  # 4 rows for a routing of 2: was silently tiled
+    with torch.no_grad(), pytest.raises(RoutingError, match="stale routing"):
+        model.generate(input_ids=ids, max_new_tokens=2, num_beams=2, do_sample=False, pad_token_id=0, eos_token_id=None)
+
+
+@pytest.mark.parametrize("method", DECODE_STATE_METHODS)
+def test_decode_state_of_another_batch_size_fails_loudly(method):
+    model, slot, _ = _method_model(method)
+    ids, mod, _ = mixed_batch(batch=2, tokens=16, seed=4)
+    slot.set(mod)
+    with torch.no_grad():
+        model(input_ids=ids)  # prefill: each layer keeps its decode state in the slot
+    layer = next(iter(adapter_modules(model).values()))
+    slot.decoding = True
+    with torch.no_grad(), pytest.raises(RoutingError, match=r"stale routing.*2 rows.*has 4.*expand_batch\(2\)"):
+        layer(torch.randn(4, 1, layer.in_features))
+
+
+def test_expand_batch_repeats_rows_and_kept_state_in_place():
+    model, slot, _ = adapted("llama", "moka_text_query")
+    ids, mod, _ = mixed_batch(batch=2, tokens=16, seed=4)
+    slot.set(mod)
+    with torch.no_grad():
+        model(input_ids=ids)
+    layer = next(iter(adapter_modules(model).values()))
+    media, valid = slot.decode_state(layer, 2)
+    routing = slot.expand_batch(3)
+    assert torch.equal(routing.modality_ids, mod.repeat_interleave(3, dim=0))
+    expanded_media, expanded_valid = slot.decode_state(layer, 6)
+    assert torch.equal(expanded_media, media.repeat_interleave(3, dim=0))
+    assert torch.equal(expanded_valid, valid.repeat_interleave(3, dim=0))
+    with pytest.raises(ValueError, match="positive"):
+        slot.expand_batch(0)
