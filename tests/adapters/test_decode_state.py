@@ -79,3 +79,40 @@ def test_expand_batch_repeats_rows_and_kept_state_in_place():
     assert torch.equal(expanded_valid, valid.repeat_interleave(3, dim=0))
     with pytest.raises(ValueError, match="positive"):
         slot.expand_batch(0)
+
+
+def test_multimodal_generate_expands_the_routing_for_beams(workspace, monkeypatch):
+    """MultimodalLM.generate calls slot.expand_batch: batched beams (2 returned each) equal one
+    sample at a time, on the real model built from the tiny recipe."""
+    from pathlib import Path
+
+    from torch.utils.data import DataLoader, Subset
+
+    from moka_train.config import load_config
+    from moka_train.data.collate import Collator
+    from moka_train.data.dataset import MultimodalDataset
+    from moka_train.data.tokenizer import load_tokenizer
+    from moka_train.model.build import build_model
+
+    monkeypatch.setenv("DEMO_ROOT", str(workspace))
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "tiny_avqa.yaml")
+    tokenizer = load_tokenizer(cfg.model)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, tokenizer, cfg.adapter).eval()
+    with torch.no_grad():  # non-zero B so a wrongly routed row changes the beams
+        for module in adapter_modules(model.llm).values():
+            module.lora_B.normal_(0, 0.05)
+    data = MultimodalDataset(
+        cfg.data.train_file, cfg.data, tokenizer, [b.spec for b in model.branches], generation=True
+    )
+    collate = Collator(tokenizer.pad_token_id, "left")
+
+    def beams(batch_size):
+        loader = DataLoader(Subset(data, [0, 1, 2]), batch_size=batch_size, collate_fn=collate)
+        kwargs = dict(num_beams=2, num_return_sequences=2, max_new_tokens=4, do_sample=False)
+        kwargs.update(pad_token_id=tokenizer.pad_token_id, eos_token_id=None)
+        return torch.cat([model.generate(batch, **kwargs) for batch in loader])
+
+    together = beams(3)
+    assert together.shape[0] == 6  # two returned sequences per sample
+    assert torch.equal(together, beams(1))
