@@ -10,7 +10,7 @@ from ..adapters import AdapterSpec, RoutingSlot, apply_adapters
 from ..config.schema import AdapterConfig, ModalityConfig, ModelConfig
 from ..encoders.registry import build_encoder
 from ..modality import ModalitySpec, build_modality_specs
-from ..projectors.registry import build_projector, num_output_tokens
+from ..projectors.registry import build_projector
 from ..utils.hf import enable_activation_checkpointing
 from ..utils.logging import get_logger
 from .multimodal_lm import Branch, MultimodalLM
@@ -19,17 +19,25 @@ log = get_logger(__name__)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def modality_specs(model_cfg: ModelConfig, encoder_tokens: dict[str, int] | None = None) -> list[ModalitySpec]:
+def modality_specs(model_cfg: ModelConfig, counts: list[int]) -> list[ModalitySpec]:
     """Name, placeholder and LLM token count of every non-text modality, in config order."""
-    encoder_tokens = encoder_tokens or {}
     return build_modality_specs(
-        [
-            (m.name, m.placeholder, num_output_tokens(m.projector, m.frames, encoder_tokens.get(m.name)))
-            for m in model_cfg.modalities
-        ],
+        [(m.name, m.placeholder, count) for m, count in zip(model_cfg.modalities, counts, strict=True)],
         {m.name: m.sampling_plan() for m in model_cfg.modalities},
         {m.name: m.wrap for m in model_cfg.modalities},
     )
+
+
+def media_tokens(m: ModalityConfig, encoder, index: int) -> int:
+    """``m.media_tokens()``, the count the data side expands the placeholder to, once the built
+    encoder is seen to emit the ``encoder.tokens`` per frame/segment the config promises."""
+    emitted = encoder.num_tokens(m.segment_seconds)
+    if m.encoder.tokens is not None and m.encoder.tokens != emitted:
+        raise ValueError(
+            f"model.modalities[{index}].encoder.tokens={m.encoder.tokens}, but the {m.encoder.type} encoder at "
+            f"{m.encoder.path!r} emits {emitted} tokens per frame/segment: set encoder.tokens: {emitted}"
+        )
+    return m.media_tokens()
 
 
 def adapter_spec(adapter: AdapterConfig, model_cfg: ModelConfig) -> AdapterSpec:
@@ -65,14 +73,13 @@ def build_model(model_cfg: ModelConfig, tokenizer, adapter: AdapterConfig | None
     llm = load_llm(model_cfg)
     added = _resize_to_tokenizer(llm, tokenizer)
     width = llm.get_input_embeddings().weight.shape[1]
-    encoders, projectors, branches = {}, {}, []
+    encoders, projectors = {}, {}
     for i, m in enumerate(model_cfg.modalities):
         encoder = build_encoder(m.encoder, key=f"model.modalities[{i}].encoder")
         encoders[m.name] = encoder
         projectors[m.name] = build_projector(m.projector, encoder.output_dim, width)
-    specs = modality_specs(
-        model_cfg, {m.name: encoders[m.name].num_tokens(m.segment_seconds) for m in model_cfg.modalities}
-    )
+    counts = [media_tokens(m, encoders[m.name], i) for i, m in enumerate(model_cfg.modalities)]
+    specs = modality_specs(model_cfg, counts)
     branches = [Branch(spec, m.frames, _dummy_shape(m)) for spec, m in zip(specs, model_cfg.modalities)]
     slot = RoutingSlot(len(specs))
     if adapter is not None:

@@ -15,12 +15,13 @@ import torch
 
 from ..adapters import RoutingSlot, apply_adapters, count_adapter_parameters
 from ..config.schema import EncoderConfig, RunConfig
-from ..projectors.registry import build_projector, num_output_tokens
+from ..projectors.registry import build_projector
 from .build import adapter_spec
 
 
 def token_budget(cfg: RunConfig) -> dict[str, int | str]:
-    """LLM tokens one sample's media becomes, per modality (Q-Former: queries × frames)."""
+    """LLM tokens one sample's media becomes, per modality (Q-Former: queries × frames; MLP: encoder
+    tokens × frames)."""
     budget: dict[str, int | str] = {}
     for m in cfg.model.modalities:
         if m.encoder.type == "qwen2_5_vl_vision":  # the backbone's own processor decides
@@ -28,10 +29,7 @@ def token_budget(cfg: RunConfig) -> dict[str, int | str]:
 
             budget[m.name] = native_budget(cfg.model, m)
             continue
-        try:
-            budget[m.name] = num_output_tokens(m.projector, m.frames)
-        except ValueError:  # an MLP projector keeps every encoder token: needs the encoder
-            budget[m.name] = "one per encoder token (mlp projector)"
+        budget[m.name] = m.media_tokens()  # what the data side expands the placeholder to
     return budget
 
 

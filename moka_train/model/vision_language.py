@@ -23,8 +23,7 @@ from ..adapters import RoutingSlot, apply_adapters
 from ..config.schema import AdapterConfig, ModelConfig
 from ..config.sections.model import NATIVE_VISION_ENCODERS
 from ..encoders.registry import build_encoder
-from ..modality import build_modality_specs
-from ..projectors.registry import build_projector, num_output_tokens
+from ..projectors.registry import build_projector
 from ..utils.hf import enable_activation_checkpointing
 from .multimodal_lm import Branch, MultimodalLM
 
@@ -83,7 +82,7 @@ def load_vision_language_llm(model_cfg: ModelConfig):
 
 def build_vision_language_model(model_cfg: ModelConfig, tokenizer, adapter: AdapterConfig | None = None):
     """Qwen2.5-VL (frozen, vision path included) + the new encoders and projectors + adapters."""
-    from .build import DTYPES, _resize_to_tokenizer, adapter_spec
+    from .build import DTYPES, _resize_to_tokenizer, adapter_spec, media_tokens, modality_specs
 
     llm, processor = load_vision_language_llm(model_cfg)
     llm.requires_grad_(False)
@@ -98,11 +97,8 @@ def build_vision_language_model(model_cfg: ModelConfig, tokenizer, adapter: Adap
             continue
         encoders[m.name] = build_encoder(m.encoder, key=f"model.modalities[{i}].encoder")
         projectors[m.name] = build_projector(m.projector, encoders[m.name].output_dim, width)
-        counts.append(num_output_tokens(m.projector, m.frames, encoders[m.name].num_tokens(m.segment_seconds)))
-    named = [(m.name, m.placeholder, k) for m, k in zip(model_cfg.modalities, counts, strict=True)]
-    specs = build_modality_specs(
-        named, {m.name: m.sampling_plan() for m in model_cfg.modalities}, {m.name: m.wrap for m in model_cfg.modalities}
-    )
+        counts.append(media_tokens(m, encoders[m.name], i))
+    specs = modality_specs(model_cfg, counts)
     side = model_cfg.native_frame_size
     shapes = [
         (m.frames, side, side, 3) if m is native else (m.frames, m.sampling_plan().nominal_width())

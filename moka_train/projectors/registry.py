@@ -1,4 +1,5 @@
-"""``build_projector`` and ``num_output_tokens``: one place that knows each projector's token count."""
+"""``build_projector``: the projector of a modality. How many tokens it emits is
+``ProjectorConfig.output_tokens`` (config), so the data side can size placeholders without it."""
 
 from __future__ import annotations
 
@@ -25,18 +26,3 @@ def build_projector(cfg: ProjectorConfig, in_dim: int, out_dim: int) -> nn.Modul
             per_frame=cfg.per_frame,
         )
     raise ValueError(f"unknown projector type {cfg.type!r}; choose one of mlp, qformer")
-
-
-def num_output_tokens(cfg: ProjectorConfig, frames: int = 1, encoder_tokens: int | None = None) -> int:
-    """LLM tokens one sample's media becomes: what its placeholder expands to.
-
-    Q-Former: ``num_queries`` per frame/segment (or in all, when not per frame). MLP: one token per
-    encoder token, so it needs ``encoder_tokens`` (the encoder's ``num_tokens()``).
-    """
-    if frames < 1:
-        raise ValueError(f"frames must be >= 1, got {frames}")
-    if cfg.type == "qformer":
-        return cfg.num_queries * (frames if cfg.per_frame else 1)
-    if encoder_tokens is None:
-        raise ValueError("an mlp projector emits one token per encoder token: pass encoder_tokens")
-    return frames * encoder_tokens

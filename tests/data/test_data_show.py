@@ -8,7 +8,7 @@ import json
 import yaml
 
 from moka_train.cli import main
-from moka_train.data.specs import modality_specs, tokens_per_sample
+from moka_train.data.specs import modality_specs
 
 
 def write_config(tmp_path, tokenizer_dir, root, train_file):
@@ -63,12 +63,17 @@ def test_token_counts_follow_the_projector():
             "llm_path": "x",
             "modalities": [
                 {"name": "video", "placeholder": "<video>", "frames": 10, "encoder": {"type": "clip_hf", "path": "p"}},
-                {"name": "image", "placeholder": "<image>", "encoder": {"type": "clip_hf", "path": "p"}},
+                {
+                    "name": "image",
+                    "placeholder": "<image>",
+                    "encoder": {"type": "clip_hf", "path": "p", "tokens": 256},
+                    "projector": {"type": "mlp"},
+                },
             ],
         }
     )
-    assert [tokens_per_sample(m) for m in model.modalities] == [320, 32]  # the official 32 x 10
-    specs = modality_specs(model, num_tokens={"image": 256})
+    assert [m.media_tokens() for m in model.modalities] == [320, 256]  # the official 32 x 10; 256 patches
+    specs = modality_specs(model)
     assert [(s.name, s.num_tokens, s.id) for s in specs] == [("video", 320, 2), ("image", 256, 3)]
 
 

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from moka_train.config.sections.model import ProjectorConfig
-from moka_train.projectors import WidthMismatchError, build_projector, num_output_tokens
+from moka_train.projectors import WidthMismatchError, build_projector
 
 
 def test_mlp_maps_each_token_with_linear_gelu_linear():
@@ -16,7 +16,7 @@ def test_mlp_maps_each_token_with_linear_gelu_linear():
     expected = second(nn.functional.gelu(first(features))).reshape(2, 15, 12)  # frames in order
     out = projector(features)
     torch.testing.assert_close(out, expected)
-    assert out.shape[1] == num_output_tokens(ProjectorConfig(type="mlp"), frames=3, encoder_tokens=5)
+    assert out.shape[1] == ProjectorConfig(type="mlp").output_tokens(frames=3, encoder_tokens=5)
 
 
 def test_mlp_image_features_are_one_frame():
@@ -33,12 +33,12 @@ def test_mlp_width_mismatch_names_both_widths():
 
 def test_token_counts_for_the_paper_configuration():
     qformer = ProjectorConfig()  # 32 queries per frame/segment
-    assert num_output_tokens(qformer, frames=10) == 320  # 10 video frames or 10 audio segments
-    assert num_output_tokens(qformer, frames=1) == 32  # one image
-    assert num_output_tokens(ProjectorConfig(per_frame=False), frames=10) == 32
-    assert num_output_tokens(ProjectorConfig(type="mlp"), frames=1, encoder_tokens=256) == 256
+    assert qformer.output_tokens(frames=10, encoder_tokens=None) == 320  # 10 video frames or 10 audio segments
+    assert qformer.output_tokens(frames=1, encoder_tokens=None) == 32  # one image
+    assert ProjectorConfig(per_frame=False).output_tokens(frames=10, encoder_tokens=None) == 32
+    assert ProjectorConfig(type="mlp").output_tokens(frames=1, encoder_tokens=256) == 256
 
 
 def test_mlp_token_count_needs_encoder_tokens():
-    with pytest.raises(ValueError, match="encoder_tokens"):
-        num_output_tokens(ProjectorConfig(type="mlp"), frames=2)
+    with pytest.raises(ValueError, match="one token per encoder token: set encoder.tokens"):
+        ProjectorConfig(type="mlp").output_tokens(frames=2, encoder_tokens=None)

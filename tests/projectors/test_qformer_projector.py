@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from moka_train.config.sections.model import ProjectorConfig
-from moka_train.projectors import WidthMismatchError, build_projector, num_output_tokens
+from moka_train.projectors import WidthMismatchError, build_projector
 
 TINY = dict(type="qformer", num_queries=3, num_layers=2, hidden_size=32, num_heads=4)
 
@@ -22,7 +22,7 @@ def test_per_frame_output_is_frames_times_queries():
     projector = _projector()
     out = projector(_features((2, 4, 5, 16)))  # [B, F, L, D]
     assert out.shape == (2, 4 * 3, 24)
-    assert out.shape[1] == num_output_tokens(ProjectorConfig(**TINY), frames=4)
+    assert out.shape[1] == ProjectorConfig(**TINY).output_tokens(frames=4, encoder_tokens=None)
 
 
 def test_frames_are_projected_independently():
@@ -54,7 +54,7 @@ def test_all_frames_mode_mixes_frames_into_n_queries():
     with torch.no_grad():
         before, after = projector(features), projector(changed)
     assert before.shape == (2, 3, 24)
-    assert before.shape[1] == num_output_tokens(ProjectorConfig(**TINY, per_frame=False), frames=4)
+    assert before.shape[1] == ProjectorConfig(**TINY, per_frame=False).output_tokens(frames=4, encoder_tokens=None)
     assert (after - before).norm(dim=-1).min() > 1e-3  # every query token saw frame 2
 
 

@@ -22,6 +22,9 @@ class EncoderConfig(Section):
     model_name: str | None = None  # open_clip architecture name (e.g. ViT-L-14)
     layer: int = -2  # hidden layer whose patch tokens are used (CLIP: penultimate)
     frozen: bool = True
+    # an mlp projector keeps every encoder token: its placeholder length comes from here, without
+    # loading the encoder (the model checks the built encoder emits this many)
+    tokens: int | None = Field(None, gt=0)  # tokens per frame/segment (CLIP ViT-L/14 at 224 px: 256); mlp needs it
 
 
 class ProjectorConfig(Section):
@@ -31,6 +34,15 @@ class ProjectorConfig(Section):
     hidden_size: int = Field(768, gt=0)  # Q-Former width (BERT-base in the paper)
     num_heads: int = Field(12, gt=0)
     per_frame: bool = True  # video/audio: project each frame/segment separately
+
+    def output_tokens(self, frames: int, encoder_tokens: int | None) -> int:
+        """LLM tokens one item of ``frames`` frames/segments becomes, the one rule: Q-Former
+        ``num_queries`` per frame (in all when not per frame); MLP one per encoder token."""
+        if self.type == "qformer":
+            return self.num_queries * (frames if self.per_frame else 1)
+        if encoder_tokens is None:
+            raise ValueError("an mlp projector emits one token per encoder token: set encoder.tokens")
+        return frames * encoder_tokens
 
 
 class MediaSampling(Section):
@@ -85,6 +97,19 @@ class ModalityConfig(Section):
                 f"encodes at most {WHISPER_WINDOW_SECONDS:g} s per window; use more frames instead"
             )
         return self
+
+    @model_validator(mode="after")
+    def _check_token_count(self) -> "ModalityConfig":
+        if self.projector.type == "mlp" and self.encoder.tokens is None:
+            raise ValueError(
+                f"model.modalities[{self.name}]: an mlp projector keeps every encoder token, so the placeholder "
+                "length needs encoder.tokens (tokens per frame/segment, e.g. 256 for CLIP ViT-L/14 at 224 px)"
+            )
+        return self
+
+    def media_tokens(self) -> int:
+        """What this modality's placeholder expands to: the one count the data side and the model use."""
+        return self.projector.output_tokens(self.frames, self.encoder.tokens)
 
     def sampling_plan(self) -> SamplingPlan:
         """The plan data loading, the model and the feature cache all follow."""
