@@ -18,6 +18,7 @@ from ..data.feature_cache import cache_for
 from ..data.packing import packing_efficiency
 from ..data.report import DataQualityError
 from ..data.sampler import GroupedDistributedSampler
+from ..data.transport import WorkerCollate, received
 from ..modality import ModalitySpec
 from ..utils.dist import rank, world_size
 
@@ -49,13 +50,13 @@ class StageData:
             self.dataset,
             batch_size=self.micro_batch,
             sampler=self.sampler,
-            collate_fn=self.collator,
+            collate_fn=WorkerCollate(self.collator),  # small tensors come back by value
             num_workers=self.num_workers,
             drop_last=True,
             persistent_workers=False,
             generator=generator,
         )
-        for index, batch in enumerate(loader, start=position):
+        for index, batch in enumerate(map(received, loader), start=position):
             bad = batch.pop("bad_samples", [])
             self.dataset.report.update(bad)  # failures seen inside workers
             if bad and self.max_bad_fraction is not None:
