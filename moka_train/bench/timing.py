@@ -87,15 +87,10 @@ def interleaved_samples(
     return samples
 
 
-def interleaved_times(
-    candidates: Mapping[str, Callable[[], object]],
-    schedule: Schedule,
-    sync: Callable[[], None] | None = None,
-    probe: Probe | None = None,
-    clock: Callable[[], float] = time.perf_counter,
-) -> dict[str, float]:
-    """The schedule's statistic of each candidate's seconds per call."""
-    return summarize(interleaved_samples(candidates, schedule, sync, probe, clock), schedule.statistic)
+def interleaved_times(candidates: Mapping[str, Callable[[], object]], schedule: Schedule, **timing) -> dict[str, float]:
+    """The schedule's statistic of each candidate's seconds per call (``timing``: sync, probe, clock
+    as for ``interleaved_samples``)."""
+    return summarize(interleaved_samples(candidates, schedule, **timing), schedule.statistic)
 
 
 def summarize(samples: Mapping[str, list[float]], statistic: str) -> dict[str, float]:

@@ -163,9 +163,9 @@ def test_tiny_cpu_run_without_peak():
 def test_tiny_cpu_run_with_peak():
     # the script as a user runs it: its flags reach the settings, it prints the report as JSON;
     # 100 TFLOP/s is far above what a CPU reaches on this toy model, so 0 < MFU < 1 must hold
-    out = run_script(["--peak-tflops", "100", "--methods", "lora"])
+    out = run_script(["--peak-tflops", "100", "--methods", "lora", "--steps", "1", "--warmup", "0", "--new", "1"])
     assert out["device"].startswith("cpu threads=") and (out["dtype"], out["peak_tflops"]) == ("float32", 100)
-    assert out["shape"] == {**TINY, "checkpointing": True}
+    assert out["shape"] == {**TINY, "new": 1, "checkpointing": True}  # the later --new wins
     assert sorted(out["train"]) == sorted(out["train_packed"]) == ["lora"]
     row = out["train"]["lora"]
     assert 0 < row["mfu"] < row["hfu"] < 1  # checkpointing recomputes: hardware FLOPs exceed model FLOPs
