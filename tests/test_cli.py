@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from moka_train.cli import main
@@ -93,3 +94,39 @@ def test_validate_refuses_an_unregistered_adapter_method_naming_the_choices(tmp_
     assert main(["validate", "--config", str(path), "adapter.method=mokaa"]) == 2
     err = capsys.readouterr().err
     assert "adapter.method" in err and "'mokaa'" in err and "moka_proj" in err and "lora" in err
+
+
+def test_lmms_tasks_writes_one_absolute_task_file_per_benchmark(tmp_path, capsys):
+    from moka_train.integrations.lmms.tasks import TASKS
+
+    data = tmp_path / "music.jsonl"
+    data.write_text("")
+    out = tmp_path / "tasks"
+    argv = ["lmms-tasks", "--output", str(out), "--music-avqa", str(data), "--media-root", str(tmp_path)]
+    assert main(argv) == 0
+    written = out / f"{TASKS['music_avqa']}.yaml"
+    assert capsys.readouterr().out == f"{written}\n"  # one written path per line, nothing else
+    assert str(data.resolve()) in written.read_text() and sorted(p.name for p in out.iterdir()) == [written.name]
+
+
+def test_lmms_tasks_without_a_benchmark_file_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:  # argparse's usage error: exit 2, the message on stderr
+        main(["lmms-tasks", "--output", str(tmp_path), "--media-root", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "give --music-avqa and/or --ave" in capsys.readouterr().err
+
+
+def test_config_reference_writes_the_schema_reference(tmp_path):
+    from moka_train.config.reference import config_reference
+
+    out = tmp_path / "docs" / "ref.md"
+    assert main(["config-reference", "--output", str(out)]) == 0
+    assert out.read_text() == config_reference()
+
+
+def test_infer_with_nothing_to_answer_exits_1_before_loading_a_model(tmp_path, capsys):
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(RECIPE))  # no data.eval_file; llm "llm" and no export exist
+    assert main(["infer", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err == "infer: give --question (with --video/--audio/...), --input, or set data.eval_file\n"
