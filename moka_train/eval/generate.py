@@ -1,4 +1,4 @@
-"""Batched generation from an export: `moka-train infer --config C --export DIR --input F --output P`.
+"""Batched generation from an export (what `moka-train infer` and `evaluate run` call).
 
 Left padding keeps modality ids aligned with their tokens; the attention mask is passed through
 (pads are never attended); greedy by default. Writes one JSON line per sample:
@@ -9,13 +9,12 @@ for a sample whose media cannot be read or whose prompt cannot be rendered, an e
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
 
-from ..config import RunConfig, load_config
+from ..config import RunConfig
 from ..data.collate import Collator
 from ..data.dataset import MultimodalDataset
 from ..data.feature_cache import cache_for
@@ -176,40 +175,12 @@ def single_question_file(cfg: RunConfig, media: dict[str, str], question: str, d
     return file, str(Path(media[next(iter(media))]).resolve().anchor) if media else "/"
 
 
-def infer_main(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config, args.overrides)
-    export = args.export or str(Path(cfg.output_dir) / "export" / cfg.stages[-1].name)
-    tokenizer, model = load_for_inference(cfg, export)
-    if args.question:  # one answer, printed
-        import tempfile
+def answer_question(cfg: RunConfig, tokenizer, model, media: dict[str, str], question: str) -> dict:
+    """One question about local media files (``{"video": path, ...}``), in the official prompt
+    form: the answer row, or an error row when the media cannot be read."""
+    import tempfile
 
-        media = {
-            k: v
-            for k, v in (("image", args.image), ("video", args.video), ("audio", args.audio), ("speech", args.speech))
-            if v
-        }
-        with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
-            file, root = single_question_file(cfg, media, args.question, Path(tmp))
-            one = cfg.model_copy(update={"data": cfg.data.model_copy(update={"root": root})})
-            row = generate_predictions(one, tokenizer, model, file)[0]
-        if row.get("error"):
-            raise SystemExit(f"infer: no answer: {row['error']}: {row['detail']}")
-        print(row["prediction"])
-        return 0
-    source = args.input or cfg.data.eval_file
-    if source is None:
-        raise SystemExit("infer: give --question (with --video/--audio/...), --input, or set data.eval_file")
-    with torch.no_grad():
-        rows = generate_predictions(cfg, tokenizer, model, source)
-    out = write_jsonl(args.output or Path(cfg.output_dir) / "predictions.jsonl", rows)
-    log.info("wrote %d predictions to %s", len(rows), out)
-    errors = [r["id"] for r in rows if r.get("error")]
-    if errors:
-        log.warning(
-            "%s: %d of %d samples have an error row instead of an answer (first: %s)",
-            out,
-            len(errors),
-            len(rows),
-            errors[:5],
-        )
-    return 0
+    with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
+        file, root = single_question_file(cfg, media, question, Path(tmp))
+        one = cfg.model_copy(update={"data": cfg.data.model_copy(update={"root": root})})
+        return generate_predictions(one, tokenizer, model, file)[0]

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from eval_run.tiny_export import CONFIG, build_export
 
-from moka_train.eval.cli import score_file
 from moka_train.eval.generate import generate_predictions, load_for_inference
+from moka_train.eval.score import score_file
 from moka_train.integrations.lmms.tasks import DEFAULT_FILES, SHIPPED, TASKS, task_yaml, write_tasks
 from moka_train.utils.jsonl import write_jsonl
 
