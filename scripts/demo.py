@@ -5,7 +5,9 @@
    answers need the media, and one caption set per modality for the projector pretraining;
 2. fills the feature cache (every frozen encoder runs once over every clip), then trains with
    configs/tiny_avqa.yaml through the real trainer: two stages pretrain the video and the audio
-   projector on their captions, the third fine-tunes the adapters + projectors on the QA;
+   projector on their captions (once: stage 1 trains no adapter, so every method starts from the
+   same projectors, as in the paper's comparison), the third fine-tunes the adapters + projectors
+   on the QA, once per method, from those exports (``init_from`` by path);
 3. answers held-out questions with the exported weights, per question type, for each method;
    for MokA also with its adapters on all tokens, on the text tokens only, on the media tokens
    only (the paper's partial-modality probe, Fig. 1);
@@ -38,6 +40,7 @@ from moka_train.train.run import run  # noqa: E402
 CHANCE = {"colour": 1 / 4, "tone": 1 / 2, "direction": 1 / 2, "av_colour_tone": 1 / 8}
 PROBES = {"all tokens": None, "text only": ["text"], "media only": ["video", "audio"]}
 CONFIG = ROOT / "configs" / "tiny_avqa.yaml"
+PRETRAIN = "run_pretrain"  # the shared stage-1 run, beside run_<method>
 
 
 def main() -> int:
@@ -58,8 +61,9 @@ def main() -> int:
     held_out = root / "heldout"
     make_synthetic(held_out, seed=1, num_av=args.heldout_samples, num_image=0, num_speech=0, frames=8, size=32)
     fill_caches(config(root, "moka", args), held_out)
-    table = {method: train_and_score(root, held_out, method, args) for method in args.methods}
-    probe = partial_modality_probe(root, held_out, args) if "moka" in args.methods else {}
+    pretrained = pretrain(root, args)
+    table = {method: train_and_score(root, held_out, method, args, pretrained) for method in args.methods}
+    probe = partial_modality_probe(root, held_out, args, pretrained) if "moka" in args.methods else {}
     pictures = [plot_accuracy(table, root / "accuracy.png"), plot_losses(root, args.methods, root / "losses.png")]
     print_report(table, probe, pictures)
     return 0
@@ -79,6 +83,21 @@ def config(root: Path, method: str, args):
             *args.overrides,
         ],
     )
+
+
+def pretrain(root: Path, args) -> list[Path]:
+    """The projector-pretraining stages, run once into ``run_pretrain``; their export directories."""
+    cfg = config(root, "moka", args)
+    cfg = cfg.model_copy(update={"output_dir": str(root / PRETRAIN), "stages": cfg.stages[:-1]})
+    run(cfg)
+    return [root / PRETRAIN / "export" / stage.name for stage in cfg.stages]
+
+
+def finetune_config(root: Path, method: str, args, pretrained: list[Path]):
+    """The recipe's fine-tuning stage alone, starting from the shared pretrained projectors."""
+    cfg = config(root, method, args)
+    stage = cfg.stages[-1].model_copy(update={"init_from": tuple(str(p) for p in pretrained)})
+    return cfg.model_copy(update={"stages": [stage]})
 
 
 def fill_caches(cfg, held_out: Path) -> None:
@@ -105,14 +124,14 @@ def answer(cfg, held_out: Path, name: str, adapter_modalities: list[str] | None)
     return score([json.loads(line) for line in output.read_text().splitlines() if line.strip()])
 
 
-def train_and_score(root: Path, held_out: Path, method: str, args) -> dict[str, float]:
-    cfg = config(root, method, args)
+def train_and_score(root: Path, held_out: Path, method: str, args, pretrained: list[Path]) -> dict[str, float]:
+    cfg = finetune_config(root, method, args, pretrained)
     run(cfg)
     return answer(cfg, held_out, "all", None)
 
 
-def partial_modality_probe(root: Path, held_out: Path, args) -> dict[str, dict[str, float]]:
-    cfg = config(root, "moka", args)
+def partial_modality_probe(root: Path, held_out: Path, args, pretrained: list[Path]) -> dict[str, dict[str, float]]:
+    cfg = finetune_config(root, "moka", args, pretrained)
     return {label: answer(cfg, held_out, "-".join(names or ["all"]), names) for label, names in PROBES.items()}
 
 
@@ -170,18 +189,22 @@ def plot_accuracy(table: dict[str, dict[str, float]], png: Path) -> Path:
 
 
 def plot_losses(root: Path, methods: list[str], png: Path) -> Path:
-    """One panel per stage: every method's loss per step (faint) and smoothed."""
+    """One panel per stage: every method's loss per step (faint) and smoothed; the shared
+    pretraining stages as one curve."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    curves = {m: read_metrics(root / f"run_{m}" / "metrics.jsonl") for m in methods}
+    runs = {"shared": PRETRAIN, **{m: f"run_{m}" for m in methods}}
+    curves = {label: read_metrics(root / run_dir / "metrics.jsonl") for label, run_dir in runs.items()}
     stages = list(dict.fromkeys(r["stage"] for rows in curves.values() for r in rows))
     fig, axes = plt.subplots(1, len(stages), figsize=(4.2 * len(stages), 3.4), squeeze=False)
     for ax, stage in zip(axes[0], stages):
         for k, (method, rows) in enumerate(curves.items()):
             rows = [r for r in rows if r["stage"] == stage]
+            if not rows:  # the shared run holds only the pretraining stages, a method's run only its own
+                continue
             steps, loss = [r["step"] for r in rows], [r["loss"] for r in rows]
             ax.plot(steps, loss, lw=0.7, alpha=0.3, color=f"C{k}")
             ax.plot(steps, smoothed(loss), lw=2.0, color=f"C{k}", label=f"{method} (smoothed)")
