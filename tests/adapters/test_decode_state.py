@@ -12,8 +12,12 @@ DECODE_STATE_METHODS = ["moka_text_query", "wander"]  # the two methods that kee
 WANDER = {"options": {"width": 3, "cp_rank": 2, "token_rank": 2, "max_tokens": 32}}
 
 
-def _method_model(method):
-    return adapted("llama", method, **(WANDER if method == "wander" else {}))
+def _routed_model(method):
+    """A tiny adapted LLaMA with the routing of a 2-row mixed batch set: (model, slot, ids, mod)."""
+    model, slot, _ = adapted("llama", method, **(WANDER if method == "wander" else {}))
+    ids, mod, _ = mixed_batch(batch=2, tokens=16, seed=4)
+    slot.set(mod)
+    return model, slot, ids, mod
 
 
 def _routing_derived(value) -> bool:
@@ -23,9 +27,7 @@ def _routing_derived(value) -> bool:
 
 @pytest.mark.parametrize("method", DECODE_STATE_METHODS)
 def test_layers_hold_no_routing_derived_state_after_decoding(method):
-    model, slot, _ = _method_model(method)
-    ids, mod, _ = mixed_batch(batch=2, tokens=16, seed=4)
-    slot.set(mod)
+    model, slot, ids, mod = _routed_model(method)
     with torch.no_grad():
         model.generate(input_ids=ids, max_new_tokens=3, do_sample=False, pad_token_id=0, eos_token_id=None)
     for name, layer in adapter_modules(model).items():
@@ -42,9 +44,7 @@ def test_layers_hold_no_routing_derived_state_after_decoding(method):
 
 @pytest.mark.parametrize("method", ["moka", *DECODE_STATE_METHODS])
 def test_a_routing_of_another_batch_size_fails_loudly(method):
-    model, slot, _ = _method_model(method)
-    ids, mod, _ = mixed_batch(batch=2, tokens=16, seed=4)
-    slot.set(mod)
+    model, slot, ids, mod = _routed_model(method)
     with torch.no_grad(), pytest.raises(RoutingError, match=r"stale routing.*\[2, 16\].*\[4, 16\].*expand_batch\(2\)"):
         model(input_ids=ids.repeat_interleave(2, dim=0))  # 4 rows for a routing of 2: was silently tiled
     with torch.no_grad(), pytest.raises(RoutingError, match="stale routing"):
@@ -53,9 +53,7 @@ def test_a_routing_of_another_batch_size_fails_loudly(method):
 
 @pytest.mark.parametrize("method", DECODE_STATE_METHODS)
 def test_decode_state_of_another_batch_size_fails_loudly(method):
-    model, slot, _ = _method_model(method)
-    ids, mod, _ = mixed_batch(batch=2, tokens=16, seed=4)
-    slot.set(mod)
+    model, slot, ids, mod = _routed_model(method)
     with torch.no_grad():
         model(input_ids=ids)  # prefill: each layer keeps its decode state in the slot
     layer = next(iter(adapter_modules(model).values()))
@@ -65,9 +63,7 @@ def test_decode_state_of_another_batch_size_fails_loudly(method):
 
 
 def test_expand_batch_repeats_rows_and_kept_state_in_place():
-    model, slot, _ = adapted("llama", "moka_text_query")
-    ids, mod, _ = mixed_batch(batch=2, tokens=16, seed=4)
-    slot.set(mod)
+    model, slot, ids, mod = _routed_model("moka_text_query")
     with torch.no_grad():
         model(input_ids=ids)
     layer = next(iter(adapter_modules(model).values()))
