@@ -181,7 +181,7 @@ class WanderLinear(AdapterLinear):
         (1 without packing: then the row is the sample)."""
         onehot, rank = self.prompt_membership(routing)
         offsets = torch.tensor([0, *self.capacity[:-1]], device=u.device).cumsum(0)  # [M]
-        table = torch.cat([self.token_factor[n] for n in self.adapter_names])  # [ΣTm, R, L]
+        table = self.joined(self.token_factor)  # [ΣTm, R, L]
         rows = table[offsets[routing.adapter_index] + rank]  # [B, T, R, L]: A_{μ(t)}[rank of t]
         member = onehot.to(u.dtype)[:, :, None]  # [B, T, 1, M]
         if routing.packed:  # [B, T, S, M]: the token's sample and slot
