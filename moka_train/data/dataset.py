@@ -228,16 +228,10 @@ def _check_video_frames(cfg: DataConfig, modalities: list[ModalitySpec]) -> None
             )
 
 
-def build_dataset(
-    cfg: DataConfig,
-    tokenizer,
-    modalities: list[ModalitySpec],
-    split: str = "train",
-    generation: bool = False,
-    cache: FeatureCache | None = None,
-) -> MultimodalDataset:
-    """The dataset of ``data.train_file`` (split ``train``) or ``data.eval_file`` (``eval``)."""
+def build_dataset(cfg: DataConfig, tokenizer, modalities: list[ModalitySpec], split: str = "train", **options):
+    """The dataset of ``data.train_file`` (split ``train``) or ``data.eval_file`` (``eval``);
+    ``options`` are the dataset's own keywords (``generation``, ``cache``)."""
     file = cfg.train_file if split == "train" else cfg.eval_file
     if file is None:
         raise ValueError(f"data.{'train' if split == 'train' else 'eval'}_file is not set")
-    return MultimodalDataset(file, cfg, tokenizer, modalities, split=split, generation=generation, cache=cache)
+    return MultimodalDataset(file, cfg, tokenizer, modalities, split=split, **options)
