@@ -20,6 +20,7 @@ segments), where decoding and encoding cost what they cost in the paper's settin
 LLaMA shape (``bench_gpu.py``'s training rows, ``moka_train.bench.llama_train``, with CPU
 settings): a random LLaMA-shaped model (hidden 1024) whose GEMMs dominate, as on a real
 backbone, so the MokA / LoRA step ratio measures the method rather than Python overhead per layer.
+Two models per method, their medians averaged: two builds of one method differ by ~5 % here.
 
 Data wait (``--data-wait``, also part of the full run): MokA on the tiny recipe through the
 trainer's loader (``StageData.loader``, media decoded in ``data.num_workers`` processes) with 0

@@ -4,6 +4,7 @@ routed batch, its step time (every method interleaved), peak memory and saved ac
 from __future__ import annotations
 
 import functools
+import statistics
 from collections.abc import Callable
 
 import torch
@@ -78,31 +79,36 @@ class StepPeak:
             self.peak_mb[name] = max(self.peak_mb.get(name, 0.0), peak)
 
 
-def train_rows(settings: LlamaBench, flops: dict, peak: float | None, packed: bool = False) -> dict:
+def train_rows(settings: LlamaBench, flops: dict, peak: float | None, packed: bool = False, instances: int = 1) -> dict:
     """Median step seconds per method, the methods stepped round robin (one step each per round)
     so that drift of the machine hits every method alike; warm-up rounds are not timed.
-    ``packed``: the same shape holding ``PACKED_SAMPLES`` samples per row (``packed_batch``)."""
+    ``packed``: the same shape holding ``PACKED_SAMPLES`` samples per row (``packed_batch``).
+    ``instances``: models built per method, their medians averaged. On CPU two builds of the
+    same method differ by ~5 % in step time (where their weights land in memory), as much as
+    the ratio being measured; one model per method measures that placement as often as the method."""
     release(settings.device)
-    trainees = {method: Trainee(settings, method) for method in settings.methods}
+    names = {f"{method}#{k}": method for k in range(instances) for method in settings.methods}
+    trainees = {name: Trainee(settings, method) for name, method in names.items()}
     if packed:
         ids, mod, extra = packed_batch(settings, settings.batch, settings.seq, settings.device)
     else:
         (ids, mod), extra = routed_batch(settings, settings.batch, settings.seq, settings.device), None
-    steps = {method: functools.partial(trainee.step, ids, mod, packed=extra) for method, trainee in trainees.items()}
+    steps = {name: functools.partial(trainee.step, ids, mod, packed=extra) for name, trainee in trainees.items()}
     on_cuda = settings.device.type == "cuda"
     probe = StepPeak(settings.device) if on_cuda else None
     schedule = Schedule(rounds=settings.steps, warmup=settings.warmup, order="round_robin", statistic="median")
-    seconds = interleaved_times(steps, schedule, sync=synchronizer(settings.device), probe=probe)
+    times = interleaved_times(steps, schedule, sync=synchronizer(settings.device), probe=probe)
+    seconds = {m: statistics.mean(t for name, t in times.items() if names[name] == m) for m in settings.methods}
     return {
         method: {
             "step_s": seconds[method],
             "tokens_per_s": settings.batch * settings.seq / seconds[method],
-            "step_peak_mb": probe.peak_mb[method] if on_cuda else None,
-            "saved_activation_mb": saved_activation_mb(steps[method]),
+            "step_peak_mb": max(probe.peak_mb[n] for n in names if names[n] == method) if on_cuda else None,
+            "saved_activation_mb": saved_activation_mb(steps[f"{method}#0"]),
             **{
                 key: None if peak is None else flops[count] / seconds[method] / (peak * 1e12)
                 for key, count in FLOP_KINDS
             },
         }
-        for method in trainees
+        for method in settings.methods
     }

@@ -116,6 +116,7 @@ def fill_cache(recipe: Path, cache_dir: Path, overrides: list[str]) -> str:
 
 # LLaMA-shaped training rows with CPU settings: hidden 1024, so that GEMMs dominate as on a real
 # backbone and the MokA / LoRA step ratio measures the method rather than Python overhead per layer
+LLAMA_INSTANCES = 2  # models per method (train_rows: placement noise ~5 % per build on CPU)
 CPU_LLAMA_TRAIN = dict(
     device="cpu",
     dtype="float32",
@@ -183,8 +184,8 @@ def train_report(recipe: Path, bench: TrainBench) -> dict:
 
 def llama_shape_rows(rounds: int) -> dict:
     shape = make_settings(**CPU_LLAMA_TRAIN, steps=rounds, warmup=1)
-    llama = train_rows(shape, flops=NO_FLOPS, peak=None)
-    packed = train_rows(shape, flops=NO_FLOPS, peak=None, packed=True)
+    llama = train_rows(shape, flops=NO_FLOPS, peak=None, instances=LLAMA_INSTANCES)
+    packed = train_rows(shape, flops=NO_FLOPS, peak=None, packed=True, instances=LLAMA_INSTANCES)
     return {
         "shape": {k: getattr(shape, k) for k in ("hidden", "layers", "batch", "seq")},
         "moka_vs_lora_step": llama["moka"]["step_s"] / llama["lora"]["step_s"],
