@@ -49,3 +49,29 @@ def _free_port() -> int:
 def losses(output_dir: Path, stage: str) -> dict[int, float]:
     rows = [json.loads(line) for line in (output_dir / "metrics.jsonl").read_text().splitlines()]
     return {r["step"]: r["loss"] for r in rows if r["stage"] == stage}
+
+
+def single_modality_pair(workspace: Path, path: Path) -> Path:
+    """Two samples of the workspace's QA, one video-only and one audio-only, written to ``path``:
+    in ungrouped batches of one per rank, every step one rank has no audio and the other no video."""
+    rows = [json.loads(line) for line in (workspace / "data" / "av_qa.jsonl").read_text().splitlines()[:2]]
+    video_only = {
+        **rows[0],
+        "id": "v",
+        "conversations": [
+            {"from": "human", "value": "This is a video:\n<video>\nPlease answer this question: What colour?"},
+            {"from": "gpt", "value": "red"},
+        ],
+    }
+    video_only.pop("audio")
+    audio_only = {
+        **rows[1],
+        "id": "a",
+        "conversations": [
+            {"from": "human", "value": "This is an audio:\n<audio>\nPlease answer this question: High or low?"},
+            {"from": "gpt", "value": "low"},
+        ],
+    }
+    audio_only.pop("video")
+    path.write_text(json.dumps(video_only) + "\n" + json.dumps(audio_only) + "\n")
+    return path

@@ -1,13 +1,12 @@
 """Checkpoints survive a crash mid-save; two ranks with different modalities do not hang ZeRO-3."""
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from e2e_helpers import ROOT, losses, run_cli
+from e2e_helpers import ROOT, losses, run_cli, single_modality_pair
 
 HERE = Path(__file__).resolve().parent
 
@@ -38,27 +37,7 @@ STAGES = {
 def test_zero3_ranks_with_different_modalities_finish_a_step(workspace, tmp_path, stage):
     # two samples: one video-only, one audio-only; ungrouped batches of one per rank, so in every
     # step one rank has no audio and the other no video
-    rows = [json.loads(line) for line in (workspace / "data" / "av_qa.jsonl").read_text().splitlines()[:2]]
-    video_only = {
-        **rows[0],
-        "id": "v",
-        "conversations": [
-            {"from": "human", "value": "This is a video:\n<video>\nPlease answer this question: What colour?"},
-            {"from": "gpt", "value": "red"},
-        ],
-    }
-    video_only.pop("audio")
-    audio_only = {
-        **rows[1],
-        "id": "a",
-        "conversations": [
-            {"from": "human", "value": "This is an audio:\n<audio>\nPlease answer this question: High or low?"},
-            {"from": "gpt", "value": "low"},
-        ],
-    }
-    audio_only.pop("video")
-    data = tmp_path / "mixed.jsonl"
-    data.write_text(json.dumps(video_only) + "\n" + json.dumps(audio_only) + "\n")
+    data = single_modality_pair(workspace, tmp_path / "mixed.jsonl")
     out = tmp_path / "run"
     run_cli(
         workspace,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from e2e_helpers import DEMO_CONFIG, losses, run_cli
+from e2e_helpers import DEMO_CONFIG, losses, run_cli, single_modality_pair
 from safetensors.torch import load_file
 from torch.utils.data import DataLoader, Subset
 
@@ -75,27 +75,7 @@ def test_zero3_two_ranks_each_missing_a_modality(vlm_run, tmp_path):
     """ZeRO-3 on two ranks, one video-only and one audio-only sample: every step one rank has no
     video (its vision tower runs on a dummy) and the other no audio; neither waits for ever."""
     workspace, _, overrides = vlm_run
-    rows = [json.loads(line) for line in (workspace / "data" / "av_qa.jsonl").read_text().splitlines()[:2]]
-    video_only = {
-        **rows[0],
-        "id": "v",
-        "conversations": [
-            {"from": "human", "value": "This is a video:\n<video>\nPlease answer this question: What colour?"},
-            {"from": "gpt", "value": "red"},
-        ],
-    }
-    video_only.pop("audio")
-    audio_only = {
-        **rows[1],
-        "id": "a",
-        "conversations": [
-            {"from": "human", "value": "This is an audio:\n<audio>\nPlease answer this question: High or low?"},
-            {"from": "gpt", "value": "low"},
-        ],
-    }
-    audio_only.pop("video")
-    data = tmp_path / "mixed.jsonl"
-    data.write_text(json.dumps(video_only) + "\n" + json.dumps(audio_only) + "\n")
+    data = single_modality_pair(workspace, tmp_path / "mixed.jsonl")
     out = tmp_path / "run"
     run_cli(
         workspace,
