@@ -58,22 +58,25 @@ class WorkerCollate:
 
 
 def _pack(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        small = value.numel() * value.element_size() <= BY_VALUE_MAX_BYTES
-        return _ByValue(value.contiguous().numpy()) if small and value.dtype in _BY_VALUE_DTYPES else value
-    if isinstance(value, dict):
-        return {k: _pack(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_pack(v) for v in value)
-    return value
+    return _map_leaves(value, _to_wire)
 
 
 def received(value: Any) -> Any:
     """The batch as the collate function built it: every by-value array a tensor again."""
-    if isinstance(value, _ByValue):
-        return torch.from_numpy(value.array)
+    return _map_leaves(value, lambda leaf: torch.from_numpy(leaf.array) if isinstance(leaf, _ByValue) else leaf)
+
+
+def _to_wire(leaf: Any) -> Any:
+    if not isinstance(leaf, torch.Tensor) or leaf.dtype not in _BY_VALUE_DTYPES:
+        return leaf
+    small = leaf.numel() * leaf.element_size() <= BY_VALUE_MAX_BYTES
+    return _ByValue(leaf.contiguous().numpy()) if small else leaf
+
+
+def _map_leaves(value: Any, leaf_fn) -> Any:
+    """``leaf_fn`` applied to every leaf of nested dicts, lists and tuples (their types kept)."""
     if isinstance(value, dict):
-        return {k: received(v) for k, v in value.items()}
+        return {k: _map_leaves(v, leaf_fn) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(received(v) for v in value)
-    return value
+        return type(value)(_map_leaves(v, leaf_fn) for v in value)
+    return leaf_fn(value)
