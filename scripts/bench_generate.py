@@ -21,22 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without install
 
 from moka_train.bench.gpu import generate_report  # noqa: E402
-from moka_train.bench.llama import add_llama_arguments, llama_settings  # noqa: E402
+from moka_train.bench.llama import CPU_LLAMA_SHAPE, add_llama_arguments, llama_settings  # noqa: E402
 
 # CPU defaults; any flag of bench_gpu.py given on the command line wins
-CPU_DEFAULTS = dict(
-    device="cpu",
-    dtype="float32",
-    hidden=1024,
-    layers=6,
-    intermediate=2752,
-    heads=16,
-    vocab=8000,
-    batch=4,
-    prompt=256,
-    new=32,
-    reps=3,
-)
+CPU_DEFAULTS = dict(**CPU_LLAMA_SHAPE, layers=6, batch=4, prompt=256, new=32, reps=3)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -15,6 +15,9 @@ from moka_train.modality import QUERY, TEXT, modality_id
 
 SEVEN_B = dict(hidden=4096, layers=32, intermediate=11008, heads=32, vocab=32000)
 TINY = dict(hidden=64, layers=2, intermediate=128, heads=4, vocab=512, batch=2, seq=64, prompt=32, new=4)
+# the LLaMA shape the CPU benchmarks share (hidden 1024: GEMMs dominate, as on a real backbone);
+# each benchmark adds its own depth, batch and lengths
+CPU_LLAMA_SHAPE = dict(device="cpu", dtype="float32", hidden=1024, intermediate=2752, heads=16, vocab=8000)
 # bf16 dense peak TFLOP/s by device-name substring; A100 before A10 because substrings overlap
 PEAK_TFLOPS = (("H100", 989.0), ("H200", 989.0), ("A100", 312.0), ("L40S", 362.0), ("A10", 125.0), ("RTX 4090", 165.0))
 # the paper's AV sample: text prefix, video, audio, query text (then the text answer)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from moka_train.bench.llama import make_settings
+from moka_train.bench.llama import CPU_LLAMA_SHAPE, make_settings
 from moka_train.bench.llama_train import saved_activation_mb, train_rows
 from moka_train.bench.report import rounded
 from moka_train.bench.timing import Schedule, interleaved_times
@@ -117,19 +117,7 @@ def fill_cache(recipe: Path, cache_dir: Path, overrides: list[str]) -> str:
 # LLaMA-shaped training rows with CPU settings: hidden 1024, so that GEMMs dominate as on a real
 # backbone and the MokA / LoRA step ratio measures the method rather than Python overhead per layer
 LLAMA_INSTANCES = 2  # models per method (train_rows: placement noise ~5 % per build on CPU)
-CPU_LLAMA_TRAIN = dict(
-    device="cpu",
-    dtype="float32",
-    hidden=1024,
-    layers=4,
-    intermediate=2752,
-    heads=16,
-    vocab=8000,
-    batch=2,
-    seq=512,
-    checkpointing=False,
-    methods=("lora", "moka"),
-)
+CPU_LLAMA_TRAIN = dict(**CPU_LLAMA_SHAPE, layers=4, batch=2, seq=512, checkpointing=False, methods=("lora", "moka"))
 NO_FLOPS = {"model": 0, "hardware": 0, "six_n": 0}
 
 
