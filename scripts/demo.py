@@ -36,6 +36,7 @@ from moka_train.testing.workspace import build_tiny_workspace  # noqa: E402
 from moka_train.train.feature_cache_writer import fill_feature_cache  # noqa: E402
 from moka_train.train.metrics import read_metrics, smoothed  # noqa: E402
 from moka_train.train.run import run  # noqa: E402
+from moka_train.utils.jsonl import read_objects  # noqa: E402
 
 CHANCE = {"colour": 1 / 4, "tone": 1 / 2, "direction": 1 / 2, "av_colour_tone": 1 / 8}
 PROBES = {"all tokens": None, "text only": ["text"], "media only": ["video", "audio"]}
@@ -121,7 +122,7 @@ def answer(cfg, held_out: Path, name: str, adapter_modalities: list[str] | None)
     run_generation(
         eval_config(cfg, held_out), export, held_out / "av_qa.jsonl", output, adapter_modalities=adapter_modalities
     )
-    return score([json.loads(line) for line in output.read_text().splitlines() if line.strip()])
+    return score([row for _, row in read_objects(output)])
 
 
 def train_and_score(root: Path, held_out: Path, method: str, args, pretrained: list[Path]) -> dict[str, float]:
