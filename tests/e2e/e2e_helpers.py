@@ -55,23 +55,14 @@ def single_modality_pair(workspace: Path, path: Path) -> Path:
     """Two samples of the workspace's QA, one video-only and one audio-only, written to ``path``:
     in ungrouped batches of one per rank, every step one rank has no audio and the other no video."""
     rows = [json.loads(line) for line in (workspace / "data" / "av_qa.jsonl").read_text().splitlines()[:2]]
-    video_only = {
-        **rows[0],
-        "id": "v",
-        "conversations": [
-            {"from": "human", "value": "This is a video:\n<video>\nPlease answer this question: What colour?"},
-            {"from": "gpt", "value": "red"},
-        ],
-    }
-    video_only.pop("audio")
-    audio_only = {
-        **rows[1],
-        "id": "a",
-        "conversations": [
-            {"from": "human", "value": "This is an audio:\n<audio>\nPlease answer this question: High or low?"},
-            {"from": "gpt", "value": "low"},
-        ],
-    }
-    audio_only.pop("video")
-    path.write_text(json.dumps(video_only) + "\n" + json.dumps(audio_only) + "\n")
+    only = (  # (id, the modality dropped, question, answer)
+        ("v", "audio", "This is a video:\n<video>\nPlease answer this question: What colour?", "red"),
+        ("a", "video", "This is an audio:\n<audio>\nPlease answer this question: High or low?", "low"),
+    )
+    samples = []
+    for row, (sample_id, dropped, question, answer) in zip(rows, only):
+        sample = {k: v for k, v in row.items() if k != dropped}
+        conversation = [{"from": "human", "value": question}, {"from": "gpt", "value": answer}]
+        samples.append({**sample, "id": sample_id, "conversations": conversation})
+    path.write_text("".join(json.dumps(sample) + "\n" for sample in samples))
     return path
