@@ -17,6 +17,7 @@ import random
 
 from common import Conversion, cli, conversation, lookups_from_args, read_json, require_keys
 
+from moka_train.data.official_prompt import question_prompt
 from moka_train.eval.protocol import IMAGE_LEAD_IN
 
 LETTERS = "ABCDEFGH"
@@ -26,7 +27,8 @@ FIELDS = ("question_id", "image_id", "question", "choices")
 
 def prompt(question: str, choices: list[str]) -> str:
     options = "\n".join(f"({LETTERS[k]}) {c}" for k, c in enumerate(choices))
-    return f"{IMAGE_LEAD_IN}Please answer this question: {question}\n{options}\n{INSTRUCTION}"
+    # the official visual-text turn (VT train/train.py 98): lead-in, "Please answer this question: ", question
+    return question_prompt(IMAGE_LEAD_IN, f"{question}\n{options}\n{INSTRUCTION}")
 
 
 def convert(args: argparse.Namespace) -> Conversion:

@@ -6,9 +6,11 @@
 Input: the official JSON list (liuhaotian/LLaVA-Instruct-150K) ``{"id", "image", "conversations"}``
 (already LLaVA-shaped; several records may share an image id: the k-th becomes ``<id>#k``). The
 image path gets ``--image-dir`` prepended; the ``<image>`` placeholder is removed from wherever the
-annotators put it and the first user turn starts with the official lead-in
-``This is an image:\\n<image>\\n``. Multi-turn conversations stay whole: set
-``data.multi_turn: split`` to train on single turns as the paper did.
+annotators put it. Every user turn is asked as the official visual-text code asks it (VT
+``train/train.py`` 88-109): ``Please answer this question: {q}``, the first one after the lead-in
+``This is an image:\\n<image>\\n``. Multi-turn conversations stay whole: with ``data.multi_turn: split``
+(the paper's single turns) the renderer announces the image before each later turn the same way, so
+every split turn reads ``This is an image:\\n<image>\\nPlease answer this question: {q}``.
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ import argparse
 
 from common import Conversion, cli, lookups_from_args, read_json, require_keys
 
+from moka_train.data.official_prompt import QUESTION_LEAD
 from moka_train.eval.protocol import IMAGE_LEAD_IN
 
 
 def normalise(conversations: list[dict]) -> list[dict]:
     turns = [{"from": t["from"], "value": t["value"].replace("<image>", "").strip()} for t in conversations]
+    for turn in turns:
+        if turn["from"] == "human":
+            turn["value"] = QUESTION_LEAD + turn["value"]
     if turns and turns[0]["from"] == "human":
         turns[0]["value"] = IMAGE_LEAD_IN + turns[0]["value"]
     return turns

@@ -35,6 +35,7 @@ class ModalitySpec:
     index: int
     sampling: SamplingPlan | None = None  # None: data.video_frames and the whole waveform
     wrap: tuple[str, str] | None = None  # text the prompt puts around the placeholder (model tokens)
+    accepts: tuple[str, ...] = ()  # other record keys read as this modality, one frame each (images)
 
     @property
     def id(self) -> int:
@@ -50,6 +51,7 @@ def build_modality_specs(
     names_placeholders_tokens: list[tuple[str, str, int]],
     sampling: dict[str, SamplingPlan] | None = None,
     wraps: dict[str, tuple[str, str] | None] | None = None,
+    accepts: dict[str, tuple[str, ...]] | None = None,
 ) -> list[ModalitySpec]:
     """Specs in config order (with each name's sampling plan and placeholder wrap); names and
     placeholders must be unique."""
@@ -57,7 +59,8 @@ def build_modality_specs(
     placeholders = [p for _, p, _ in names_placeholders_tokens]
     if len(set(names)) != len(names) or len(set(placeholders)) != len(placeholders):
         raise ValueError(f"modality names and placeholders must be unique, got {names} / {placeholders}")
-    sampling, wraps = sampling or {}, wraps or {}
+    sampling, wraps, accepts = sampling or {}, wraps or {}, accepts or {}
     return [
-        ModalitySpec(n, p, k, i, sampling.get(n), wraps.get(n)) for i, (n, p, k) in enumerate(names_placeholders_tokens)
+        ModalitySpec(n, p, k, i, sampling.get(n), wraps.get(n), tuple(accepts.get(n, ())))
+        for i, (n, p, k) in enumerate(names_placeholders_tokens)
     ]

@@ -11,8 +11,8 @@ from ..config import ConfigError, dump_config, load_config
 from .common import add_config_args
 
 TEMPERATURE_MEANING = {
-    "official": "sqrt(r) on the scaled rank vectors, as the official code ran",
-    "paper": "sqrt(r) on the unscaled rank vectors, the paper's formula",
+    "official": "sqrt(r) on the scaled rank vectors, as the official audio-visual (AVT) code ran",
+    "paper": "sqrt(r) on the unscaled rank vectors, the paper's formula and the official visual-text (VT) code",
     "num_query": "sqrt(query tokens), the first release",
 }
 
@@ -38,6 +38,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         + f"# adapter.temperature: {cfg.adapter.temperature} "
         f"({TEMPERATURE_MEANING[cfg.adapter.temperature]})\n"
     )
+    sys.stdout.write(_stage_plans(cfg))
+    sys.stdout.write(_optimisation(cfg, getattr(args, "gpus", None)))
     from ..train.data import packing_summary
 
     packing = yaml.safe_dump({"packing": packing_summary(cfg)}, sort_keys=False)
@@ -46,6 +48,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
         + "".join(f"# {line}\n" for line in packing.splitlines())
     )
     return 0
+
+
+def _stage_plans(cfg) -> str:
+    """Each stage's precision and media plan (frames / windows, tokens per modality), as comments."""
+    from ..train.stages import describe_stage_plans
+
+    return "# --- stage plans (media and precision) ---\n" + "".join(f"# {x}\n" for x in describe_stage_plans(cfg))
+
+
+def _optimisation(cfg, gpus: int | None) -> str:
+    """Each stage's LR schedule, global batch and grad_accum on 1 and 8 GPUs (and --gpus), as comments."""
+    from ..train.schedule_summary import optimisation_lines
+
+    worlds = tuple(sorted({1, 8} | ({gpus} if gpus else set())))
+    return "# --- schedule and batch per stage ---\n" + "".join(f"# {x}\n" for x in optimisation_lines(cfg, worlds))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -60,6 +77,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="print the fully resolved config as YAML")
     add_config_args(p)
+    p.add_argument("--gpus", type=int, default=None, help="also show the global batch and grad_accum on N GPUs")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("train", help="run the stages of a recipe")

@@ -25,9 +25,11 @@ def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, str]
         nested = _section_type(field.annotation)
         default = "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
         if nested is not None:
-            is_list = typing.get_origin(field.annotation) in (tuple, list)
-            rows.append((key, "list of sections" if is_list else "section", "", comments.get(name, "")))
-            rows += _rows(nested, f"{key}[i]." if is_list else f"{key}.")
+            origin = typing.get_origin(field.annotation)
+            is_list, is_map = origin in (tuple, list), origin is dict
+            kind = "list of sections" if is_list else "map of sections" if is_map else "section"
+            rows.append((key, kind, "", comments.get(name, "")))
+            rows += _rows(nested, f"{key}[i]." if is_list else f"{key}.<name>." if is_map else f"{key}.")
         else:
             rows.append((key, _type_name(field.annotation), default, comments.get(name, "")))
     return rows

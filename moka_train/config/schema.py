@@ -9,7 +9,7 @@ from .sections.adapter import AdapterConfig
 from .sections.base import Section
 from .sections.data import DataConfig
 from .sections.model import EncoderConfig, ModalityConfig, ModelConfig, ProjectorConfig
-from .sections.train import DeepSpeedConfig, OptimConfig, StageConfig, TrainConfig
+from .sections.train import DeepSpeedConfig, OptimConfig, StageConfig, TrainConfig, check_stages
 
 __all__ = [
     "AdapterConfig",
@@ -55,6 +55,11 @@ class RunConfig(Section):
                 f"{self.model.dtype}. Set train.deepspeed.precision: {wanted} (or leave it out), "
                 f"or model.dtype: {DTYPE_OF_PRECISION[given]}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_stage_plans(self) -> "RunConfig":
+        check_stages(self.stages, self.model, self.data.media_kinds, self.precision)
         return self
 
     @model_validator(mode="after")

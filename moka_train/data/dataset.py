@@ -27,8 +27,9 @@ from ..config.sections.data import DataConfig
 from ..modality import ModalitySpec
 from ..utils.logging import get_logger
 from ..utils.media_sampling import SamplingPlan, covered_samples
+from .accepts import accepted_keys, read_accepted
 from .feature_cache import FeatureCache
-from .media import MediaError, load_media
+from .media import MediaError, MediaLimits, load_media
 from .records import DEFAULT_MEDIA_KEYS, Sample, conversation_problem, for_generation, read_jsonl, split_turns
 from .report import DataReport
 from .tokenize import QueryRules, Renderer, RenderError
@@ -63,12 +64,13 @@ class MultimodalDataset(Dataset):
             self.modalities,
             cfg.max_length,
             cfg.system_prompt,
-            QueryRules(tuple(cfg.query_markers), cfg.media_lead_in),
+            QueryRules(tuple(cfg.query_markers), cfg.media_lead_in, cfg.query_span),
             cfg.prompt_style,
             cfg.template_kwargs,
         )
-        keys = tuple(dict.fromkeys(DEFAULT_MEDIA_KEYS + tuple(m.name for m in modalities)))
-        samples = read_jsonl(file, keys)
+        accepted = accepted_keys(self.modalities)
+        keys = tuple(dict.fromkeys(DEFAULT_MEDIA_KEYS + tuple(m.name for m in modalities) + tuple(accepted)))
+        samples = [read_accepted(s, accepted) for s in read_jsonl(file, keys)]
         if cfg.multi_turn == "split" and not generation:
             samples = [part for s in samples for part in split_turns(s)]
         self.report = DataReport(split, total=len(samples))
@@ -179,13 +181,14 @@ class MultimodalDataset(Dataset):
                 features[name] = cached
             else:
                 media[name] = load_media(
-                    self.cfg.media_kinds[name],
+                    self.cfg.media_kinds[sample.media_keys.get(name, name)],  # an accepted image stays an image
                     paths[name],
                     sample.id,
                     frames=self.cfg.video_frames,
                     size=self.cfg.image_size,
                     max_seconds=self.cfg.audio_max_seconds,
                     plan=plans[name],
+                    limits=MediaLimits.from_data(self.cfg),
                 )
                 notes += self._truncation_notes(sample, name, paths[name], media[name], plans[name])
         return {

@@ -1,5 +1,6 @@
 """Where the question is in a user turn: character spans of query text (the keys of MokA's
-cross-attention), decided on the text alone, before any tokenizer sees it.
+cross-attention), decided on the text alone, before any tokenizer sees it
+(``data.query_span: question``, the official audio-visual span).
 
 1. *Explicit markers* (``data.query_markers``, default ``<query>`` ... ``</query>``): the text
    between them is the query; the markers are removed from the content.
@@ -10,12 +11,19 @@ cross-attention), decided on the text alone, before any tokenizer sees it.
    ``This is a video:\\n<video>\\nThis is an audio:\\n<audio>\\nPlease answer this question: Q`` the
    query is ``Please answer this question: Q``, the span the official code puts between
    ``<question_start>`` and ``<question_end>``.
+
+``data.query_span: after_media`` is the official visual-text rule instead (VT ``train/train.py``
+221-231, ``question_mask``): every token after the sample's last media token that is neither trained
+nor media, decided on the token ids (:func:`after_last_media`): the lead-in
+``Please answer this question:``, the question and the template's ``[/INST]`` included.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..config.sections.data import DEFAULT_LEAD_IN
 
@@ -26,6 +34,16 @@ Span = tuple[int, int]
 class QueryRules:
     markers: tuple[str, str] = ("<query>", "</query>")
     lead_in: str = DEFAULT_LEAD_IN  # a whole line (or the text beside a placeholder) matching this is not query
+    mode: str = "question"  # data.query_span: question (the spans below) | after_media (after_last_media)
+
+
+def after_last_media(is_media: np.ndarray, trained: np.ndarray, dropped: np.ndarray) -> np.ndarray:
+    """Per token: after the last media token, not trained, not media, not a dropped marker (the
+    official visual-text ``question_mask``); all False in a sample without media."""
+    where = np.flatnonzero(is_media)
+    if not len(where):
+        return np.zeros(len(is_media), dtype=bool)
+    return (np.arange(len(is_media)) > where[-1]) & ~trained & ~is_media & ~dropped
 
 
 def query_spans(content: str, rules: QueryRules, placeholder_re: re.Pattern | None) -> tuple[str, list[Span]]:

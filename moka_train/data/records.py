@@ -38,6 +38,8 @@ class Sample:
     system: str | None = None  # a per-sample system prompt overrides data.system_prompt
     meta: dict = field(default_factory=dict)
     source: str = "?"  # "file:line", for error messages
+    # modality -> the record key its file came under, where they differ (a key the modality accepts)
+    media_keys: dict[str, str] = field(default_factory=dict)
 
     @property
     def signature(self) -> str:

@@ -13,4 +13,5 @@ def modality_specs(model: ModelConfig) -> list[ModalitySpec]:
         [(m.name, m.placeholder, m.media_tokens()) for m in model.modalities],
         {m.name: m.sampling_plan() for m in model.modalities},
         {m.name: m.wrap for m in model.modalities},
+        {m.name: m.accepts for m in model.modalities},
     )

@@ -32,7 +32,8 @@ import numpy as np
 import torch
 
 from ..modality import QUERY, TEXT, ModalitySpec
-from .query_span import QueryRules, Span, query_spans
+from .official_prompt import media_lead_in
+from .query_span import QueryRules, Span, after_last_media, query_spans
 from .records import Sample
 from .templates import END_OF_TURN_TOKENS, ChatText, Turn, chat_template_for, render_chat
 
@@ -163,8 +164,9 @@ class Renderer:
     # --- the conversation as messages ----------------------------------------------------------
 
     def _with_placeholders(self, sample: Sample) -> list[Turn]:
-        """Check placeholder/media agreement; prepend a missing placeholder to the first user turn
-        (LLaVA convention, and how split multi-turn samples keep their media)."""
+        """Check placeholder/media agreement; announce a missing placeholder at the start of the first
+        user turn as the official prompt does (``This is an image:\n<image>\n``): how split multi-turn
+        samples keep their media, each turn as the official visual-text code splits them."""
         unknown = sorted(set(sample.media) - set(self.specs))
         if unknown:
             raise RenderError(
@@ -187,7 +189,7 @@ class Renderer:
                     f"one {name} per sample",
                 )
             if name in sample.media and count == 0 and turns:
-                turns[0] = Turn(turns[0].role, f"{spec.placeholder}\n{turns[0].text}")
+                turns[0] = Turn(turns[0].role, media_lead_in(name, spec.placeholder) + turns[0].text)
         return turns
 
     def _messages(self, turns: list[Turn], system: str | None) -> tuple[list[dict], list[list[Span]]]:
@@ -302,10 +304,12 @@ class Renderer:
 
     def _expand(self, sample: Sample, ids: np.ndarray, trained: np.ndarray, query: np.ndarray) -> Rendered:
         """Media placeholders → their token count, question markers dropped; tensors in lockstep."""
-        counts = np.ones(len(ids), dtype=np.int64)
+        counts, is_media = np.ones(len(ids), dtype=np.int64), np.isin(ids, list(self.num_tokens))
+        if self.rules.mode == "after_media":  # the official visual-text keys, on token ids
+            query = after_last_media(is_media, trained, np.isin(ids, list(self.dropped)))
         mids = np.where(query, QUERY, TEXT).astype(np.int64)
         media = []
-        for k in np.flatnonzero(np.isin(ids, list(self.num_tokens))):
+        for k in np.flatnonzero(is_media):
             spec = self.num_tokens[int(ids[k])]
             counts[k], mids[k] = spec.num_tokens, spec.id
             media.append(spec.name)

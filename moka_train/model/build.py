@@ -8,6 +8,7 @@ import torch
 
 from ..adapters import AdapterSpec, RoutingSlot, apply_adapters
 from ..config.schema import AdapterConfig, ModalityConfig, ModelConfig
+from ..encoders.base import CheckpointKeyError
 from ..encoders.registry import build_encoder
 from ..modality import ModalitySpec, build_modality_specs
 from ..projectors.registry import build_projector
@@ -25,6 +26,7 @@ def modality_specs(model_cfg: ModelConfig, counts: list[int]) -> list[ModalitySp
         [(m.name, m.placeholder, count) for m, count in zip(model_cfg.modalities, counts, strict=True)],
         {m.name: m.sampling_plan() for m in model_cfg.modalities},
         {m.name: m.wrap for m in model_cfg.modalities},
+        {m.name: m.accepts for m in model_cfg.modalities},
     )
 
 
@@ -61,7 +63,17 @@ def load_llm(model_cfg: ModelConfig):
     path = Path(model_cfg.llm_path)
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"model.llm_path: no HF model directory (config.json) at {str(path)!r}")
-    return AutoModelForCausalLM.from_pretrained(str(path), dtype=DTYPES[model_cfg.dtype])
+    llm, info = AutoModelForCausalLM.from_pretrained(str(path), dtype=DTYPES[model_cfg.dtype], output_loading_info=True)
+    # transformers fills a missing weight with a random init and drops an unexpected one, warning
+    # only: a checkpoint that does not match its config is an error here, every key named
+    missing, unexpected = sorted(info["missing_keys"]), sorted(info["unexpected_keys"])
+    mismatched = sorted(str(k) for k in info.get("mismatched_keys", ()))
+    if missing or unexpected or mismatched:
+        raise CheckpointKeyError(
+            f"model.llm_path: the weights at {str(path)!r} do not match its config.json; missing keys "
+            f"{missing or 'none'}, unexpected keys {unexpected or 'none'}, shape mismatches {mismatched or 'none'}"
+        )
+    return llm
 
 
 def build_model(model_cfg: ModelConfig, tokenizer, adapter: AdapterConfig | None = None) -> MultimodalLM:

@@ -21,6 +21,7 @@ from ..data.sampler import GroupedDistributedSampler
 from ..data.transport import WorkerCollate, received
 from ..modality import ModalitySpec
 from ..utils.dist import rank, world_size
+from .stages import stage_model_config
 
 
 @dataclass
@@ -111,7 +112,7 @@ def build_stage_data(cfg: RunConfig, stage: StageConfig, tokenizer, specs: list[
             "data.packing: the Qwen2.5-VL backbone computes its own 3D rope positions per row; "
             "packing is not supported there (set data.packing: false)"
         )
-    return _split_data(cfg, data_cfg, tokenizer, specs, split="train")
+    return _split_data(cfg, stage, data_cfg, tokenizer, specs, split="train")
 
 
 def build_eval_data(cfg: RunConfig, stage: StageConfig, tokenizer, specs: list[ModalitySpec]) -> StageData | None:
@@ -126,12 +127,33 @@ def build_eval_data(cfg: RunConfig, stage: StageConfig, tokenizer, specs: list[M
             f"train.eval_every={cfg.train.eval_every} but neither stages[{stage.name}].eval_file nor "
             "data.eval_file names the held-out data"
         )
-    return _split_data(cfg, data_cfg.model_copy(update={"eval_file": file}), tokenizer, specs, split="eval")
+    data_cfg = data_cfg.model_copy(update={"eval_file": file})
+    return _split_data(cfg, stage, data_cfg, tokenizer, specs, split="eval")
 
 
-def _split_data(cfg: RunConfig, data_cfg: DataConfig, tokenizer, specs: list[ModalitySpec], split: str) -> StageData:
+def check_stage_specs(cfg: RunConfig, stage: StageConfig, specs: list[ModalitySpec]) -> None:
+    """The specs the data is rendered with are the stage's plan (what its model was built from):
+    a placeholder expanded to another count, or media sampled by another plan, fails here by name."""
+    from ..data.specs import modality_specs
+
+    wanted = {s.name: s for s in modality_specs(stage_model_config(cfg, stage))}
+    for spec in specs:
+        want = wanted.get(spec.name)
+        if want is None or (spec.num_tokens, spec.sampling) != (want.num_tokens, want.sampling):
+            raise ValueError(
+                f"stage {stage.name!r}: modality {spec.name!r} is given {spec.num_tokens} tokens / "
+                f"{spec.sampling}, but the stage's plan (stages[].media over model.modalities) is "
+                f"{getattr(want, 'num_tokens', None)} tokens / {getattr(want, 'sampling', None)}"
+            )
+
+
+def _split_data(
+    cfg: RunConfig, stage: StageConfig, data_cfg: DataConfig, tokenizer, specs: list[ModalitySpec], split: str
+) -> StageData:
     """Dataset, sampler and collator of one split: ``train`` shuffled, ``eval`` in a fixed order."""
-    dataset = build_dataset(data_cfg, tokenizer, specs, split=split, cache=cache_for(cfg.model.modalities, data_cfg))
+    check_stage_specs(cfg, stage, specs)
+    cache = cache_for(stage_model_config(cfg, stage).modalities, data_cfg)
+    dataset = build_dataset(data_cfg, tokenizer, specs, split=split, cache=cache)
     sampler = GroupedDistributedSampler(
         dataset.lengths,
         dataset.signatures,
@@ -163,7 +185,7 @@ def packing_summary(cfg: RunConfig) -> dict | str:
         tokenizer = load_tokenizer(cfg.model, data_cfg.prompt_style)
     except (FileNotFoundError, OSError) as err:
         return f"unknown: {err}"
-    dataset = build_dataset(data_cfg, tokenizer, modality_specs(cfg.model), split="train")
+    dataset = build_dataset(data_cfg, tokenizer, modality_specs(stage_model_config(cfg, stage)), split="train")
     micro = cfg.train.micro_batch_size
     sampler = GroupedDistributedSampler(
         dataset.lengths,

@@ -10,9 +10,10 @@ import json
 from pathlib import Path
 
 from ..config import ConfigError, RunConfig, dump_config
+from ..config.batch import with_world_size
 from ..config.schema import StageConfig
 from ..data.tokenizer import load_tokenizer
-from ..model.export import export_weights, gathered, load_export
+from ..model.export import export_weights, gathered
 from ..utils.dist import barrier, init_distributed, is_main, world_size
 from ..utils.logging import get_logger
 from ..utils.seeding import seed_everything
@@ -25,7 +26,14 @@ from .identity import check_identity, run_identity
 from .loop import LoopHooks, LoopSettings, LoopState, steps_for, train_stage
 from .metrics import MetricsLogger
 from .run_dir import claim_output_dir
-from .stages import check_stage_order, init_sources, set_trainable, uses_adapters
+from .stages import (
+    check_stage_order,
+    load_init,
+    set_trainable,
+    stage_model_config,
+    stage_train_config,
+    uses_adapters,
+)
 
 log = get_logger(__name__)
 
@@ -33,6 +41,7 @@ log = get_logger(__name__)
 def run(cfg: RunConfig) -> Path:
     check_stage_order(cfg)
     init_distributed()
+    cfg = with_world_size(cfg, world_size())  # train.global_batch_size -> this world's grad_accum
     out = Path(cfg.output_dir)
     checkpoints = CheckpointManager(out / "checkpoints", cfg.train.keep_last)
     claim_output_dir(cfg, checkpoints)
@@ -56,16 +65,17 @@ def run_stage(cfg: RunConfig, stage: StageConfig, tokenizer, checkpoints, resume
     from ..model.build import build_model  # heavy imports stay out of `validate`
 
     seed_everything(cfg.train.seed)
-    model = build_model(cfg.model, tokenizer, cfg.adapter if uses_adapters(stage) else None)
+    # the stage's own media plan and precision (stages[].media, stages[].precision)
+    model_cfg, train_cfg = stage_model_config(cfg, stage), stage_train_config(cfg, stage)
+    model = build_model(model_cfg, tokenizer, cfg.adapter if uses_adapters(stage) else None)
     specs = [branch.spec for branch in model.branches]
     trainable = set_trainable(model, stage, [s.name for s in specs])
-    for source in init_sources(cfg, stage):  # strict: a missing key fails by name (load_export)
-        loaded = load_export(model, source)
+    for source, loaded in load_init(model, cfg, stage):  # strict: a missing key fails by name
         log.info("stage %s: loaded %s from %s", stage.name, loaded, source)
     data = build_stage_data(cfg, stage, tokenizer, specs)
     heldout = build_eval_data(cfg, stage, tokenizer, specs)
     total = steps_for(data.batches_per_epoch, stage.epochs, cfg.train.grad_accum, cfg.train.max_steps)
-    engine = build_engine(model, cfg.train, stage.optim, total, cfg.model.dtype)
+    engine = build_engine(model, train_cfg, stage.optim, total, model_cfg.dtype)
     state = _loop_state(stage, engine, data, checkpoints, resume)
     log.info("stage %s: %d trainable tensors, %d steps, %d ranks", stage.name, len(trainable), total, world_size())
     metrics = MetricsLogger(

@@ -7,13 +7,28 @@ from pathlib import Path
 from torch import nn
 
 from ..config import ConfigError
-from ..config.schema import RunConfig, StageConfig
+from ..config.schema import ModelConfig, RunConfig, StageConfig, TrainConfig
+from ..config.sections.train import stage_model
 
 ADAPTED_KINDS = ("moka_finetune",)
 
 
 def uses_adapters(stage: StageConfig) -> bool:
     return stage.kind in ADAPTED_KINDS
+
+
+def stage_model_config(cfg: RunConfig, stage: StageConfig) -> ModelConfig:
+    """The model config of one stage (its media plan and precision): the one source the model,
+    the placeholder expansion, media loading and the feature cache of that stage all read."""
+    return stage_model(cfg.model, stage, list(cfg.stages).index(stage))
+
+
+def stage_train_config(cfg: RunConfig, stage: StageConfig) -> TrainConfig:
+    """train: with DeepSpeed's precision that of the stage (model dtype and engine agree)."""
+    if stage.precision is None:
+        return cfg.train
+    deepspeed = cfg.train.deepspeed.model_copy(update={"precision": stage.precision})
+    return cfg.train.model_copy(update={"deepspeed": deepspeed})
 
 
 def set_trainable(model: nn.Module, stage: StageConfig, modality_names: list[str]) -> list[str]:
@@ -55,6 +70,59 @@ def init_sources(cfg: RunConfig, stage: StageConfig) -> list[Path]:
     return [Path(cfg.output_dir) / "export" / entry if entry in names else Path(entry) for entry in stage.init_from]
 
 
+def load_init(model: nn.Module, cfg: RunConfig, stage: StageConfig) -> list[tuple[Path, list[str]]]:
+    """Load ``stage.init_from`` strictly: (export, roles loaded) per export. With
+    ``stage.init_roles`` only the roles named there load, each under this model's role name (the
+    pretrained ``projector.video`` as the visual-text model's ``projector.image``), each found once."""
+    from ..model.export import load_export
+
+    sources = init_sources(cfg, stage)
+    if not stage.init_roles:
+        return [(source, load_export(model, source)) for source in sources]
+    wanted = {export_role: role for role, export_role in stage.init_roles.items()}
+    done, found = [], set()
+    for source in sources:
+        loaded = [_load_renamed(model, source, export_role, role) for export_role, role in wanted.items()
+                  if export_role in _roles_in(source)]
+        found |= set(loaded)
+        done.append((source, loaded))
+    missing = sorted(set(stage.init_roles) - found)
+    if missing:
+        raise ValueError(
+            f"stage {stage.name!r}: init_roles {missing} not loaded: their export roles "
+            f"{[stage.init_roles[m] for m in missing]} are in none of {[str(s) for s in sources]}"
+        )
+    return done
+
+
+def _roles_in(directory: Path) -> set[str]:
+    from ..adapters.state import read_manifest
+
+    return {entry["role"] for entry in read_manifest(directory)["files"].values()}
+
+
+def _load_renamed(model: nn.Module, source: Path, export_role: str, role: str) -> str:
+    """One export role into this model's ``role``: keys renamed prefix for prefix, then loaded
+    strictly (missing and unexpected keys named), as load_export does."""
+    from ..adapters.state import check_keys, copy_checked, read_roles
+    from ..model.export import gathered
+
+    old, new = _key_prefix(export_role), _key_prefix(role)
+    expected = {n: p for n, p in model.named_parameters() if model.role_of(n) == role}
+    for _, tensors, path in read_roles(source, [export_role]):
+        renamed = {new + k[len(old) :] if k.startswith(old) else k: v for k, v in tensors.items()}
+        check_keys(set(expected), renamed, path, f"{export_role} as {role}")
+        with gathered(list(expected.values())):
+            copy_checked(expected, renamed, path)
+    return role
+
+
+def _key_prefix(role: str) -> str:
+    """projector.video -> 'projectors.video.': the parameter names of that role (config checks the form)."""
+    head, _, name = role.partition(".")
+    return f"{head}s.{name}."
+
+
 def imported_exports(cfg: RunConfig) -> set[Path]:
     """Export directories the recipe reads by path: inputs of the run, never its outputs."""
     names = [s.name for s in cfg.stages]
@@ -89,3 +157,17 @@ def check_stage_order(cfg: RunConfig) -> None:
                     "first with `moka-train import-official`"
                 )
         seen.add(stage.name)
+
+
+def describe_stage_plans(cfg: RunConfig) -> list[str]:
+    """Per stage: its precision and, per modality, the media plan and the tokens the placeholder
+    expands to (``moka-train validate``)."""
+    lines = []
+    for stage in cfg.stages:
+        model_cfg = stage_model_config(cfg, stage)
+        precision = stage.precision or cfg.precision
+        lines.append(f"stage {stage.name} ({stage.kind}): precision {precision}, model.dtype {model_cfg.dtype}")
+        for m in model_cfg.modalities:
+            accepts = f"; also reads {list(m.accepts)} records as 1 frame" if m.accepts else ""
+            lines.append(f"  {m.name}: {m.media_tokens()} tokens; {m.sampling_plan().describe()}{accepts}")
+    return lines

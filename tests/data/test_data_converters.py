@@ -148,8 +148,11 @@ def test_llava_instruct_moves_placeholder_to_the_lead_in(convert):
     assert report["skipped"] == {"empty_conversation": 1}
     assert report["missing_examples"] == ["coco/train2017/000000052846.jpg"]
     turns = rows[0]["conversations"]
-    assert turns[0]["value"] == "This is an image:\n<image>\nWhat are the colors of the bus in the image?"
-    assert len(turns) == 4 and "<image>" not in turns[2]["value"]
+    # every turn asked as the official visual-text code asks it (VT train/train.py 98)
+    lead = "This is an image:\n<image>\nPlease answer this question: "
+    assert turns[0]["value"] == lead + "What are the colors of the bus in the image?"
+    assert len(turns) == 4 and turns[2]["value"].startswith("Please answer this question: ")
+    assert "<image>" not in turns[2]["value"]
 
 
 def test_aokvqa_multiple_choice_and_seeded_subset(convert):

@@ -42,9 +42,15 @@ class DataConfig(Section):
     video_frames: int = Field(10, gt=0)
     image_size: int = Field(224, gt=0)
     audio_max_seconds: float | None = Field(None, gt=0)  # crop decoded audio first (None: keep all)
+    media_max_bytes: int | None = Field(512 * 1024**2, gt=0)  # a larger media file is a bad sample (HTTP 413 in serve)
+    media_max_seconds: float | None = Field(3600.0, gt=0)  # audio/video whose header declares longer is refused undecoded
+    max_line_bytes: int = Field(1024**2, gt=0)  # a longer JSONL line is dropped as overlength before it is parsed
     # query span: text between these markers, else the user lines minus lead-ins and placeholders
     query_markers: tuple[str, str] = ("<query>", "</query>")
     media_lead_in: str = DEFAULT_LEAD_IN
+    # question: the user lines minus lead-ins and placeholders (official audio-visual <question_start> span);
+    # after_media: every untrained, non-media token after the last media token (official visual-text question_mask)
+    query_span: Literal["question", "after_media"] = "question"  # which tokens are MokA's cross-attention keys
     # how each modality name's file is decoded; names not listed here cannot be loaded
     media_kinds: dict[str, MediaKind] = {"image": "image", "video": "video", "audio": "audio", "speech": "audio"}
     seed: int = 0  # sampler shuffling (combined with the epoch)

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from ...utils.media_sampling import SamplingPlan
 from .base import Section
@@ -68,6 +68,9 @@ class ModalityConfig(Section):
     # text the prompt puts around the placeholder, tokens of the model's own vocabulary kept in the
     # sequence as text (Qwen2.5-VL: ["<|vision_start|>", "<|vision_end|>"]); None: the placeholder alone
     wrap: tuple[str, str] | None = None
+    # an `image` record through a video modality's encoder and projector, as the official pretraining
+    # encodes an image: a 1-frame video (unified_arch.py, '<image>' -> encode_video)
+    accepts: tuple[str, ...] = ()  # other record keys read as this modality, one frame each (needs frames: 1)
 
     @property
     def is_audio(self) -> bool:
@@ -99,6 +102,18 @@ class ModalityConfig(Section):
         return self
 
     @model_validator(mode="after")
+    def _check_accepts(self) -> "ModalityConfig":
+        if not self.accepts:
+            return self
+        if self.name in self.accepts or self.is_audio or self.frames != 1:
+            raise ValueError(
+                f"model.modalities[{self.name}].accepts={list(self.accepts)}: another record key (not "
+                f"{self.name!r}) read as one frame of a visual modality: needs a visual encoder and frames: 1 "
+                f"(got {self.encoder.type}, frames {self.frames})"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _check_token_count(self) -> "ModalityConfig":
         if self.projector.type == "mlp" and self.encoder.tokens is None:
             raise ValueError(
@@ -125,6 +140,40 @@ class ModalityConfig(Section):
             nominal_seconds=s.nominal_seconds,
             sample_rate=AUDIO_SAMPLE_RATE,
         )
+
+
+class StageMedia(Section):
+    """One modality's media plan in one stage (``stages[i].media.<modality>``): each key given
+    replaces the model's value for that stage only (the last stage keeps the model's plan)."""
+
+    frames: int | None = Field(None, gt=0)  # video frames / audio windows per sample in this stage
+    segment_seconds: float | None = Field(None, gt=0)  # audio window length in this stage
+    sampling: MediaSampling | None = None  # replaces the modality's whole sampling block (unset keys: defaults)
+    accepts: tuple[str, ...] | None = None  # record keys read as this modality in this stage (e.g. [image])
+
+
+def with_stage_media(model: "ModelConfig", media: dict[str, StageMedia], where: str) -> "ModelConfig":
+    """``model`` with the stage's per-modality overrides applied, each modality re-validated (so
+    a plan that cannot work, e.g. nominal seconds with an mlp projector, fails by the stage key)."""
+    names = [m.name for m in model.modalities]
+    unknown = sorted(set(media) - set(names))
+    if unknown:
+        raise ValueError(f"{where}.media: {unknown} not in model.modalities {names}")
+    if not media:
+        return model
+    modalities = []
+    for m in model.modalities:
+        override = media.get(m.name)
+        if override is None:
+            modalities.append(m)
+            continue
+        given = override.model_dump(exclude_unset=True, exclude_none=True)
+        try:
+            modalities.append(ModalityConfig.model_validate({**m.model_dump(exclude_unset=True), **given}))
+        except ValidationError as err:
+            problems = "; ".join(e["msg"] for e in err.errors())
+            raise ValueError(f"{where}.media.{m.name}: {problems}") from None
+    return model.model_copy(update={"modalities": tuple(modalities)})
 
 
 class ModelConfig(Section):
