@@ -15,6 +15,7 @@ from ..adapters import RoutingSlot, adapter_state_dict
 from ..config.sections.model import AUDIO_SAMPLE_RATE
 from ..modality import ModalitySpec
 from ..utils.media_sampling import SamplingPlan, cut_windows
+from .answer_loss import answer_loss, plain_linear_head
 from .splice import splice_features, zero_touch
 
 
@@ -161,9 +162,17 @@ class MultimodalLM(nn.Module):
             mask = {"attention_mask": None, "position_ids": batch["position_ids"]}
         else:
             mask = {"attention_mask": batch["attention_mask"]}
-        out = self.llm(inputs_embeds=embeds, labels=batch.get("labels"), use_cache=False, **mask)
-        loss = out.loss + zero if out.loss is not None else None
-        return {"loss": loss, "logits": out.logits}
+        loss, logits = self.run_llm(embeds, batch.get("labels"), **mask)
+        return {"loss": loss + zero if loss is not None else None, "logits": logits}
+
+    def run_llm(self, embeds: Tensor, labels: Tensor | None, **inputs) -> tuple[Tensor | None, Tensor | None]:
+        """(loss, logits) of the LLM on ``embeds``. With labels: the loss on the labelled positions
+        only (``answer_loss``: no [B, T, V] logits), and no logits; without: the logits."""
+        if labels is None or not plain_linear_head(self.llm):
+            out = self.llm(inputs_embeds=embeds, labels=labels, use_cache=False, **inputs)
+            return out.loss, out.logits
+        hidden = self.llm.base_model(inputs_embeds=embeds, use_cache=False, **inputs).last_hidden_state
+        return answer_loss(self.llm.get_output_embeddings(), hidden, labels), None
 
     @torch.no_grad()
     def generate(self, batch: dict, **generate_kwargs) -> Tensor:

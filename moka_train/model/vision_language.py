@@ -181,15 +181,10 @@ class VisionLanguageLM(MultimodalLM):
         embeds, zero = self.embed(batch)
         positions = self.position_ids(batch)
         self.slot.set(batch["modality_ids"])
-        out = self.llm(
-            inputs_embeds=embeds,
-            attention_mask=batch["attention_mask"],
-            position_ids=positions,
-            labels=batch.get("labels"),
-            use_cache=False,
+        loss, logits = self.run_llm(
+            embeds, batch.get("labels"), attention_mask=batch["attention_mask"], position_ids=positions
         )
-        loss = out.loss + zero if out.loss is not None else None
-        return {"loss": loss, "logits": out.logits}
+        return {"loss": loss + zero if loss is not None else None, "logits": logits}
 
     @torch.no_grad()
     def generate(self, batch: dict, **generate_kwargs) -> Tensor:
