@@ -41,6 +41,18 @@ def add_serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-batch", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=256, help="budget of a request that names none")
     parser.add_argument(
+        "--max-body-mb", type=float, default=64.0, help="larger request bodies are refused (413) unread"
+    )
+    parser.add_argument(
+        "--request-timeout-s", type=float, default=300.0, help="a request not answered by then gets 504"
+    )
+    parser.add_argument(
+        "--shutdown-grace-s",
+        type=float,
+        default=10.0,
+        help="on SIGTERM, how long the batch in flight may finish; queued requests get 503",
+    )
+    parser.add_argument(
         "--no-fold",
         dest="fold",
         action="store_false",
@@ -51,7 +63,7 @@ def add_serve_args(parser: argparse.ArgumentParser) -> None:
 def serve_main(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from ..serve.app import create_app
+    from ..serve.app import ServeBounds, create_app
     from ..serve.engine import AnswerEngine
 
     cfg = load_config(args.config, args.overrides)
@@ -64,9 +76,11 @@ def serve_main(args: argparse.Namespace) -> int:
         args.batch_window_ms,
         args.max_batch,
         args.max_tokens,
+        ServeBounds(int(args.max_body_mb * 1024**2), args.request_timeout_s, args.shutdown_grace_s),
     )
     log.info("serving %s (%s) on http://%s:%d/v1", name, args.checkpoint, args.host, args.port)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    grace = max(1, round(args.shutdown_grace_s))  # open connections too, not only the batch in flight
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=grace)
     return 0
 
 

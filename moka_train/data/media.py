@@ -1,7 +1,15 @@
 """Decode raw media: video frames (decord), 16 kHz mono audio, PIL images.
 
 Which frames are decoded follows the modality's sampling plan (``utils.media_sampling``); audio is
-decoded whole and cut into the plan's windows by the model, where each clip's length is known.
+decoded (up to ``data.audio_max_seconds``) and cut into the plan's windows by the model, where each
+clip's length is known.
+
+Every file is bounded before it is decoded (:func:`check_media`): its size against
+``data.media_max_bytes``, and the duration, sample rate, channels and frame size its header
+declares against ``data.media_max_seconds`` and the fixed ranges below. A file outside them (a
+"media bomb": a 40 KB WAV declaring a 1 Hz rate, hours of compressed silence) raises
+:class:`MediaTooLargeError` before a sample of it is decoded: a bad sample in training and
+evaluation, HTTP 413 in the server. Training, evaluation and serving all read through here.
 
 Every call opens its own reader and closes it before returning, so the functions are safe in
 DataLoader worker processes (no handle is shared across a fork). Outputs are *raw*: uint8
@@ -11,7 +19,9 @@ the model side. Every error names the file and the sample id.
 
 from __future__ import annotations
 
+import math
 import wave
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +31,10 @@ from ..config.sections.model import AUDIO_SAMPLE_RATE
 from ..utils.media_sampling import SamplingPlan, frame_indices
 
 SAFE_DECODE_SIZE = 224
+AUDIO_RATES = (1_000, 384_000)  # Hz a header may declare (telephone speech .. studio masters)
+MAX_AUDIO_CHANNELS = 32
+MAX_VIDEO_PIXELS = 8192 * 8192  # one decoded frame, before it is resized
+_RESAMPLE_MARGIN_S = 0.25  # source read past a crop so the resampler's filter sees what follows it
 
 
 class MediaError(RuntimeError):
@@ -28,7 +42,108 @@ class MediaError(RuntimeError):
 
     def __init__(self, path: Path | str, sample_id: str, detail: str):
         super().__init__(f"sample {sample_id}: cannot read {path}: {detail}")
-        self.path, self.sample_id = str(path), sample_id
+        self.path, self.sample_id, self.detail = str(path), sample_id, detail
+
+
+class MediaTooLargeError(MediaError):
+    """Media over ``data.media_max_bytes`` / ``data.media_max_seconds`` or with an impossible
+    header (a media bomb); refused before decoding."""
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    """Per-file bounds checked before decoding (None: unbounded)."""
+
+    max_bytes: int | None = None
+    max_seconds: float | None = None
+
+    @classmethod
+    def from_data(cls, cfg) -> MediaLimits:
+        """The limits of a ``DataConfig`` (``data.media_max_bytes``, ``data.media_max_seconds``)."""
+        return cls(cfg.media_max_bytes, cfg.media_max_seconds)
+
+
+def check_media(kind: str, path: Path | str, limits: MediaLimits, sample_id: str = "?") -> None:
+    """Raise :class:`MediaTooLargeError` when the file's size, or what its header declares, is out
+    of bounds; :class:`MediaError` when the header cannot be read. Nothing is decoded."""
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(path, sample_id, "file not found")
+    size = path.stat().st_size
+    if limits.max_bytes is not None and size > limits.max_bytes:
+        raise MediaTooLargeError(path, sample_id, f"{size} bytes, above data.media_max_bytes={limits.max_bytes}")
+    try:
+        if kind == "audio":
+            _check_audio_header(path, limits)
+        elif kind == "video":
+            _check_video_header(path, limits)
+    except MediaError as err:
+        raise type(err)(path, sample_id, err.detail) from None
+    except Exception as err:  # the container library's own errors: the header is unreadable
+        raise MediaError(path, sample_id, f"unreadable header ({type(err).__name__}: {err})") from None
+
+
+def _bomb(detail: str) -> MediaTooLargeError:
+    return MediaTooLargeError("", "", detail)
+
+
+def _check_duration(seconds: float, limits: MediaLimits, what: str) -> None:
+    if limits.max_seconds is not None and seconds > limits.max_seconds:
+        raise _bomb(f"{what} declares {seconds:.1f} s, above data.media_max_seconds={limits.max_seconds:g}")
+
+
+def _check_audio_header(path: Path, limits: MediaLimits) -> None:
+    rate, channels, seconds = _audio_header(path, limits)
+    if not AUDIO_RATES[0] <= rate <= AUDIO_RATES[1]:
+        raise _bomb(f"audio header declares {rate} Hz; accepted rates are {AUDIO_RATES[0]}-{AUDIO_RATES[1]} Hz")
+    if not 1 <= channels <= MAX_AUDIO_CHANNELS:
+        raise _bomb(f"audio header declares {channels} channels; at most {MAX_AUDIO_CHANNELS} are accepted")
+    _check_duration(seconds, limits, "audio")
+
+
+def _audio_header(path: Path, limits: MediaLimits) -> tuple[int, int, float]:
+    """(rate, channels, seconds) from the header; a stream that declares no duration is counted
+    packet by packet (nothing kept) up to the limit."""
+    if path.suffix.lower() == ".wav":
+        with wave.open(str(path), "rb") as fh:
+            rate, channels = fh.getframerate(), fh.getnchannels()
+            return rate, channels, fh.getnframes() / max(rate, 1)
+    import av
+
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            raise _bomb("no audio stream")
+        stream = container.streams.audio[0]
+        rate, channels = stream.codec_context.sample_rate, stream.codec_context.channels
+        if stream.duration is not None and stream.time_base is not None:
+            return rate, channels, float(stream.duration * stream.time_base)
+        if container.duration is not None:
+            return rate, channels, container.duration / av.time_base
+        return rate, channels, _counted_seconds(container, stream, limits)
+
+
+def _counted_seconds(container, stream, limits: MediaLimits) -> float:
+    seconds = 0.0
+    for frame in container.decode(stream):
+        seconds += frame.samples / max(frame.sample_rate, 1)
+        _check_duration(seconds, limits, "audio")
+    return seconds
+
+
+def _check_video_header(path: Path, limits: MediaLimits) -> None:
+    import av
+
+    with av.open(str(path)) as container:
+        if not container.streams.video:
+            raise _bomb("no video stream")
+        stream = container.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if width * height > MAX_VIDEO_PIXELS:
+            raise _bomb(f"video frames are {width}x{height}; at most {MAX_VIDEO_PIXELS} pixels a frame are accepted")
+        if stream.duration is not None and stream.time_base is not None:
+            _check_duration(float(stream.duration * stream.time_base), limits, "video")
+        elif container.duration is not None:
+            _check_duration(container.duration / av.time_base, limits, "video")
 
 
 def uniform_indices(num_total: int, num_frames: int) -> np.ndarray:
@@ -81,18 +196,26 @@ def _resize(frames: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def load_audio(
-    path: Path | str, sample_rate: int = AUDIO_SAMPLE_RATE, max_seconds: float | None = None, sample_id: str = "?"
+    path: Path | str,
+    sample_rate: int = AUDIO_SAMPLE_RATE,
+    max_seconds: float | None = None,
+    sample_id: str = "?",
+    limits: MediaLimits | None = None,
 ) -> torch.Tensor:
-    """Mono float32 waveform in [-1, 1] at ``sample_rate`` → ``[N]``.
+    """Mono float32 waveform in [-1, 1] at ``sample_rate`` → ``[N]``, checked against ``limits``
+    first (:func:`check_media`).
 
-    WAV goes through the standard library (exact, no codec); flac/mp3/mp4/m4a through decord's
-    FFmpeg-based AudioReader, which resamples and downmixes while decoding.
+    WAV goes through the standard library (exact, no codec; only the frames up to ``max_seconds``
+    are read); flac/mp3/mp4/m4a through decord's FFmpeg-based AudioReader, which resamples and
+    downmixes while decoding.
     """
     path = Path(path)
-    if not path.is_file():
-        raise MediaError(path, sample_id, "file not found")
+    check_media("audio", path, limits or MediaLimits(), sample_id)
     try:
-        wav = _read_wav(path, sample_rate) if path.suffix.lower() == ".wav" else _read_ffmpeg(path, sample_rate)
+        if path.suffix.lower() == ".wav":
+            wav = _read_wav(path, sample_rate, max_seconds)
+        else:
+            wav = _read_ffmpeg(path, sample_rate)
     except MediaError:
         raise
     except Exception as err:
@@ -104,10 +227,13 @@ def load_audio(
     return wav
 
 
-def _read_wav(path: Path, sample_rate: int) -> torch.Tensor:
+def _read_wav(path: Path, sample_rate: int, max_seconds: float | None = None) -> torch.Tensor:
     with wave.open(str(path), "rb") as fh:
         width, channels, rate = fh.getsampwidth(), fh.getnchannels(), fh.getframerate()
-        claimed, raw = fh.getnframes(), fh.readframes(fh.getnframes())
+        claimed = fh.getnframes()
+        if max_seconds is not None:  # the crop, and a margin for the resampler's filter
+            claimed = min(claimed, math.ceil((max_seconds + _RESAMPLE_MARGIN_S) * rate))
+        raw = fh.readframes(claimed)
     if len(raw) < claimed * width * channels:  # a cut-off download: never load it short silently
         raise ValueError(
             f"truncated WAV: the header says {claimed} frames, the file holds {len(raw) // (width * channels)}"
@@ -161,14 +287,19 @@ def load_media(
     size: int,
     max_seconds: float | None = None,
     plan: SamplingPlan | None = None,
+    limits: MediaLimits | None = None,
 ) -> torch.Tensor:
     """Dispatch on the modality's kind (``data.media_kinds``); ``plan`` (the modality's sampling)
-    sets the frame count and position, else ``frames`` frames at segment centres."""
+    sets the frame count and position, else ``frames`` frames at segment centres. ``limits``
+    (``MediaLimits.from_data(data config)``) are checked before anything is decoded."""
+    limits = limits or MediaLimits()
     if kind == "video":
         count, position = (plan.count, plan.frame_position) if plan is not None else (frames, "centre")
+        check_media("video", path, limits, sample_id)
         return load_video(path, count, size, sample_id, position)
     if kind == "audio":
-        return load_audio(path, AUDIO_SAMPLE_RATE, max_seconds, sample_id)
+        return load_audio(path, AUDIO_SAMPLE_RATE, max_seconds, sample_id, limits)
     if kind == "image":
+        check_media("image", path, limits, sample_id)
         return load_image(path, size, sample_id)
     raise ValueError(f"unknown media kind {kind!r}")

@@ -4,6 +4,12 @@ The first waiting request opens a window of ``window_ms``; every request queued 
 (up to ``max_batch``) joins the batch. Questions with different token budgets are generated in
 separate calls (a budget is a property of the generate call). Generation runs in one worker
 thread, one batch at a time, so the event loop keeps accepting requests meanwhile.
+
+One request never fails another: the engine answers a bad question with an error row of its own,
+and should a batched call still raise, every request of it is answered again alone, so only the
+request that raises gets the exception. A request whose client left (or whose time ran out)
+before its batch started is dropped, not generated. ``stop`` waits at most ``grace_s`` for the
+batch in flight, then fails whatever still waits with :class:`ServerClosing`.
 """
 
 from __future__ import annotations
@@ -13,6 +19,10 @@ from collections import deque
 from dataclasses import dataclass
 
 from .engine import AnswerEngine, Question
+
+
+class ServerClosing(RuntimeError):
+    """The server shut down before this request was answered (HTTP 503)."""
 
 
 @dataclass
@@ -33,14 +43,35 @@ class Batcher:
         self.queue = asyncio.Queue()
         self._worker = asyncio.create_task(self._run())
 
-    async def stop(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Let the batch in flight finish within ``grace_s``; refuse everything else."""
+        if self._worker is None:
+            return
+        worker, self._worker = self._worker, None
+        self._fail_queued()
+        try:
+            await asyncio.wait_for(asyncio.shield(worker), grace_s)
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            pass
+        worker.cancel()
+        self._fail_queued()
+
+    def _fail_queued(self) -> None:
+        while self.queue is not None and not self.queue.empty():
+            pending = self.queue.get_nowait()
+            if not pending.future.done():
+                pending.future.set_exception(ServerClosing("the server is shutting down; retry elsewhere"))
+
+    def enqueue(self, question: Question, max_new_tokens: int) -> asyncio.Future:
+        """The future of the request's answer row; cancel it to drop the request if not yet started."""
+        if self._worker is None:
+            raise ServerClosing("the server is shutting down; retry elsewhere")
+        future = asyncio.get_running_loop().create_future()
+        self.queue.put_nowait(Pending(question, max_new_tokens, future))
+        return future
 
     async def submit(self, question: Question, max_new_tokens: int) -> dict:
-        future = asyncio.get_running_loop().create_future()
-        await self.queue.put(Pending(question, max_new_tokens, future))
-        return await future
+        return await self.enqueue(question, max_new_tokens)
 
     async def _collect(self) -> list[Pending]:
         batch = [await self.queue.get()]
@@ -53,20 +84,34 @@ class Batcher:
                 batch.append(await asyncio.wait_for(self.queue.get(), remaining))
             except asyncio.TimeoutError:
                 break
-        return batch
+        return [p for p in batch if not p.future.done()]  # a cancelled request is not generated
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             batch = await self._collect()
             for budget in sorted({p.max_new_tokens for p in batch}):
-                group = [p for p in batch if p.max_new_tokens == budget]
-                try:
-                    rows = await loop.run_in_executor(None, self.engine.answer, [p.question for p in group], budget)
-                except Exception as err:  # a failure of the whole call: every waiting request learns it
-                    for p in group:
-                        p.future.set_exception(err)
-                    continue
-                self.batch_sizes.append(len(group))
-                for p, row in zip(group, rows, strict=True):
-                    p.future.set_result(row)
+                await self._answer([p for p in batch if p.max_new_tokens == budget], budget)
+
+    async def _answer(self, group: list[Pending], budget: int) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            rows = await loop.run_in_executor(None, self.engine.answer, [p.question for p in group], budget)
+        except Exception as err:
+            if len(group) > 1:  # answer each alone: only the request that raises learns the error
+                for p in group:
+                    await self._answer([p], budget)
+                return
+            _settle(group[0].future, error=err)
+            return
+        self.batch_sizes.append(len(group))
+        for p, row in zip(group, rows, strict=True):
+            _settle(p.future, row=row)
+
+
+def _settle(future: asyncio.Future, row: dict | None = None, error: Exception | None = None) -> None:
+    if future.done():  # the client left or timed out meanwhile
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(row)

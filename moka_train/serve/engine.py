@@ -8,6 +8,7 @@ here is the answer ``infer`` gives for the same record, token for token.
 
 from __future__ import annotations
 
+import re
 import tempfile
 import wave
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from ..config import RunConfig
+from ..data.media import MediaError, MediaLimits, MediaTooLargeError, check_media
 from ..eval.generate import generate_predictions, load_for_inference
 from ..eval.protocol import media_lead_in as lead_in  # the official media line, as ``infer --question``
 from ..utils.jsonl import write_jsonl
@@ -25,6 +27,10 @@ from ..utils.jsonl import write_jsonl
 
 class QuestionError(ValueError):
     """A question that cannot be answered as given (unknown modality, unreadable media, ...)."""
+
+
+# error row reason -> HTTP status of the request it answers (other reasons: 400)
+ERROR_STATUS = {"media_too_large": 413, "server_error": 500}
 
 
 @dataclass(frozen=True)
@@ -99,23 +105,36 @@ class AnswerEngine:
             raise QuestionError(f"this model takes no {kind} input; its modalities (name: kind) are {have}")
         raise QuestionError(f"{kind} input is ambiguous: modalities {names} all take {kind}; name one of them")
 
+    def context(self) -> int | None:
+        """Positions the language model has (prompt + answer), if its config says."""
+        llm = getattr(self.model, "llm", self.model)
+        return getattr(getattr(llm, "config", None), "max_position_embeddings", None)
+
     def answer(self, questions: Sequence[Question], max_new_tokens: int) -> list[dict]:
         """One row per question, in order: ``prediction``, ``generated_tokens``, ... or ``error`` and
-        ``detail`` (a question whose media cannot be written fails alone, never its batch)."""
+        ``detail`` (a question whose media cannot be written or read fails alone, never its batch;
+        ``ERROR_STATUS`` maps the reason to an HTTP status). Details never name the scratch paths."""
         with tempfile.TemporaryDirectory(prefix="moka-serve-") as tmp:
             root = Path(tmp)
             records, failed = [], {}
             for k, question in enumerate(questions):
                 try:
                     records.append(self._record(question, k, root))
-                except QuestionError as err:
-                    failed[f"q{k}"] = {"id": f"q{k}", "error": "bad_question", "detail": str(err)}
+                except Exception as err:  # this question's input, never the batch's: it fails alone
+                    failed[f"q{k}"] = {"id": f"q{k}", "error": _reason(err), "detail": str(err)}
             rows = {r["id"]: r for r in self._generate(records, root, max_new_tokens)} if records else {}
-        return [failed.get(f"q{k}") or rows[f"q{k}"] for k in range(len(questions))]
+            answered = [failed.get(f"q{k}") or rows[f"q{k}"] for k in range(len(questions))]
+            return [_without_scratch(row, root) for row in answered]
 
     def _generate(self, records: list[dict], root: Path, max_new_tokens: int) -> list[dict]:
+        """A prompt that leaves fewer than ``max_new_tokens`` positions of the context is an
+        ``overlength`` row; a bad sample is its own error row, whatever the recipe's policy."""
         file = write_jsonl(root / "questions.jsonl", records)
-        data = self.cfg.data.model_copy(update={"root": str(root), "feature_cache": None})
+        max_length = self.cfg.data.max_length
+        if self.context() is not None:
+            max_length = max(1, min(max_length, self.context() - max_new_tokens))
+        update = {"root": str(root), "feature_cache": None, "max_length": max_length}
+        data = self.cfg.data.model_copy(update={**update, "bad_sample_policy": "skip", "max_bad_fraction": 1.0})
         cfg = self.cfg.model_copy(update={"data": data})
         with torch.no_grad():
             return generate_predictions(
@@ -127,8 +146,11 @@ class AnswerEngine:
         if unknown:
             raise QuestionError(f"unknown modalities {unknown}; this model takes {sorted(self.placeholders)}")
         record: dict = {"id": f"q{index}"}
+        limits = MediaLimits.from_data(self.cfg.data)
         for name, media in question.media.items():
-            record[name] = media.write(root / f"q{index}_{name}").name
+            path = media.write(root / f"q{index}_{name}")
+            check_media(self.cfg.data.media_kinds[name], path, limits, f"q{index}")  # a bomb: refused here
+            record[name] = path.name
         used = "".join(text for _, text in question.turns)
         # media given without its placeholder in the text: the official lead-in before the first turn
         lead = "".join(lead_in(n, self.placeholders[n]) for n in question.media if self.placeholders[n] not in used)
@@ -139,3 +161,23 @@ class AnswerEngine:
         if question.system is not None:
             record["conversations"].insert(0, {"from": "system", "value": question.system})
         return record
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, MediaTooLargeError):
+        return "media_too_large"
+    if isinstance(err, (QuestionError, MediaError, ValueError, OSError)):
+        return "bad_question"
+    return "server_error"
+
+
+def _without_scratch(row: dict, root: Path) -> dict:
+    """The row with the scratch files named as the request's inputs ("the audio input")."""
+    if "detail" not in row:
+        return row
+    detail = row["detail"]
+    for base in {str(root), str(root.resolve())}:
+        detail = re.sub(re.escape(base) + r"/q\d+_(\w+)\.\w+", r"the \1 input", detail)
+        detail = detail.replace(base, "<request>")
+    detail = re.sub(r"sample q\d+( \(<request>/questions\.jsonl:\d+\))?: ", "", detail)
+    return {k: v for k, v in {**row, "detail": detail}.items() if k != "file"}

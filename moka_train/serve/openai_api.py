@@ -6,81 +6,123 @@ Content parts (OpenAI's and the common vLLM extensions)::
     {"type": "image_url", "image_url": {"url": "data:image/png;base64,..." | "/abs/path.png" | "file:///..."}}
     {"type": "video_url", "video_url": {"url": ...}}
     {"type": "audio_url", "audio_url": {"url": ...}}
-    {"type": "input_audio", "input_audio": {"data": "<base64>", "format": "wav" | "mp3" | "flac"}}
+    {"type": "input_audio", "input_audio": {"data": "<base64>", "format": "wav" | "mp3" | "flac" | ...}}
 
 A media part stands where it is in the message as the official lead-in ("This is an image:" and
 the modality's placeholder), so ``[image, "What is shown?"]`` is the prompt the recipes train on.
 Local paths are read only under the server's ``--media-root``; remote URLs are refused (the
 server fetches nothing). Decoding is greedy: a ``temperature`` above 0, ``n`` above 1 or
 ``stream`` is refused rather than silently answered otherwise.
+
+Every field is checked here, before the request joins a batch (types, ranges, roles, turn order,
+media formats and sizes), so a request the model cannot answer is refused alone.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import mimetypes
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from .engine import Media, Question, QuestionError, lead_in
 
 PART_KINDS = {"image_url": "image", "video_url": "video", "audio_url": "audio", "input_audio": "audio"}
 ROLES = ("system", "user", "assistant")
+# data-URL media types -> file suffix (an explicit table: the platform's mimetypes lacks audio/wav)
+MEDIA_TYPES = {
+    "image": {"image/png": ".png", "image/jpeg": ".jpg", "image/jpg": ".jpg", "image/webp": ".webp",
+              "image/gif": ".gif", "image/bmp": ".bmp"},
+    "video": {"video/mp4": ".mp4", "video/webm": ".webm", "video/quicktime": ".mov", "video/x-msvideo": ".avi",
+              "video/x-matroska": ".mkv"},
+    "audio": {"audio/wav": ".wav", "audio/x-wav": ".wav", "audio/wave": ".wav", "audio/vnd.wave": ".wav",
+              "audio/mpeg": ".mp3", "audio/mp3": ".mp3", "audio/flac": ".flac", "audio/x-flac": ".flac",
+              "audio/ogg": ".ogg", "audio/mp4": ".m4a", "audio/x-m4a": ".m4a"},
+}  # fmt: skip
+AUDIO_FORMATS = ("wav", "mp3", "flac", "ogg", "m4a")  # input_audio.format
 
 
 class RequestError(ValueError):
-    """A request the server refuses (HTTP 400); the message names the field."""
+    """A request the server refuses (HTTP 400, or ``status``); the message names the field."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
 
 
-def media_from_url(url: str, field: str, media_root: Path | None) -> Media:
+@dataclass(frozen=True)
+class Limits:
+    """What one request may ask for: ``context`` is the model's positions (prompt + answer);
+    ``media_bytes`` the largest media file (``data.media_max_bytes``)."""
+
+    default_max_tokens: int = 256
+    context: int | None = None
+    media_bytes: int | None = None
+
+
+def media_from_url(url: str, field: str, kind: str, media_root: Path | None, limits: Limits) -> Media:
     """A ``data:<mime>;base64,`` URL, or a local path (plain or ``file://``) under ``media_root``."""
     if url.startswith("data:"):
         header, _, payload = url.partition(",")
         if not header.endswith(";base64"):
             raise RequestError(f"{field}: a data URL must be base64 ('data:<mime>;base64,...')")
-        mime = header[len("data:") : -len(";base64")]
-        suffix = mimetypes.guess_extension(mime) or ""
-        if not suffix:
-            raise RequestError(f"{field}: unknown media type {mime!r} in the data URL")
-        return Media(data=decode_base64(payload, field), suffix=suffix)
+        mime = header[len("data:") : -len(";base64")].split(";")[0].strip().lower()
+        suffix = MEDIA_TYPES[kind].get(mime)
+        if suffix is None:
+            raise RequestError(
+                f"{field}: unknown {kind} media type {mime!r} in the data URL; "
+                f"use one of {', '.join(MEDIA_TYPES[kind])}"
+            )
+        return Media(data=decode_base64(payload, field, limits), suffix=suffix)
     if url.startswith(("http://", "https://")):
         raise RequestError(f"{field}: remote URLs are not fetched; send a base64 data URL or a local path")
-    return Media(path=local_path(url.removeprefix("file://"), field, media_root))
+    return Media(path=local_path(url.removeprefix("file://"), field, media_root, limits))
 
 
-def local_path(path: str, field: str, media_root: Path | None) -> Path:
+def local_path(path: str, field: str, media_root: Path | None, limits: Limits) -> Path:
     if media_root is None:
         raise RequestError(f"{field}: local paths are refused: the server was started without --media-root")
+    if "\x00" in path:
+        raise RequestError(f"{field}: a path cannot hold a NUL byte")
     resolved = Path(path).resolve()
     if not resolved.is_relative_to(media_root.resolve()):
         raise RequestError(f"{field}: {path} is outside the server's --media-root {media_root}")
     if not resolved.is_file():
         raise RequestError(f"{field}: no such file {path}")
+    size = resolved.stat().st_size
+    if limits.media_bytes is not None and size > limits.media_bytes:
+        raise RequestError(f"{field}: {path} is {size} bytes, above the {limits.media_bytes} byte media limit", 413)
     return resolved
 
 
-def decode_base64(payload: str, field: str) -> bytes:
+def decode_base64(payload: str, field: str, limits: Limits) -> bytes:
+    if limits.media_bytes is not None and len(payload) * 3 // 4 > limits.media_bytes:
+        raise RequestError(f"{field}: the media is above the {limits.media_bytes} byte limit", 413)
     try:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise RequestError(f"{field}: not valid base64") from None
 
 
-def part_media(part: dict, kind_key: str, field: str, media_root: Path | None) -> Media:
+def part_media(part: dict, kind_key: str, field: str, media_root: Path | None, limits: Limits) -> Media:
     body = part.get(kind_key)
     if not isinstance(body, dict):
         raise RequestError(f"{field}.{kind_key} must be an object")
     if kind_key == "input_audio":
-        fmt = str(body.get("format", "wav"))
-        return Media(data=decode_base64(str(body.get("data", "")), f"{field}.input_audio.data"), suffix=f".{fmt}")
+        fmt, data = body.get("format", "wav"), body.get("data")
+        if fmt not in AUDIO_FORMATS:
+            raise RequestError(f"{field}.input_audio.format must be one of {', '.join(AUDIO_FORMATS)}, got {fmt!r}")
+        if not isinstance(data, str) or not data:
+            raise RequestError(f"{field}.input_audio.data must be a non-empty base64 string")
+        return Media(data=decode_base64(data, f"{field}.input_audio.data", limits), suffix=f".{fmt}")
     if not isinstance(body.get("url"), str):
         raise RequestError(f"{field}.{kind_key}.url must be a string")
-    return media_from_url(body["url"], f"{field}.{kind_key}.url", media_root)
+    return media_from_url(body["url"], f"{field}.{kind_key}.url", PART_KINDS[kind_key], media_root, limits)
 
 
-def message_text(content, field: str, engine, media: dict, media_root: Path | None) -> str:
+def message_text(content, field: str, engine, media: dict, media_root: Path | None, limits: Limits) -> str:
     """The message's text with each media part replaced by its lead-in; media collected into ``media``."""
     if isinstance(content, str):
         return content
@@ -91,7 +133,9 @@ def message_text(content, field: str, engine, media: dict, media_root: Path | No
         where = f"{field}.content[{k}]"
         kind_key = part.get("type") if isinstance(part, dict) else None
         if kind_key == "text":
-            text.append(str(part.get("text", "")))
+            if not isinstance(part.get("text"), str):
+                raise RequestError(f"{where}.text must be a string")
+            text.append(part["text"])
         elif kind_key in PART_KINDS:
             try:
                 name = engine.modality_for_kind(PART_KINDS[kind_key])
@@ -99,22 +143,47 @@ def message_text(content, field: str, engine, media: dict, media_root: Path | No
                 raise RequestError(f"{where}: {err}") from None
             if name in media:
                 raise RequestError(f"{where}: a second {name}; a request carries at most one per modality")
-            media[name] = part_media(part, kind_key, where, media_root)
+            media[name] = part_media(part, kind_key, where, media_root, limits)
             text.append(lead_in(name, engine.placeholders[name]))
         else:
             raise RequestError(f"{where}: unknown part type {kind_key!r}; use text, {', '.join(PART_KINDS)}")
     return "".join(text)
 
 
-def parse_request(body: dict, engine, media_root: Path | None, default_max_tokens: int) -> tuple[Question, int]:
-    """The question and its token budget, or :class:`RequestError` naming the bad field."""
-    if body.get("stream"):
+def _number(body: dict, key: str) -> float | None:
+    value = body.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise RequestError(f"{key} must be a number, got {value!r}")
+    return value
+
+
+def check_options(body: dict) -> None:
+    """stream, n and temperature: only what greedy single-answer decoding gives."""
+    if body.get("stream") not in (None, False):
         raise RequestError("stream: streaming is not supported; send stream=false")
-    if (body.get("n") or 1) != 1:
-        raise RequestError("n: only one choice per request (n=1)")
-    if (body.get("temperature") or 0) > 0:
+    n = body.get("n")
+    if n is not None and (isinstance(n, bool) or n != 1):
+        raise RequestError(f"n: only one choice per request (n=1), got {n!r}")
+    temperature = _number(body, "temperature")
+    if temperature is not None and temperature != 0:
         raise RequestError("temperature: decoding is greedy; send temperature 0 or leave it out")
-    messages = body.get("messages")
+
+
+def token_budget(body: dict, limits: Limits) -> int:
+    """max_completion_tokens, else max_tokens, else the server's default: a positive integer
+    below the model's context (a budget of 0 or ``true`` is refused, not replaced)."""
+    key = next((k for k in ("max_completion_tokens", "max_tokens") if body.get(k) is not None), None)
+    budget = body[key] if key else limits.default_max_tokens
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise RequestError(f"{key or 'max_tokens'} must be a positive integer, got {budget!r}")
+    if limits.context is not None and budget >= limits.context:
+        raise RequestError(f"{key}={budget} is above the model's context of {limits.context} tokens (prompt included)")
+    return budget
+
+
+def conversation(messages, engine, media_root: Path | None, limits: Limits) -> tuple[str | None, list, dict]:
+    """(system, turns, media): at most one system message, first; then user and assistant turns
+    alternating, user first and last."""
     if not isinstance(messages, list) or not messages:
         raise RequestError("messages: a non-empty list is required")
     media: dict[str, Media] = {}
@@ -123,14 +192,26 @@ def parse_request(body: dict, engine, media_root: Path | None, default_max_token
         role = msg.get("role") if isinstance(msg, dict) else None
         if role not in ROLES:
             raise RequestError(f"messages[{k}].role must be one of {', '.join(ROLES)}, got {role!r}")
-        text = message_text(msg.get("content"), f"messages[{k}]", engine, media, media_root)
+        text = message_text(msg.get("content"), f"messages[{k}]", engine, media, media_root, limits)
         if role == "system":
+            if k != 0:
+                raise RequestError(f"messages[{k}]: a system message may only come first")
             system = text
-        else:
-            turns.append((role, text))
-    budget = body.get("max_completion_tokens") or body.get("max_tokens") or default_max_tokens
-    if not isinstance(budget, int) or budget < 1:
-        raise RequestError(f"max_tokens must be a positive integer, got {budget!r}")
+            continue
+        expected = "user" if len(turns) % 2 == 0 else "assistant"
+        if role != expected:
+            raise RequestError(f"messages[{k}].role: expected {expected} (turns alternate, user first), got {role}")
+        turns.append((role, text))
+    if not turns or turns[-1][0] != "user":
+        raise RequestError("messages: the conversation must end with a user message")
+    return system, turns, media
+
+
+def parse_request(body: dict, engine, media_root: Path | None, limits: Limits) -> tuple[Question, int]:
+    """The question and its token budget, or :class:`RequestError` naming the bad field."""
+    check_options(body)
+    budget = token_budget(body, limits)
+    system, turns, media = conversation(body.get("messages"), engine, media_root, limits)
     return Question(turns, media, system), budget
 
 
