@@ -10,7 +10,9 @@ image, the release's de-duplication as open-compass/VLMEvalKit reads it), source
 Empty cells are read as the official script's pandas reads them: the NA spellings below are
 absent values. Images are decoded into ``<media-root>/<image-dir>/<index>.<jpg|png>`` (existing
 files are left alone). The prompt is the official one (GeWu-Lab/MokA
-VisualText/eval_benchmarks/mmbench/mmbench.py; ``protocol.mmbench_prompt``).
+VisualText/eval_benchmarks/mmbench/mmbench.py; ``protocol.mmbench_prompt``), and so is the system
+prompt: each row's first turn is a ``system`` turn with mmbench.py's classification-assistant text
+(line 221; ``protocol.MMBENCH_SYSTEM_PROMPT``), which replaces ``data.system_prompt`` for that row.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from common import Conversion, ConversionError, cli, conversation
 
-from moka_train.eval.protocol import mmbench_prompt
+from moka_train.eval.protocol import MMBENCH_SYSTEM_PROMPT, mmbench_prompt
 
 OPTION_KEYS = ("A", "B", "C", "D", "E")  # mmbench.py's option_candidate
 FIELDS = ("index", "question", "A", "B", "answer", "image")
@@ -108,7 +110,8 @@ def convert(args: argparse.Namespace) -> Conversion:
         image = save_image(image_bytes(rec, by_index, where), args.media_root / image_dir, rec["index"])
         row = {
             "id": rec["index"],
-            "conversations": conversation(mmbench_prompt(rec["question"], options, hint)),
+            "conversations": [{"from": "system", "value": MMBENCH_SYSTEM_PROMPT}]
+            + conversation(mmbench_prompt(rec["question"], options, hint)),
             "question": rec["question"],
             "hint": hint,
             "options": options,

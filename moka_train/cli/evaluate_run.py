@@ -2,12 +2,16 @@
 
     python scripts/evaluate.py run --config C --checkpoint EXPORT_DIR --benchmark NAME --input F.jsonl
         [--output P.jsonl] [--limit N] [--adapter-modalities text video ...] [--batch-size 8]
-        [--max-new-tokens N]
+        [--max-new-tokens N] [--decoding greedy|official] [--seed S]
 
 ``--benchmark`` is one of the protocol table's names (checked before anything is loaded); the
 decoding budget is the benchmark's official one (``eval.protocol``) unless ``--max-new-tokens``
-overrides it. A rerun onto an output written by another evaluation (checkpoint, probe, benchmark,
-input or budget differ) is refused (exit 2); see ``eval.progress``.
+overrides it. ``--decoding official`` decodes as the official inference does (the LLM's
+``generation_config.json`` decides, sampling included; seeded by ``--seed``), ``greedy`` (the
+default) never samples; the mode is recorded in every row, the effective settings in the
+``.progress.json`` beside the predictions and in the result. A rerun onto an output written by
+another evaluation (checkpoint, probe, benchmark, input, budget or decoding differ) is refused
+(exit 2); see ``eval.progress``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import sys
 from pathlib import Path
 
 from ..config import load_config
+from ..eval.decoding import DECODING_MODES, DEFAULT_SEED, Decoding
 from ..eval.score import BENCHMARKS, decoding_budget
 
 
@@ -41,6 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="decoding budget (default: the benchmark's official budget, e.g. mmbench 5, pope 50)",
     )
     parser.add_argument("--adapter-modalities", nargs="+", help="partial-modality probe: e.g. text, or video audio")
+    parser.add_argument(
+        "--decoding",
+        choices=DECODING_MODES,
+        default="greedy",
+        help="greedy (default): never sample; official: the LLM's generation_config.json decides, as the "
+        "official inference calls generate (Llama-2-chat samples at T 0.6, top-p 0.9)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help=f"seed of --decoding official (default {DEFAULT_SEED})"
+    )
     parser.add_argument("--mode", choices=["official", "strict"], default="official")
     parser.add_argument(
         "--no-fold",
@@ -76,6 +91,7 @@ def run_main(argv: list[str]) -> int:
             args.adapter_modalities,
             fold=args.fold,
             benchmark=args.benchmark,
+            decoding=Decoding(args.decoding, args.seed),
         )
     except (ProgressError, EvaluationInputError) as err:
         sys.stderr.write(f"evaluate run: {err}\n")
@@ -87,6 +103,7 @@ def score_and_record(args: argparse.Namespace, cfg, output: Path, probe: str, bu
     """Score the predictions, warn about samples without an answer, write the result file."""
     from ..eval.metrics import ScoringError
     from ..eval.predictions import PredictionsError
+    from ..eval.progress import key_file
     from ..eval.score import record_result, score_file
 
     try:
@@ -100,6 +117,7 @@ def score_and_record(args: argparse.Namespace, cfg, output: Path, probe: str, bu
         "checkpoint": str(args.checkpoint),
         "adapter_modalities": probe,
         "max_new_tokens": budget,
+        "decoding": json.loads(key_file(output).read_text()).get("generation", {"mode": args.decoding}),
     }
     if scored["n_missing"]:
         sys.stderr.write(

@@ -1,7 +1,8 @@
 """Batched generation from an export (what `moka-train infer` and `evaluate run` call).
 
 Left padding keeps modality ids aligned with their tokens; the attention mask is passed through
-(pads are never attended); greedy by default. Writes one JSON line per sample:
+(pads are never attended); greedy by default, the official decoding on request (``.decoding``).
+Writes one JSON line per sample:
 ``{"id", "prediction", "raw_prediction", "generated_tokens", "prompt", ...record fields}``, or,
 for a sample whose media cannot be read or whose prompt cannot be rendered, an error row
 ``{"id", "error", "detail", ...record fields}``.
@@ -24,6 +25,7 @@ from ..data.tokenize import vocab_id
 from ..data.tokenizer import load_tokenizer
 from ..utils.jsonl import write_jsonl
 from ..utils.logging import get_logger
+from .decoding import GREEDY, Decoding
 
 log = get_logger(__name__)
 
@@ -64,24 +66,37 @@ def eval_dataset(cfg: RunConfig, tokenizer, model, input_file: str | Path) -> Mu
     )
 
 
-def answer_batches(model, tokenizer, dataset, batch_size: int = 8, max_new_tokens: int = 32):
-    """Greedy answers, one list of rows per left-padded batch, in the dataset's order; a sample
-    whose media could not be read gets an error row in its place (never another sample's answer)."""
+def answer_batches(
+    model, tokenizer, dataset, batch_size: int = 8, max_new_tokens: int = 32, decoding: Decoding = GREEDY
+):
+    """Answers (greedy unless ``decoding`` says otherwise), one list of rows per left-padded batch,
+    in the dataset's order; a sample whose media could not be read gets an error row in its place
+    (never another sample's answer)."""
     collate = Collator(tokenizer.pad_token_id, padding_side="left")
     stops = stop_ids(tokenizer)
+    device = next(model.parameters()).device
     for items in DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=list):
         good = [it for it in items if "error" not in it]
-        answers = iter(answer(model, tokenizer, collate(good), max_new_tokens, stops) if good else [])
+        answers = iter([])
+        if good:
+            with decoding.seeded(good[0]["id"], device):
+                answers = iter(answer(model, tokenizer, collate(good), max_new_tokens, stops, decoding))
         yield [error_row(it["id"], it["meta"], it["error"]) if "error" in it else next(answers) for it in items]
 
 
-def answer(model, tokenizer, batch: dict, max_new_tokens: int, stops: list[int]) -> list[dict]:
+def answer(
+    model, tokenizer, batch: dict, max_new_tokens: int, stops: list[int], decoding: Decoding = GREEDY
+) -> list[dict]:
     """``prediction``: the clean answer; ``raw_prediction``: the same tokens, up to and including
     the first stop token, decoded with special tokens kept as the official scripts decoded and
     parsed them ("A </s>", :func:`official_raw_text`); ``generated_tokens``: how many that is
     (equal to the budget: the answer was cut short)."""
     new = model.generate(
-        batch, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops, pad_token_id=tokenizer.pad_token_id
+        batch,
+        max_new_tokens=max_new_tokens,
+        eos_token_id=stops,
+        pad_token_id=tokenizer.pad_token_id,
+        **decoding.generate_kwargs(),
     )
     kept = until_stop(new, stops)
     clean = tokenizer.batch_decode(kept, skip_special_tokens=True)

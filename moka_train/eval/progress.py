@@ -1,8 +1,10 @@
 """Evaluation progress: which rows a predictions file already holds, and whose rows they are.
 
 A predictions file (and each rank's part file beside it) belongs to one evaluation, keyed by
-(checkpoint, probe, benchmark, input, decoding budget). The key is written beside the file as
-``<output>.progress.json`` when generation starts. A rerun with the same key resumes; any other
+(checkpoint, probe, benchmark, input, decoding budget, decoding mode and its seed). The key is
+written beside the file as ``<output>.progress.json`` when generation starts, with the effective
+decoding settings (``generation``: do_sample, temperature, top_p, ... as the model applied them):
+the file's metadata. A rerun with the same key resumes; any other
 rerun onto the same ``--output`` is refused, naming what differs.
 
 Why refuse rather than start a new file: the user named ``--output`` (or the default name, which
@@ -27,9 +29,10 @@ from pathlib import Path
 from ..model.export import MANIFEST
 from ..utils.jsonl import numbered_lines, parse_object, write_jsonl
 from ..utils.logging import get_logger
+from .decoding import LEGACY_IDENTITY
 
 log = get_logger(__name__)
-IDENTITY = ("checkpoint_sha256", "probe", "benchmark", "input_sha256", "max_new_tokens")  # compared on resume
+IDENTITY = ("checkpoint_sha256", "probe", "benchmark", "input_sha256", "max_new_tokens", "decoding")  # on resume
 
 
 class ProgressError(ValueError):
@@ -41,8 +44,14 @@ def file_sha256(path: Path) -> str:
 
 
 def progress_key(
-    checkpoint: str | Path, probe: list[str] | None, benchmark: str | None, input_file: str | Path, max_new_tokens: int
+    checkpoint: str | Path,
+    probe: list[str] | None,
+    benchmark: str | None,
+    input_file: str | Path,
+    max_new_tokens: int,
+    decoding: dict | None = None,
 ) -> dict:
+    """``decoding``: the decoding's identity (``Decoding.identity``; default greedy)."""
     checkpoint, input_file = Path(checkpoint), Path(input_file)
     manifest = checkpoint / MANIFEST
     return {
@@ -53,6 +62,7 @@ def progress_key(
         "input": str(input_file.resolve()),
         "input_sha256": file_sha256(input_file),
         "max_new_tokens": max_new_tokens,
+        "decoding": decoding or LEGACY_IDENTITY,
     }
 
 
@@ -73,6 +83,7 @@ def check_progress(output: Path, key: dict, parts: list[Path]) -> None:
             )
         return
     stored = json.loads(stored_path.read_text())
+    stored.setdefault("decoding", LEGACY_IDENTITY)  # written before the decoding modes: greedy
     differ = [f"{k}: {stored.get(k)!r} there, {key[k]!r} now" for k in IDENTITY if stored.get(k) != key[k]]
     if differ:
         raise ProgressError(

@@ -2,7 +2,10 @@
 
 For each benchmark: the decoding budget (``max_new_tokens`` as the official inference scripts set
 it), the image size, what text the official parser reads, and the prompt exactly as the official
-script builds it (``Protocol.prompt``; the evaluation converters in ``data_prep/`` call it).
+script builds it (``Protocol.prompt``; the evaluation converters in ``data_prep/`` call it), and
+the system prompt where the official script sets its own (``Protocol.system_prompt``: MMBench's
+classification prompt; the converter writes it as the rows' ``system`` turn and ``evaluate run``
+uses it for rows without one).
 
 Placeholders: where the official code writes the marker triple ``<image_start><image><image_end>``
 (likewise video/audio) the prompt carries our single placeholder ``<image>`` (``<video>``,
@@ -28,6 +31,8 @@ CHOICE_INSTRUCTION = (
     "Please select the correct answer from the options above. Output only the selected option "
     "in the format (A), (B), (C), or (D). No explanation or extra text."
 )
+# mmbench.py line 221: the one benchmark whose official script replaces the helpful-assistant system prompt
+MMBENCH_SYSTEM_PROMPT = "You are a classification assistant. You need to classify the image into the correct option."
 # GeWu-Lab/MokA AudioVisualText/dataset/unified_dataset.py (test datasets, lines 283-333): AV_LEAD_IN
 AVE_QUESTION = "Please describe the events and time range that occurred in the video."
 # OFA-Sys/AIR-Bench Inference_Foundation.py ("Construct prompt")
@@ -108,6 +113,7 @@ class Protocol:
     image_size: int | None = None  # None: not an image benchmark
     parser_reads: str = "clean"  # "raw": the decoded text with special tokens, as the official parser sees it
     prompt: Callable[..., str] | None = None  # the official prompt builder (see the functions above)
+    system_prompt: str | None = None  # the official script's own system prompt; None: data.system_prompt
 
 
 # budgets from GeWu-Lab/MokA: AudioVisualText/scripts/finetune/inference_cut.py (500),
@@ -118,7 +124,9 @@ PROTOCOLS: dict[str, Protocol] = {
         Protocol("music_avqa", 500, prompt=music_avqa_prompt),
         Protocol("ave", 500, prompt=ave_prompt),
         Protocol("mme", 50, image_size=224, prompt=mme_prompt),
-        Protocol("mmbench", 5, image_size=224, parser_reads="raw", prompt=mmbench_prompt),
+        Protocol(
+            "mmbench", 5, image_size=224, parser_reads="raw", prompt=mmbench_prompt, system_prompt=MMBENCH_SYSTEM_PROMPT
+        ),
         Protocol("pope", 50, image_size=224, prompt=pope_prompt),
         Protocol("seed", 500, image_size=224, parser_reads="raw", prompt=seed_prompt),
         Protocol("mmau_speech", 64, prompt=mmau_prompt),

@@ -26,8 +26,10 @@ from ..modality import QUERY, TEXT
 from ..utils.dist import barrier, is_main, rank, world_size
 from ..utils.jsonl import append_jsonl, write_jsonl
 from ..utils.logging import get_logger
+from .decoding import GREEDY, Decoding
 from .generate import answer_batches, eval_dataset, load_for_inference, rejected_rows
 from .progress import check_progress, progress_key, read_rows, write_key
+from .protocol import PROTOCOLS
 
 log = get_logger(__name__)
 
@@ -75,12 +77,17 @@ def run_generation(
     adapter_modalities: list[str] | None = None,
     fold: bool = True,
     benchmark: str | None = None,
+    decoding: Decoding = GREEDY,
 ) -> Path:
+    """Every row carries ``adapter_modalities`` and ``decoding`` (the mode); the progress file
+    beside the output records the effective decoding settings under ``generation``."""
     output = Path(output)
-    key = progress_key(checkpoint, adapter_modalities, benchmark, input_file, max_new_tokens)
+    key = progress_key(checkpoint, adapter_modalities, benchmark, input_file, max_new_tokens, decoding.identity())
     check_progress(output, key, part_files(output))
+    cfg = with_benchmark_system_prompt(cfg, benchmark)
     tokenizer, model = load_for_inference(cfg, checkpoint, fold=fold)
     model.slot.active_ids = probe_ids(model, adapter_modalities)
+    key["generation"] = decoding.settings(model)
     dataset = eval_dataset(cfg, tokenizer, model, input_file)
     refuse_duplicate_ids(dataset.read_order, input_file)
     barrier()
@@ -93,21 +100,31 @@ def run_generation(
     todo = [i for i, s in enumerate(dataset.samples) if s.id in wanted and s.id not in done]
     mine = todo[rank() :: world_size()]
     log.info("%d samples, %d already done, %d on this rank", len(wanted), len(done & wanted), len(mine))
-    probe = adapter_modalities or "all"
+    tags = {"adapter_modalities": adapter_modalities or "all", "decoding": decoding.mode}
     part = part_path(output, rank())
     if is_main():  # samples that cannot be prompted at all: their error rows, once
         unusable = [r for r in rejected_rows(dataset) if r["id"] in wanted and r["id"] not in done]
-        append_jsonl(part, [{**r, "adapter_modalities": probe} for r in unusable])
+        append_jsonl(part, [{**r, **tags} for r in unusable])
     with torch.no_grad():
-        for rows in answer_batches(model, tokenizer, Subset(dataset, mine), batch_size, max_new_tokens):
+        for rows in answer_batches(model, tokenizer, Subset(dataset, mine), batch_size, max_new_tokens, decoding):
             # one append a batch: an interruption loses at most the batch in flight
-            append_jsonl(part, [{**row, "adapter_modalities": probe} for row in rows])
+            append_jsonl(part, [{**row, **tags} for row in rows])
     barrier()
     if is_main():
         merged = merge_parts(output, order=dataset.read_order)
         warn_missing(output, [merged[i] for i in dataset.read_order[:limit] if i in merged])
     barrier()
     return output
+
+
+def with_benchmark_system_prompt(cfg: RunConfig, benchmark: str | None) -> RunConfig:
+    """The benchmark's official system prompt (MMBench's classification assistant) in place of
+    ``data.system_prompt``, for rows converted without their own ``system`` turn."""
+    system = PROTOCOLS[benchmark].system_prompt if benchmark in PROTOCOLS else None
+    if system is None:
+        return cfg
+    log.info("%s: system prompt %r (the official script's)", benchmark, system)
+    return cfg.model_copy(update={"data": cfg.data.model_copy(update={"system_prompt": system})})
 
 
 def refuse_duplicate_ids(ids: list[str], source: str | Path) -> None:

@@ -3,6 +3,7 @@ fixture folder's PROVENANCE.txt). The expected prompts are the official MokA scr
 (GeWu-Lab/MokA VisualText/eval_benchmarks/*), copied with the marker triple replaced by our
 placeholder, so any drift from the official wording fails here."""
 
+import json
 from pathlib import Path
 
 import convert_mmbench
@@ -57,12 +58,12 @@ def test_mmbench_prompt_is_the_official_one(convert, tmp_path):
     )
     assert status == 0 and report["written"] == 3
     # mmbench.py lines 127-139; "nan" hint and empty option cells are NaN for pandas and left out
-    assert rows[0]["conversations"][0]["value"] == official(
+    assert rows[0]["conversations"][1]["value"] == official(
         "\n This is an image:\n<image_start><image><image_end>\n" + "Question: What is the main color?\nOptions:"
         "\n(A) red\n(B) blue\n(C) green" + "\n" + "\nPlease select the correct answer from the options above. "
         "Output only the selected option in the format (A), (B), (C), or (D). No explanation or extra text."
     )
-    assert rows[1]["conversations"][0]["value"].startswith(
+    assert rows[1]["conversations"][1]["value"].startswith(
         "\n This is an image:\n<image>\nHint: Look at the animals.\nQuestion: Which one is a dog?\nOptions:"
         "\n(A) cat\n(B) dog\n\n"
     )
@@ -132,3 +133,29 @@ def test_seed_prompt_is_the_official_one_and_video_frames_are_per_question(conve
 def test_seed_wrong_format_fails(convert):
     status, _, _, err = convert(convert_seed, "--input", FIX / "mmau/mmau-test-mini.json", "--media-root", FIX)
     assert status == 2 and "expected SEED-Bench.json" in err
+
+
+def test_mmbench_rows_render_with_the_official_system_prompt(convert, tmp_path):
+    """mmbench.py line 221: the classification-assistant system prompt, not data.system_prompt.
+    The rendered ids equal the official messages through the real LLaMA-2 chat template."""
+    from transformers import AutoTokenizer
+
+    from moka_train.data.records import parse_record
+    from moka_train.data.tokenize import add_placeholder_tokens, render
+    from moka_train.modality import build_modality_specs
+
+    _, _, rows, _ = convert(convert_mmbench, "--input", FIX / "mmbench/mmbench_dev_small.tsv", "--media-root", tmp_path)
+    system = "You are a classification assistant. You need to classify the image into the correct option."
+    assert rows[0]["conversations"][0] == {"from": "system", "value": system}
+    tok = AutoTokenizer.from_pretrained(FIXTURES / "tokenizers" / "llama2")
+    specs = build_modality_specs([("image", "<image>", 1)])  # one token: the ids compare one to one
+    add_placeholder_tokens(tok, specs)
+    for row in rows:
+        sample = parse_record(json.dumps(row), "row")
+        rendered = render(sample, "chat", tok, specs, 4096, "You are a helpful assistant.", generation=True)
+        official = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": row["conversations"][1]["value"]},
+        ]
+        text = tok.apply_chat_template(official, tokenize=False, add_generation_prompt=True)
+        assert rendered.input_ids.tolist() == tok(text, add_special_tokens=False).input_ids

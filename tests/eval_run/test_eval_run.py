@@ -137,6 +137,7 @@ def test_evaluate_run_cli_generates_then_scores(exported, tmp_path, capsys):
     assert code == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["benchmark"] == "pope" and result["n"] == 4 and result["method"] == "moka"
+    assert result["decoding"] == {"mode": "greedy", "do_sample": False, "num_beams": 1}  # the default, recorded
     assert json.loads(Path(str(out) + ".result.json").read_text()) == result
     assert len(out.read_text().splitlines()) == 4
 
