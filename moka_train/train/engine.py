@@ -1,9 +1,10 @@
-"""The DeepSpeed engine of one stage: config generated from ours, AdamW groups, warmup+cosine."""
+"""The DeepSpeed engine of one stage: config generated from ours, AdamW groups, the LR schedule."""
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -63,8 +64,16 @@ def make_optimizer(groups: list[dict], optim: OptimConfig, offload: bool) -> tor
     return torch.optim.AdamW(groups, lr=optim.lr, betas=optim.betas)
 
 
-def warmup_cosine(optimizer: torch.optim.Optimizer, optim: OptimConfig, total_steps: int):
-    warmup = math.ceil(optim.warmup_ratio * total_steps)
+def warmup_steps(optim: OptimConfig, total_steps: int) -> int:
+    """ceil(warmup_ratio × total), as HF's ``get_warmup_steps`` fills DeepSpeed's "auto"."""
+    return math.ceil(optim.warmup_ratio * total_steps)
+
+
+def lr_factor(optim: OptimConfig, total_steps: int) -> Callable[[int], float]:
+    """The learning rate of optimizer update ``k`` (0-based) as a multiple of each group's lr."""
+    warmup = warmup_steps(optim, total_steps)
+    if optim.schedule == "warmup_decay":
+        return warmup_decay_factor(warmup, total_steps)
 
     def factor(step: int) -> float:
         if step < warmup:
@@ -74,7 +83,36 @@ def warmup_cosine(optimizer: torch.optim.Optimizer, optim: OptimConfig, total_st
         progress = (step - warmup) / max(1, total_steps - warmup)
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return factor
+
+
+def warmup_decay_factor(warmup: int, total_steps: int) -> Callable[[int], float]:
+    """DeepSpeed's ``WarmupDecayLR`` as the official AVT JSON sets it (``stage2-offload.json``, its
+    "auto" values filled by HF: warmup_min_lr 0, warmup_max_lr = lr, total_num_steps = the run's
+    steps, warmup_num_steps = ceil(warmup_ratio × total)): log warmup, then linear decay to 0.
+
+    DeepSpeed evaluates its schedule at iteration i = k - 1 for update k: the object starts at
+    i = -1 (warmup_min_lr) and steps after each update. Its warmup lasts max(2, W) iterations
+    (W = 0 included, which DeepSpeed 0.12.6 of the official runs accepted). DeepSpeed before its
+    PR 6597 (October 2024; the official runs used 0.12.6) left the lr untouched until the first
+    step, so there update 0 ran at the full lr; here, as the installed DeepSpeed, it runs at 0.
+    """
+    span = max(2, warmup)
+
+    def factor(step: int) -> float:
+        i = step - 1
+        if i < 0:
+            return 0.0
+        if i < span:
+            return math.log(i + 1) / math.log(span)
+        return max(0.0, (total_steps - i) / max(1.0, total_steps - span))
+
+    return factor
+
+
+def lr_schedule(optimizer: torch.optim.Optimizer, optim: OptimConfig, total_steps: int):
+    """``optim.schedule`` as a LambdaLR, which the DeepSpeed engine steps after every update."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(optim, total_steps))
 
 
 def build_engine(
@@ -84,7 +122,7 @@ def build_engine(
 
     config = deepspeed_config(train, optim, model_dtype)
     optimizer = make_optimizer(param_groups(model, optim), optim, train.deepspeed.offload_optimizer)
-    scheduler = warmup_cosine(optimizer, optim, total_steps)
+    scheduler = lr_schedule(optimizer, optim, total_steps)
     engine, _, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler, config=config)
     install_safe_loader(engine)  # engine.load_checkpoint would otherwise unpickle anything
     return engine
