@@ -30,7 +30,7 @@ from ..utils.media_sampling import SamplingPlan, covered_samples
 from .accepts import accepted_keys, read_accepted
 from .feature_cache import FeatureCache
 from .media import MediaError, MediaLimits, load_media
-from .records import DEFAULT_MEDIA_KEYS, Sample, conversation_problem, for_generation, read_jsonl, split_turns
+from .records import DEFAULT_MEDIA_KEYS, Sample, conversation_problem, for_generation, read_records, split_turns
 from .report import DataReport
 from .tokenize import QueryRules, Renderer, RenderError
 
@@ -70,16 +70,27 @@ class MultimodalDataset(Dataset):
         )
         accepted = accepted_keys(self.modalities)
         keys = tuple(dict.fromkeys(DEFAULT_MEDIA_KEYS + tuple(m.name for m in modalities) + tuple(accepted)))
-        samples = [read_accepted(s, accepted) for s in read_jsonl(file, keys)]
+        # (sample, None) or a line left undecoded (over data.max_line_bytes, not UTF-8) and why
+        entries = [
+            (read_accepted(s, accepted) if problem is None else s, problem)
+            for s, problem in read_records(file, keys, cfg.max_line_bytes)
+        ]
         if cfg.multi_turn == "split" and not generation:
-            samples = [part for s in samples for part in split_turns(s)]
+            entries = [(part, p) for s, p in entries for part in (split_turns(s) if p is None else [s])]
+        samples = [s for s, _ in entries]
         self.report = DataReport(split, total=len(samples))
         self.read_order = [s.id for s in samples]  # every sample read, in file order
         self.rejected: list[tuple[Sample, str, str]] = []  # generation: (sample, reason, detail) not prompted
         self.samples: list[Sample] = []
         self.lengths: list[int] = []
-        for sample in samples:
-            self._prescan(sample)
+        for sample, problem in entries:
+            if problem is None:
+                self._prescan(sample)
+            elif problem.reason == "line_too_long" and cfg.overlength == "fail":
+                raise BadSampleError(problem.detail)
+            else:  # an over-long line follows the over-length rule (dropped), bad UTF-8 the policy
+                policy = "skip" if problem.reason == "line_too_long" else None
+                self._drop(problem.reason, sample, problem.detail, policy)
         if cfg.bad_sample_policy == "skip":
             self.report.check(cfg.max_bad_fraction)
         if self.report.num_bad:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..utils.jsonl import parse_object, read_lines
+from ..utils.jsonl import LineProblem, parse_object, read_lines, scan_lines
 from ..utils.paths import resolve_under
 from .templates import Turn
 
@@ -56,6 +56,23 @@ def read_jsonl(path: str | Path, media_keys: tuple[str, ...] = DEFAULT_MEDIA_KEY
     path = Path(path)
     lines = read_lines(path, file_kind="data file")
     return [parse_record(line, f"{path}:{lineno}", media_keys) for lineno, line in lines]
+
+
+def read_records(
+    path: str | Path, media_keys: tuple[str, ...] = DEFAULT_MEDIA_KEYS, max_line_bytes: int | None = None
+) -> list[tuple[Sample, LineProblem | None]]:
+    """Every non-blank line in file order: its sample, or a stand-in sample (id and source
+    ``file:line``) with the :class:`LineProblem` that kept it undecoded (over ``max_line_bytes``,
+    not UTF-8), for the caller's bad-sample policy."""
+    path = Path(path)
+    out = []
+    for lineno, line in scan_lines(path, max_line_bytes, file_kind="data file"):
+        source = f"{path}:{lineno}"
+        if isinstance(line, LineProblem):
+            out.append((Sample(source, (), source=source), line))
+        else:
+            out.append((parse_record(line, source, media_keys), None))
+    return out
 
 
 def parse_record(line: str, source: str, media_keys: tuple[str, ...] = DEFAULT_MEDIA_KEYS) -> Sample:
