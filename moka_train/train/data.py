@@ -76,12 +76,17 @@ class StageData:
 
 
 def stage_data_config(cfg: RunConfig, stage: StageConfig):
-    """data: with the stage's own file, root and template where it names them."""
+    """data: with the stage's own file, root and template where it names them (and, where
+    data.video_frames is set, the video frames of the stage's plan: the model's count is used)."""
     update = {
         k: v
         for k, v in (("train_file", stage.train_file), ("root", stage.root), ("template", stage.template))
         if v is not None
     }
+    kinds = cfg.data.media_kinds
+    frames = {m.frames for m in stage_model_config(cfg, stage).modalities if kinds.get(m.name) == "video"}
+    if stage.media and "video_frames" in cfg.data.model_fields_set and len(frames) == 1:
+        update["video_frames"] = frames.pop()
     return cfg.data.model_copy(update=update)
 
 
@@ -136,14 +141,13 @@ def check_stage_specs(cfg: RunConfig, stage: StageConfig, specs: list[ModalitySp
     a placeholder expanded to another count, or media sampled by another plan, fails here by name."""
     from ..data.specs import modality_specs
 
-    wanted = {s.name: s for s in modality_specs(stage_model_config(cfg, stage))}
+    wanted = {s.name: (s.num_tokens, s.sampling, s.accepts) for s in modality_specs(stage_model_config(cfg, stage))}
     for spec in specs:
-        want = wanted.get(spec.name)
-        if want is None or (spec.num_tokens, spec.sampling) != (want.num_tokens, want.sampling):
+        given, want = (spec.num_tokens, spec.sampling, spec.accepts), wanted.get(spec.name)
+        if given != want:
             raise ValueError(
-                f"stage {stage.name!r}: modality {spec.name!r} is given {spec.num_tokens} tokens / "
-                f"{spec.sampling}, but the stage's plan (stages[].media over model.modalities) is "
-                f"{getattr(want, 'num_tokens', None)} tokens / {getattr(want, 'sampling', None)}"
+                f"stage {stage.name!r}: modality {spec.name!r} is given {given[0]} tokens / {given[1]} / accepts "
+                f"{list(given[2])}, but the stage's plan (stages[].media over model.modalities) is {want}"
             )
 
 

@@ -153,8 +153,9 @@ def check_stage_order(cfg: RunConfig) -> None:
             if not (path / "manifest.json").is_file():
                 raise ConfigError(
                     f"{key}: neither an earlier stage (earlier: {sorted(seen) or 'none'}) nor an "
-                    f"export directory (no manifest.json at {path}); import the official weights "
-                    "first with `moka-train import-official`"
+                    f"export directory (no manifest.json at {path}); run the stage-1 recipe "
+                    "(configs/pretrain_<backbone>.yaml) and set PRETRAIN_EXPORT to its export directory, "
+                    "or import the official weights first with `moka-train import-official`"
                 )
         seen.add(stage.name)
 

@@ -221,7 +221,23 @@ def test_captions_video_llava_and_audiocaps(convert):
         ("vl_v_1", "valley/000001.mp4", None),
         ("vl_i_2", None, "llava_image/00002.jpg"),
     ]
-    assert vl[0]["conversations"][1]["value"] == "A man rides a bike down a hill."
+    # the official stage-1 prompts and targets (AVT dataset/pretrain_dataset.py 78-83, 109-114, 149)
+    assert vl[0]["conversations"] == [
+        {
+            "from": "human",
+            "value": "This is a video:\n<video>\nPlease answer the question:\n"
+            "Render a clear and concise summary of the video.",
+        },
+        {"from": "gpt", "value": "A man rides a bike down a hill."},
+    ]
+    assert vl[1]["conversations"] == [
+        {
+            "from": "human",
+            "value": "This is an image:\n<image>\nPlease answer the question:\n"
+            "Write a terse but informative summary of the picture.",
+        },
+        {"from": "gpt", "value": "a dog on a beach."},
+    ]
     assert report["skipped"] == {"no_media": 1}
     _, report, ac, _ = convert(
         convert_captions,
@@ -229,11 +245,25 @@ def test_captions_video_llava_and_audiocaps(convert):
         "audiocaps",
         "--input",
         FIX / "captions/audiocaps_train.csv",
+        "--extra-input",
+        FIX / "captions/audiocaps_val.csv",
         "--media-root",
         media,
     )
-    assert [r["audio"] for r in ac] == ["audio/r1nicOVtvkQ_130.wav", "audio/UDGBjjwyaqE_20.wav"]
-    assert report["missing_examples"] == ["audio/UDGBjjwyaqE_20.wav"]
+    # train + val into one file, as the official stage 1 reads them
+    assert [r["audio"] for r in ac] == [
+        "audio/r1nicOVtvkQ_130.wav",
+        "audio/UDGBjjwyaqE_20.wav",
+        "audio/vfY_TJq7n_U_130.wav",
+    ]
+    assert report["read"] == 3 and report["missing_examples"] == [
+        "audio/UDGBjjwyaqE_20.wav",
+        "audio/vfY_TJq7n_U_130.wav",
+    ]
+    assert ac[0]["conversations"] == [
+        {"from": "human", "value": "This is an audio:\n<audio>\nPlease describe this audio."},
+        {"from": "gpt", "value": "A woman talks nearby as water pours"},
+    ]
 
 
 def test_captions_wrong_format_fails_loudly(convert):

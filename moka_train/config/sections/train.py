@@ -108,8 +108,8 @@ def stage_model(model: ModelConfig, stage: StageConfig, index: int) -> ModelConf
 
 
 def check_stages(stages: tuple[StageConfig, ...], model: ModelConfig, media_kinds: dict, precision: str) -> None:
-    """Every stage's plan builds; accepted record keys are images; the last stage (whose export
-    evaluation and serving load with model.modalities and model.dtype) keeps the model's plan."""
+    """Every stage's plan builds; accepted record keys are images; a last fine-tuning stage (whose
+    export evaluation and serving load with model.modalities and model.dtype) keeps the model's plan."""
     for i, stage in enumerate(stages):
         _check_init_roles(stage, i, [m.name for m in model.modalities])
         for m in stage_model(model, stage, i).modalities:
@@ -119,7 +119,7 @@ def check_stages(stages: tuple[StageConfig, ...], model: ModelConfig, media_kind
                     f"stages[{i}].media.{m.name}.accepts {wrong}: only record keys whose data.media_kinds "
                     f"kind is image can be read as one frame (data.media_kinds: {dict(media_kinds)})"
                 )
-    if not stages:
+    if not stages or stages[-1].kind != "moka_finetune":  # a recipe of pretraining stages only is not evaluated
         return
     last, where = stages[-1], f"stages[{len(stages) - 1}] ({stages[-1].name})"
     if last.media:
