@@ -4,9 +4,12 @@ A weights directory holds one safetensors file per role and a manifest::
 
     <directory>/<role>.safetensors ...   manifest.json   [extra text files, e.g. config.yaml]
 
-The manifest lists every file with its role, tensor and parameter counts and sha256; readers
-verify the hash and load strictly (a missing, unexpected or mis-shaped key is an error naming
-it). A run's export (``model/export.py``: projectors, adapter, embeddings) and a standalone
+The manifest lists every file with its role, tensor and parameter counts, tensor dtypes and
+sha256; readers verify the hash and load strictly (a missing, unexpected, mis-shaped or
+wrongly typed key is an error naming it: an int8 or bool tensor is never cast into float
+weights). Manifest entries name plain files inside the directory: an absolute path, ``..`` or a
+link out of it is refused, and so is a manifest that is not a JSON object of that form.
+A run's export (``model/export.py``: projectors, adapter, embeddings) and a standalone
 adapter (:func:`save_adapters`: the ``adapter`` role, the spec in the manifest) are both this
 format; this module is its one writer and reader. It lives here, in the torch-only core, so
 that the adapters alone (any HF causal LM, no trainer) can save and load without ``model/``.
@@ -57,6 +60,7 @@ def write_weights(
             "role": role,
             "tensors": len(tensors),
             "parameters": sum(t.numel() for t in tensors.values()),
+            "dtypes": sorted({str(t.dtype).removeprefix("torch.") for t in tensors.values()}),
             "sha256": file_sha256(path),
         }
     for name, text in (texts or {}).items():
@@ -75,10 +79,23 @@ def _check_replaceable(directory: Path) -> None:
 
 # --- the format: read --------------------------------------------------------------------------
 def read_manifest(directory: str | Path) -> dict:
+    """The manifest as a dict whose ``files`` maps plain file names to entries with a ``role``;
+    anything else (truncated, nested beyond reason, misshapen) is an :class:`ExportError`."""
     path = Path(directory) / MANIFEST
     if not path.is_file():
         raise ExportError(f"no export at {directory} (missing {MANIFEST})")
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ExportError(f"{path}: nested too deeply to be a manifest") from None
+    except (ValueError, OSError) as err:  # truncated, not JSON, not UTF-8
+        raise ExportError(f"{path}: not a readable manifest ({type(err).__name__}: {err}); re-export it") from None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not all(
+        isinstance(e, dict) and isinstance(e.get("role"), str) for e in files.values()
+    ):
+        raise ExportError(f"{path}: not a manifest: it needs 'files', a mapping of file name -> {{'role', 'sha256'}}")
+    return manifest
 
 
 def read_roles(directory: str | Path, roles: list[str] | None = None) -> Iterator[tuple[str, dict, Path]]:
@@ -87,12 +104,21 @@ def read_roles(directory: str | Path, roles: list[str] | None = None) -> Iterato
     for file_name, entry in read_manifest(directory)["files"].items():
         if roles is None or entry["role"] in roles:
             path = verified_file(directory, file_name, entry)
-            yield entry["role"], load_file(str(path)), path
+            tensors = load_file(str(path))
+            check_manifest_dtypes(tensors, entry, path)
+            yield entry["role"], tensors, path
 
 
 def verified_file(directory: Path, file_name: str, entry: dict) -> Path:
-    """``directory / file_name`` once its sha256 matches the manifest's (a flipped bit fails here)."""
+    """``directory / file_name`` once it is a plain file inside ``directory`` and its sha256
+    matches the manifest's (a flipped bit fails here)."""
     path = directory / file_name
+    inside = Path(file_name).name == file_name and file_name not in ("", ".", "..")
+    if not inside or not path.resolve().is_relative_to(directory.resolve()):
+        raise ExportError(
+            f"{directory / MANIFEST}: lists {file_name!r}, which is not a file inside {directory} "
+            "(manifest entries name files of the export directory only)"
+        )
     if not path.is_file():
         raise ExportError(f"{path}: missing (listed in {directory / MANIFEST})")
     expected = entry.get("sha256")
@@ -103,6 +129,17 @@ def verified_file(directory: Path, file_name: str, entry: dict) -> Path:
             f"{path}: sha256 differs from {directory / MANIFEST} (corrupt or altered; {path.stat().st_size} bytes)"
         )
     return path
+
+
+def check_manifest_dtypes(tensors: dict[str, Tensor], entry: dict, source: Path) -> None:
+    """Every tensor of a type the manifest lists (manifests written before dtypes were recorded
+    list none: the model check below still applies)."""
+    listed = entry.get("dtypes")
+    if listed is None:
+        return
+    for name, tensor in tensors.items():
+        if str(tensor.dtype).removeprefix("torch.") not in listed:
+            raise ExportError(f"{source}: {name} is {tensor.dtype}, the manifest lists {listed}")
 
 
 def check_keys(expected: set[str], tensors: dict[str, Tensor], source: Path, role: str) -> None:
@@ -116,13 +153,21 @@ def check_keys(expected: set[str], tensors: dict[str, Tensor], source: Path, rol
 
 def copy_checked(params: dict[str, Tensor], tensors: dict[str, Tensor], source: Path) -> None:
     """Copy ``tensors`` into the same-named ``params`` (keys already checked), shapes first."""
+    for name, param in params.items():
+        check_fits(name, tensors[name], param, source)
     with torch.no_grad():
         for name, param in params.items():
-            if param.shape != tensors[name].shape:
-                raise ExportError(
-                    f"{source}: {name} has shape {tuple(tensors[name].shape)}, the model expects {tuple(param.shape)}"
-                )
             param.copy_(tensors[name].to(param.dtype))
+
+
+def check_fits(name: str, tensor: Tensor, param: Tensor, source: Path) -> None:
+    """Same shape, and a floating tensor for floating weights (precision may differ: a bf16
+    export loads into a float32 model); any other type must match exactly."""
+    if param.shape != tensor.shape:
+        raise ExportError(f"{source}: {name} has shape {tuple(tensor.shape)}, the model expects {tuple(param.shape)}")
+    same_kind = tensor.dtype.is_floating_point if param.dtype.is_floating_point else tensor.dtype == param.dtype
+    if not same_kind:
+        raise ExportError(f"{source}: {name} is {tensor.dtype}, the model's weight is {param.dtype}; not cast")
 
 
 # --- a standalone adapter (any HF causal LM) ---------------------------------------------------

@@ -5,7 +5,8 @@
         config.yaml   manifest.json        (written aside, then renamed into place)
 
 A later stage (``init_from``) or ``infer`` loads them strictly: a file whose size or sha256
-differs from the manifest fails with the file named, and so does a missing or unexpected key.
+differs from the manifest fails with the file named, and so does a missing or unexpected key,
+a shape or dtype the model does not have, or a manifest entry outside the export directory.
 The format itself (writer and reader) is ``adapters/state.py``'s, the one weights format; this
 module adds what a run needs around it: the roles of a multimodal model, ZeRO-3 gathering and
 rank 0 writing.
@@ -20,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..adapters.state import MANIFEST, ExportError, check_keys, copy_checked, read_roles, write_weights
+from ..adapters.state import MANIFEST, ExportError, check_fits, check_keys, copy_checked, read_roles, write_weights
 from ..utils.dist import is_main
 
 __all__ = ["MANIFEST", "ExportError", "export_weights", "gathered", "load_export", "trainable_by_role"]
@@ -71,7 +72,11 @@ def load_export(model: nn.Module, directory: str | Path, roles: list[str] | None
 
 
 def _load_role(model, params, role: str, tensors: dict, source: Path) -> None:
-    if role == "embeddings":
+    if role == "embeddings":  # the placeholder rows: same keys, shapes and kind of dtype as the model's
+        own = model.added_embeddings()
+        check_keys(set(own), tensors, source, role)
+        for name, row in own.items():
+            check_fits(name, tensors[name], row, source)
         model.load_added_embeddings(tensors)
         return
     expected = {n: p for n, p in params.items() if model.role_of(n) == role}
