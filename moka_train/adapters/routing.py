@@ -4,9 +4,14 @@ The tensors are built from ``modality_ids [B, T]`` (DESIGN §4) by the owner of 
 packed rows (several samples per row, ``data.packing``), ``segment_ids [B, T]``: the sample each
 token belongs to. Methods that look across tokens keep every interaction inside one sample
 (``Routing.same_sample``); the tensors are placed in a :class:`RoutingSlot` that every adapted layer
-holds. The slot is *not* cleared when forward returns: gradient-checkpoint recomputation runs during
-backward and must see the same routing. The decode phase (text-only routing) is set from an explicit
-signal by a pre-hook on the backbone: the KV cache already holds tokens.
+holds. The slot is *not* cleared when forward returns, and gradient-checkpoint recomputation, which
+runs during backward, must see the routing of *its own* forward even when other forwards came in
+between (a pipeline schedule, a user's loop running two forwards before their backwards): every
+checkpointed layer's checkpoint function is wrapped (``bind_checkpoints``, on each training forward
+of the adapted model) so that the function it saves for recompute carries the routing current at
+forward time and installs it while it runs (``RoutingSlot.bind``). The decode phase (text-only
+routing) is set from an explicit signal by a pre-hook on the backbone: the KV cache already holds
+tokens.
 
 What a layer derives from the prefill routing and needs again in decode steps (MokA text-query's
 media vectors, Wander's context) is kept in the slot too (``keep_for_decode``), never in the
@@ -16,11 +21,12 @@ beam search and several returned sequences, whose rows HF generate repeats in pl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..modality import FIRST_MEDIA, PAD, QUERY
 
@@ -208,9 +214,51 @@ class RoutingSlot:
             )
         return state
 
+    @contextmanager
+    def installed(self, routing: Routing | None) -> Iterator[None]:
+        """``routing`` is the current one inside the block; the previous one is put back after."""
+        previous, self.routing = self.routing, routing
+        try:
+            yield
+        finally:
+            self.routing = previous
+
+    def bind(self, function: Callable) -> Callable:
+        """``function`` that runs under the routing current *now*, whenever it is called (a
+        checkpointed layer's forward, called again by the recompute in backward)."""
+        routing = self.routing
+
+        def routed(*args, **kwargs):
+            with self.installed(routing):
+                return function(*args, **kwargs)
+
+        return routed
+
+    def bind_checkpoints(self, model: nn.Module) -> None:
+        """Wrap the checkpoint function of every checkpointed layer of ``model`` (HF's
+        ``_gradient_checkpointing_func``, reentrant or not) so that it saves the function bound
+        to this forward's routing. Idempotent; checkpointing enabled later is wrapped at the next
+        forward."""
+        for module in model.modules():
+            checkpoint = getattr(module, "_gradient_checkpointing_func", None)
+            if checkpoint is None or getattr(checkpoint, "routing_slot", None) is self:
+                continue
+            module._gradient_checkpointing_func = _routed_checkpoint(checkpoint, self)
+
     def phase_hook(self, module, args, kwargs) -> None:
-        """Forward pre-hook on the backbone: decide prefill vs. decode from the cache state."""
+        """Forward pre-hook on the backbone: decide prefill vs. decode from the cache state; on a
+        training forward, bind the checkpointed layers' recompute to this forward's routing."""
         self.decoding = _extends_cache(kwargs)
+        if module.training and torch.is_grad_enabled():
+            self.bind_checkpoints(module)
+
+
+def _routed_checkpoint(checkpoint: Callable, slot: RoutingSlot) -> Callable:
+    def routed_checkpoint(function, *args, **kwargs):
+        return checkpoint(slot.bind(function), *args, **kwargs)
+
+    routed_checkpoint.routing_slot = slot
+    return routed_checkpoint
 
 
 def _expand_hint(rows: int, batch: int) -> str:
