@@ -14,9 +14,11 @@ import sys
 from collections.abc import Callable
 
 from ..config import ConfigError
-from . import config_reference, evaluate, import_official, infer, lmms_tasks, serve, show, validate
+from . import config_reference, evaluate, import_official, infer, lmms_eval, lmms_tasks, serve, show, validate
 
-SUBCOMMANDS = (validate, show, infer, evaluate, serve, import_official, lmms_tasks, config_reference)
+SUBCOMMANDS = (validate, show, infer, evaluate, serve, import_official, lmms_tasks, lmms_eval, config_reference)
+# subcommands whose arguments are parsed by what they run, not by this parser
+PASS_THROUGH = {"evaluate": evaluate.cmd_evaluate, "lmms-eval": lmms_eval.cmd_lmms_eval}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,8 +34,8 @@ def main(argv: list[str] | None = None, command: str | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if command is not None:
         argv = [command] + argv
-    if argv[:1] == ["evaluate"]:  # its subcommands parse their own arguments (and --help, see evaluate_help)
-        args = argparse.Namespace(command="evaluate", rest=argv[1:], func=evaluate.cmd_evaluate)
+    if argv[:1] and argv[0] in PASS_THROUGH:  # evaluate's subcommands and lmms-eval parse their own arguments
+        args = argparse.Namespace(command=argv[0], rest=argv[1:], func=PASS_THROUGH[argv[0]])
     else:
         args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func

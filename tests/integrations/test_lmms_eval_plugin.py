@@ -2,6 +2,7 @@
 entry point) on a local MUSIC-AVQA task: its answers are `infer`'s answers, its score our scorer's."""
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,8 +45,8 @@ def music_avqa_file(cfg, path: Path, n: int = 6) -> Path:
 
 def run_lmms_eval(config: Path, export: Path, tasks: Path, task: str) -> dict:
     """lmms-eval's own API: the model from its registry (our entry point), the task from
-    --include_path, its evaluator. Not `simple_evaluate`/the CLI: lmms-eval 0.7.3 patches
-    `filelock._api` there, a module filelock 4 (the tested set) no longer has."""
+    --include_path, its evaluator (in process, so the answers can be compared one by one; the CLI
+    is run by the tests below)."""
     from lmms_eval import evaluator, models
     from lmms_eval.tasks import TaskManager, get_task_dict
 
@@ -98,3 +99,49 @@ def test_task_aggregation_is_our_official_scorer():
     assert "conversations" not in rows[0] and "video" not in rows[0] and rows[0]["prediction"] == answers[0]
     # official: the untagged row is dropped, "more than two" is not in the vocabulary (dropped), 1 of 2 right
     assert aggregate_music_avqa(rows) == 50.0
+
+
+def run_lmms_eval_cli(tmp_path: Path, workspace: Path, *args: str):
+    """`moka-train lmms-eval ARGS`: lmms-eval's own CLI (cli_evaluate), offline, in a subprocess."""
+    import os
+    import shutil
+    import subprocess
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", DEMO_ROOT=str(workspace))
+    env["HF_DATASETS_CACHE"] = str(tmp_path / "hf")
+    cli = shutil.which("moka-train", path=str(Path(sys.executable).parent))
+    return subprocess.run([cli, "lmms-eval", *args], env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+
+
+def test_lmms_eval_cli_scores_the_export_as_our_scorer(exported, workspace, tmp_path):
+    """The README's lmms-eval line runs lmms-eval's CLI end to end with the installed versions
+    (filelock 4 broke it: `No module named 'filelock._api'`; then a missing pytablewriter), and
+    its score is our scorer's on infer's answers."""
+    cfg, export, _ = exported
+    data = music_avqa_file(cfg, tmp_path / "avqa.jsonl")
+    tasks = tmp_path / "tasks"
+    write_tasks(tasks, {"music_avqa": data}, cfg.data.root)
+    text = (tasks / "moka_music_avqa.yaml").read_text().replace("max_new_tokens: 500", f"max_new_tokens: {BUDGET}")
+    (tasks / "moka_music_avqa.yaml").write_text(text)
+    args = ["--model", "moka", "--model_args", f"config={CONFIG},checkpoint={export}", "--tasks", "moka_music_avqa"]
+    args += ["--include_path", str(tasks), "--batch_size", "3", "--output_path", str(tmp_path / "out")]
+    done = run_lmms_eval_cli(tmp_path, workspace, *args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = [json.loads(p.read_text()) for p in (tmp_path / "out").rglob("*results.json")]
+    assert len(results) == 1, sorted(str(p) for p in (tmp_path / "out").rglob("*"))
+
+    tokenizer, model = load_for_inference(cfg, export)
+    ours = generate_predictions(cfg, tokenizer, model, data, batch_size=1, max_new_tokens=BUDGET)
+    expected = score_file("music_avqa", str(write_jsonl(tmp_path / "ours.jsonl", ours)), "official")["value"]
+    assert results[0]["results"]["moka_music_avqa"]["music_avqa,none"] == expected
+
+
+def test_lmms_eval_cli_failure_exits_non_zero(exported, workspace, tmp_path):
+    """A checkpoint that does not exist is a failed evaluation: the exit code says so (lmms-eval's
+    own CLI prints the error and exits 0)."""
+    cfg, _, _ = exported
+    write_tasks(tmp_path / "tasks", {"music_avqa": music_avqa_file(cfg, tmp_path / "avqa.jsonl")}, cfg.data.root)
+    args = ["--model", "moka", "--model_args", f"config={CONFIG},checkpoint={tmp_path / 'missing'}"]
+    args += ["--tasks", "moka_music_avqa", "--include_path", str(tmp_path / "tasks"), "--limit", "1"]
+    done = run_lmms_eval_cli(tmp_path, workspace, *args)
+    assert done.returncode == 1 and "error: lmms-eval failed" in done.stderr and "missing" in done.stderr
