@@ -130,3 +130,11 @@ def test_infer_with_nothing_to_answer_exits_1_before_loading_a_model(tmp_path, c
     assert main(["infer", "--config", str(path)]) == 1
     err = capsys.readouterr().err
     assert err == "infer: give --question (with --video/--audio/...), --input, or set data.eval_file\n"
+
+
+def test_version_names_the_package_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"moka-train {version('moka-train')}"

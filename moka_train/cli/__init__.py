@@ -13,6 +13,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from .. import __version__
 from ..config import ConfigError
 from . import config_reference, evaluate, import_official, infer, lmms_eval, lmms_tasks, serve, show, validate
 
@@ -23,6 +24,7 @@ PASS_THROUGH = {"evaluate": evaluate.cmd_evaluate, "lmms-eval": lmms_eval.cmd_lm
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moka-train", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"moka-train {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in SUBCOMMANDS:
         module.register(sub)
