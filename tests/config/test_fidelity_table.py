@@ -18,7 +18,7 @@ from moka_train.config import load_config
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "fidelity.md"
 CONFIGS = ROOT / "configs"
-ROOTS = {"MODEL_ROOT": "/MODEL_ROOT", "DATA_ROOT": "/DATA_ROOT", "DEMO_ROOT": "/DEMO_ROOT"}
+ROOTS = {name: f"/{name}" for name in ("MODEL_ROOT", "DATA_ROOT", "DEMO_ROOT", "PRETRAIN_EXPORT")}
 NOT_QWEN25VL = "¹"  # a row of the CLIP + Q-Former recipes: not *_qwen25vl (Qwen2.5-VL's own vision path)
 _CODE = re.compile(r"^`([^`]+)`$")
 _STEP = re.compile(r"^([A-Za-z_][\w]*)(?:\[([^\]]+)\])?$")
