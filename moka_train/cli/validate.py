@@ -54,7 +54,8 @@ def _stage_plans(cfg) -> str:
     """Each stage's precision and media plan (frames / windows, tokens per modality), as comments."""
     from ..train.stages import describe_stage_plans
 
-    return "# --- stage plans (media and precision) ---\n" + "".join(f"# {x}\n" for x in describe_stage_plans(cfg))
+    text = yaml.safe_dump({"stage_plans": describe_stage_plans(cfg)}, sort_keys=False, width=1000)
+    return "# --- stage plans (media and precision) ---\n" + "".join(f"# {line}\n" for line in text.splitlines())
 
 
 def _optimisation(cfg, gpus: int | None) -> str:

@@ -59,7 +59,7 @@ class RunConfig(Section):
 
     @model_validator(mode="after")
     def _check_stage_plans(self) -> "RunConfig":
-        check_stages(self.stages, self.model, self.data.media_kinds, self.precision)
+        check_stages(self.stages, self.model, self.data.media_kinds, self.precision, self.data.feature_cache)
         return self
 
     @model_validator(mode="after")

@@ -22,19 +22,22 @@ from ..model.build import DTYPES
 from ..model.multimodal_lm import audio_windows, encode_media
 from ..utils.logging import get_logger
 from .data import stage_data_config
+from .stages import stage_model_config
 
 log = get_logger(__name__)
 
 
-def data_files(cfg: RunConfig) -> list[tuple[str, object]]:
-    """(JSONL, data config) of every stage and of the evaluation file, without repeats."""
+def data_files(cfg: RunConfig) -> list[tuple[str, object, tuple]]:
+    """(JSONL, data config, frozen modalities of the stage's plan) of every stage and of the
+    evaluation file, without repeats: a stage with its own media plan caches under its own key."""
     seen, out = set(), []
     for stage in cfg.stages:
         data_cfg = stage_data_config(cfg, stage)
+        modalities = tuple(m for m in stage_model_config(cfg, stage).modalities if m.encoder.frozen)
         for file in (data_cfg.train_file, cfg.data.eval_file):
-            if file and file not in seen:
-                seen.add(file)
-                out.append((file, data_cfg))
+            if file and (file, modalities) not in seen:
+                seen.add((file, modalities))
+                out.append((file, data_cfg, modalities))
     return out
 
 
@@ -49,24 +52,27 @@ def fill_feature_cache(cfg: RunConfig) -> dict:
         for i, (name, m) in enumerate(modalities.items())
     }
     counts: Counter = Counter()
-    for file, data_cfg in data_files(cfg):
-        cache = cache_for(list(modalities.values()), data_cfg)
+    for file, data_cfg, plans in data_files(cfg):
+        cache, plan = cache_for(list(plans), data_cfg), {m.name: m for m in plans}
         for sample in read_jsonl(file, tuple(data_cfg.media_kinds)):
-            for name, path in sample.media_paths(data_cfg.root).items():
+            for key, path in sample.media_paths(data_cfg.root).items():
+                name = next((m.name for m in plans if key in m.accepts), key)  # an accepted image: its modality
                 if name in encoders:
-                    counts[_cache_one(cache, encoders[name], modalities[name], data_cfg, name, path, sample.id)] += 1
+                    counts[_cache_one(cache, encoders[name], plan[name], data_cfg, key, path, sample.id)] += 1
     log.info("feature cache %s: %s", cfg.data.feature_cache, dict(counts))
     return dict(counts)
 
 
-def _cache_one(cache, encoder, modality, data_cfg, name: str, path, sample_id: str) -> str:
+def _cache_one(cache, encoder, modality, data_cfg, key: str, path, sample_id: str) -> str:
+    """One file of record key ``key`` (decoded as that key's kind) cached for ``modality``."""
+    name = modality.name
     if not path.is_file():
         return "missing_media"
     if cache.load(name, path) is not None:
         return "already_cached"
     try:
         raw = load_media(
-            data_cfg.media_kinds[name],
+            data_cfg.media_kinds[key],
             path,
             sample_id,
             frames=data_cfg.video_frames,

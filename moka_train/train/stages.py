@@ -160,15 +160,15 @@ def check_stage_order(cfg: RunConfig) -> None:
         seen.add(stage.name)
 
 
-def describe_stage_plans(cfg: RunConfig) -> list[str]:
-    """Per stage: its precision and, per modality, the media plan and the tokens the placeholder
-    expands to (``moka-train validate``)."""
-    lines = []
+def describe_stage_plans(cfg: RunConfig) -> dict:
+    """Per stage: its precision and, per modality, the tokens the placeholder expands to and the
+    media plan (``moka-train validate``)."""
+    plans = {}
     for stage in cfg.stages:
         model_cfg = stage_model_config(cfg, stage)
-        precision = stage.precision or cfg.precision
-        lines.append(f"stage {stage.name} ({stage.kind}): precision {precision}, model.dtype {model_cfg.dtype}")
+        plan = {"kind": stage.kind, "precision": stage.precision or cfg.precision, "model.dtype": model_cfg.dtype}
         for m in model_cfg.modalities:
             accepts = f"; also reads {list(m.accepts)} records as 1 frame" if m.accepts else ""
-            lines.append(f"  {m.name}: {m.media_tokens()} tokens; {m.sampling_plan().describe()}{accepts}")
-    return lines
+            plan[m.name] = f"{m.media_tokens()} tokens; {m.sampling_plan().describe()}{accepts}"
+        plans[stage.name] = plan
+    return plans

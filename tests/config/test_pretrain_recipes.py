@@ -81,3 +81,20 @@ def test_every_scenario_starts_from_the_pretrain_exports(backbone, scenario, mon
         assert cfg.data.query_span == "question"
     # the pretrain recipe's llm is the scenario's: its projectors were aligned to this LLM
     assert pretrain.model.llm_path == cfg.model.llm_path
+
+
+def test_validate_prints_every_stages_plan_and_precision(capsys):
+    import yaml
+
+    from moka_train.cli import main
+
+    assert main(["validate", "--config", str(CONFIGS / "pretrain_llama2.yaml")]) == 0
+    out = capsys.readouterr().out
+    section = out.split("# --- stage plans (media and precision) ---\n")[1].split("# ---")[0]
+    plans = yaml.safe_load("\n".join(line[2:] for line in section.splitlines()))["stage_plans"]
+    assert list(plans) == ["pretrain_visual_images", "pretrain_visual", "pretrain_audio"]
+    images, videos, audio = plans.values()
+    assert (images["precision"], images["model.dtype"]) == ("fp32", "float32")
+    assert images["video"].startswith("32 tokens; 1 frame(s)") and "reads ['image']" in images["video"]
+    assert videos["video"].startswith("256 tokens; 8 frame(s) at the segment starts")
+    assert audio["audio"].startswith("320 tokens; 10 window(s) of 1 s") and "real seconds" in audio["audio"]

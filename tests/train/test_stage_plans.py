@@ -73,6 +73,8 @@ def test_a_bad_stage_plan_is_refused_by_its_key(demo):
         demo("stages.0.media={video: {frames: 1, accepts: [speech, audio]}}", "data.media_kinds.speech=image")
     with pytest.raises(ConfigError, match=r"stages\[2\] \(finetune\)\.precision=bf16: the last stage"):
         demo("stages.2.precision=bf16")
+    with pytest.raises(ConfigError, match=r"stages\[0\]\.precision=bf16 but data.feature_cache"):
+        demo("stages.0.precision=bf16", "data.feature_cache=/tmp/cache")
 
 
 def test_an_fp32_stage_computes_in_fp32_while_the_finetune_stage_runs_bf16(demo):
@@ -154,3 +156,19 @@ def test_the_pretrained_video_projector_loads_as_the_image_projector_strictly(de
     raw["stages"][0]["init_roles"] = {"projector.image": "projector.audio_visual"}
     with pytest.raises(ValueError, match=r"init_roles \['projector.image'\] not loaded"):
         load_init(model, validate(raw), validate(raw).stages[0])
+
+
+def test_the_feature_cache_is_filled_with_each_stages_own_plan(demo, tmp_path):
+    from moka_train.data.feature_cache import cache_for
+    from moka_train.train.feature_cache_writer import fill_feature_cache
+
+    cfg = demo(f"data.feature_cache={tmp_path / 'cache'}", "stages.0.media={video: {frames: 2}}")
+    counts = fill_feature_cache(cfg)
+    # stage 0's video captions under its 2-frame plan, and the same clips again under the model's 4
+    # frames (the fine-tuning file); the audio once: its plan is the same in every stage
+    assert counts["written"] == 32 + 32 + 32
+    stage_plan = stage_model_config(cfg, cfg.stages[0])
+    clip = next((Path(cfg.data.root) / "video").glob("*.mp4"))
+    two = cache_for(stage_plan.modalities, cfg.data).load("video", clip)
+    four = cache_for(cfg.model.modalities, cfg.data).load("video", clip)
+    assert two.shape[0] == 2 and four.shape[0] == 4  # [frames, tokens, width]

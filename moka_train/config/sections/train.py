@@ -107,11 +107,18 @@ def stage_model(model: ModelConfig, stage: StageConfig, index: int) -> ModelConf
     return out
 
 
-def check_stages(stages: tuple[StageConfig, ...], model: ModelConfig, media_kinds: dict, precision: str) -> None:
+def check_stages(
+    stages: tuple[StageConfig, ...], model: ModelConfig, media_kinds: dict, precision: str, cache: str | None = None
+) -> None:
     """Every stage's plan builds; accepted record keys are images; a last fine-tuning stage (whose
     export evaluation and serving load with model.modalities and model.dtype) keeps the model's plan."""
     for i, stage in enumerate(stages):
         _check_init_roles(stage, i, [m.name for m in model.modalities])
+        if cache is not None and stage.precision not in (None, precision):
+            raise ValueError(
+                f"stages[{i}].precision={stage.precision} but data.feature_cache={cache!r} holds features "
+                f"encoded in model.dtype ({precision}), not the stage's: unset one of them"
+            )
         for m in stage_model(model, stage, i).modalities:
             wrong = [k for k in m.accepts if media_kinds.get(k) != "image"]
             if wrong:
