@@ -15,6 +15,7 @@ from ..config.schema import StageConfig
 from ..utils.dist import world_size
 from ..utils.hashing import file_sha256
 from .data import stage_data_config
+from .stages import stage_model_config
 
 IDENTITY_KEYS = (
     "train.seed",
@@ -24,6 +25,7 @@ IDENTITY_KEYS = (
     "data.group_by_modality",
     "data.train_file",
     "stages",
+    "stage.plan",  # the stage's media plan and precision (stages[].media over model.modalities)
 )
 
 
@@ -47,7 +49,15 @@ def run_identity(cfg: RunConfig, stage: StageConfig) -> dict:
         "data.group_by_modality": data.group_by_modality,
         "data.train_file": file_identity(data.train_file),
         "stages": [f"{s.name} ({s.kind})" for s in cfg.stages],
+        "stage.plan": stage_plan(cfg, stage),
     }
+
+
+def stage_plan(cfg: RunConfig, stage: StageConfig) -> dict:
+    """Precision and, per modality, token count and media plan: what the stage's batches hold."""
+    model = stage_model_config(cfg, stage)
+    plans = {m.name: f"{m.media_tokens()} tokens, {m.sampling_plan().describe()}" for m in model.modalities}
+    return {"precision": stage.precision or cfg.precision, **plans}
 
 
 def check_identity(saved: dict | None, current: dict, allowed: tuple[str, ...], checkpoint: Path) -> list[str]:

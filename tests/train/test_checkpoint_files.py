@@ -92,6 +92,7 @@ IDENTITY = {
     "data.group_by_modality": True,
     "stages": ["ft (moka_finetune)"],
     "data.train_file": {"path": "/d/train.jsonl", "size": 10, "sha256": "a" * 64},
+    "stage.plan": {"precision": "bf16", "video": "320 tokens, 10 frame(s)"},
 }
 
 

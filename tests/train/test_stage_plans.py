@@ -172,3 +172,13 @@ def test_the_feature_cache_is_filled_with_each_stages_own_plan(demo, tmp_path):
     two = cache_for(stage_plan.modalities, cfg.data).load("video", clip)
     four = cache_for(cfg.model.modalities, cfg.data).load("video", clip)
     assert two.shape[0] == 2 and four.shape[0] == 4  # [frames, tokens, width]
+
+
+def test_resume_refuses_a_checkpoint_of_another_stage_plan(demo):
+    from moka_train.train.identity import check_identity, run_identity
+
+    cfg, changed = demo(), demo("stages.0.media={video: {frames: 2}}", "stages.0.precision=fp32")
+    saved, now = run_identity(cfg, cfg.stages[0]), run_identity(changed, changed.stages[0])
+    with pytest.raises(ConfigError, match=r"stage.plan: .*'video': '16 tokens.*'video': '8 tokens"):
+        check_identity(saved, now, (), Path("ck"))
+    assert run_identity(cfg, cfg.stages[2]) == run_identity(changed, changed.stages[2])  # fine-tuning unchanged
