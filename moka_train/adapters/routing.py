@@ -31,10 +31,12 @@ from torch import Tensor, nn
 from ..modality import FIRST_MEDIA, PAD, QUERY
 
 
-def packed_positions(mask: Tensor) -> tuple[Tensor, Tensor]:
-    """Positions of True entries per row, left-packed: ([B, N] long, [B, N] bool valid)."""
+def packed_positions(mask: Tensor, width: int | None = None) -> tuple[Tensor, Tensor]:
+    """Positions of True entries per row, left-packed: ([B, N] long, [B, N] bool valid).
+    ``width``: the largest row count when the caller knows it (no device sync to read it)."""
     counts = mask.sum(dim=1)  # [B]
-    width = int(counts.max()) if mask.numel() else 0
+    if width is None:
+        width = int(counts.max()) if mask.numel() else 0
     # a stable sort of ~mask brings True positions first, in their original order
     order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices[:, :width]  # [B, N]
     valid = torch.arange(width, device=mask.device)[None, :] < counts[:, None]  # [B, N]
@@ -92,17 +94,23 @@ class Routing:
         num_modalities: int,
         active_ids: tuple[int, ...] | None = None,
         segment_ids: Tensor | None = None,
+        host_ids: Tensor | None = None,
     ) -> Routing:
+        """``host_ids``: a host copy of ``modality_ids`` (the batch before it moved to the device):
+        the range check and the packed widths are read from it, so building the routing waits for
+        nothing on the device; without it, one device sync reads them all."""
         if modality_ids.dim() != 2:
             raise ValueError(f"modality_ids must be [B, T], got shape {tuple(modality_ids.shape)}")
         ids = modality_ids.long()
-        top = int(ids.max()) if ids.numel() else 0
-        if top >= FIRST_MEDIA + num_modalities or (ids.numel() and int(ids.min()) < PAD):
+        if host_ids is not None and tuple(host_ids.shape) != tuple(ids.shape):
+            raise ValueError(f"host_ids {tuple(host_ids.shape)} must have the shape of modality_ids {tuple(ids.shape)}")
+        low, top, nontext_width, query_width = routing_sizes(ids if host_ids is None else host_ids.long())
+        if top >= FIRST_MEDIA + num_modalities or low < PAD:
             raise ValueError(f"modality_ids hold {top}, but only {num_modalities} non-text modalities are adapted")
         nontext = ids >= FIRST_MEDIA
         slot = torch.where(nontext, ids - FIRST_MEDIA + 1, torch.zeros_like(ids))
-        nontext_pos, nontext_valid = packed_positions(nontext)
-        query_pos, query_valid = packed_positions(ids == QUERY)
+        nontext_pos, nontext_valid = packed_positions(nontext, nontext_width)
+        query_pos, query_valid = packed_positions(ids == QUERY, query_width)
         active = None if active_ids is None else torch.isin(ids, torch.tensor(active_ids, device=ids.device))
         return cls(
             ids, slot, nontext_pos, nontext_valid, query_pos, query_valid, active, _checked_segments(segment_ids, ids)
@@ -131,6 +139,15 @@ class Routing:
         )
 
 
+def routing_sizes(ids: Tensor) -> tuple[int, int, int, int]:
+    """(smallest id, largest id, most non-text tokens in a row, most query tokens in a row), read
+    in one transfer."""
+    if not ids.numel():
+        return 0, 0, 0, 0
+    rows = torch.stack([(ids >= FIRST_MEDIA).sum(1).max(), (ids == QUERY).sum(1).max()])
+    return tuple(int(v) for v in torch.cat([ids.min()[None], ids.max()[None], rows]).tolist())
+
+
 def _checked_segments(segment_ids: Tensor | None, ids: Tensor) -> Tensor | None:
     if segment_ids is None:
         return None
@@ -157,9 +174,12 @@ class RoutingSlot:
         self.active_ids: tuple[int, ...] | None = None
         self._decode_state: dict[object, tuple[Tensor, ...]] = {}  # per layer, rows of self.routing
 
-    def set(self, modality_ids: Tensor, segment_ids: Tensor | None = None) -> Routing:
-        """Install the routing of the next prefill / training forward (``segment_ids``: packed rows)."""
-        self.routing = Routing.from_modality_ids(modality_ids, self.num_modalities, self.active_ids, segment_ids)
+    def set(self, modality_ids: Tensor, segment_ids: Tensor | None = None, host_ids: Tensor | None = None) -> Routing:
+        """Install the routing of the next prefill / training forward (``segment_ids``: packed rows;
+        ``host_ids``: a host copy of ``modality_ids``, see ``Routing.from_modality_ids``)."""
+        self.routing = Routing.from_modality_ids(
+            modality_ids, self.num_modalities, self.active_ids, segment_ids, host_ids
+        )
         self.decoding = False
         self._decode_state = {}
         return self.routing

@@ -41,11 +41,12 @@ def chunk_rows(vocab: int, budget: int = CHUNK_LOGIT_ELEMENTS) -> int:
 
 
 def answer_positions(labels: Tensor) -> tuple[Tensor, Tensor]:
-    """(flat indices into ``[B * T]`` of the positions whose next token is labelled, their targets)."""
+    """(flat indices into ``[B * T]`` of the positions whose next token is labelled, their targets).
+    On a device tensor this syncs once (the count sizes the chunks): pass the host copy."""
     following = torch.full_like(labels, IGNORE_INDEX)
     following[:, :-1] = labels[:, 1:]  # position t predicts token t + 1
     flat = following.reshape(-1)
-    index = (flat != IGNORE_INDEX).nonzero().squeeze(1)  # one host sync: the count sizes the chunks
+    index = (flat != IGNORE_INDEX).nonzero().squeeze(1)
     return index, flat[index]
 
 
@@ -56,8 +57,9 @@ def _chunk_loss_sum(head: nn.Module, hidden: Tensor, targets: Tensor) -> Tensor:
 
 def answer_loss(head: nn.Module, hidden: Tensor, labels: Tensor, rows: int | None = None) -> Tensor:
     """Mean cross-entropy of the labelled next tokens: hidden ``[B, T, d]``, labels ``[B, T]``
-    (``IGNORE_INDEX`` where not trained). NaN when nothing is labelled, as the HF mean is."""
-    index, targets = answer_positions(labels)
+    (``IGNORE_INDEX`` where not trained; a host tensor spares a device sync). NaN when nothing is
+    labelled, as the HF mean is."""
+    index, targets = (t.to(hidden.device, non_blocking=True) for t in answer_positions(labels))
     flat = hidden.reshape(-1, hidden.shape[-1])
     if rows is None:  # ZeRO-3 gathers the head at each call: every rank must call it equally often
         rows = max(index.shape[0], 1) if hasattr(head.weight, "ds_id") else chunk_rows(head.weight.shape[0])

@@ -54,6 +54,20 @@ def encode_media(encoder: nn.Module, raw: Tensor, frames: int, name: str) -> Ten
     return feats.reshape(items, frames, feats.shape[-2], feats.shape[-1])  # [n, F, L, D]
 
 
+def host_copy(batch: dict, key: str):
+    """``batch[key]`` as it was before the batch moved to the device (``train.loop.to_device`` keeps
+    the tensors that size things under ``batch["host"]``): reading it needs no device sync."""
+    host = batch.get("host", {})
+    return host[key] if key in host else batch.get(key, {} if key == "media_lengths" else None)
+
+
+def padding_mask(batch: dict) -> Tensor | None:
+    """The 2D attention mask, or None when the host copy shows no padding: the backbone then needs
+    no mask, and does not read the mask's values back to decide that (a device sync per forward)."""
+    host = batch.get("host", {}).get("attention_mask")
+    return None if host is not None and bool(host.all()) else batch["attention_mask"]
+
+
 class MultimodalLM(nn.Module):
     def __init__(
         self,
@@ -123,9 +137,12 @@ class MultimodalLM(nn.Module):
                 # every rank calls every module on every step, or ZeRO-3 waits for ever
                 untouched.append(self.encode(name, self.dummy_raw(name), branch.frames))
                 continue
-            lengths = batch.get("media_lengths", {}).get(name)
+            lengths = host_copy(batch, "media_lengths").get(name)
             tokens = self.media_tokens(batch, name, raw, cached, branch.frames, lengths)
-            embeds = splice_features(embeds, batch["modality_ids"], branch.spec.id, tokens, name, batch.get("ids"))
+            host_ids = host_copy(batch, "modality_ids")
+            embeds = splice_features(
+                embeds, batch["modality_ids"], branch.spec.id, tokens, name, batch.get("ids"), host_ids
+            )
         zero = zero_touch(*untouched).to(embeds.device)
         # the zero term also rides on the embeddings: when the spliced media are frozen (a stage
         # that trains another modality's projector), the LLM's inputs would need no grad, this rank
@@ -156,13 +173,13 @@ class MultimodalLM(nn.Module):
     # --- training and generation --------------------------------------------------------------
     def forward(self, batch: dict) -> dict:
         embeds, zero = self.embed(batch)
-        self.slot.set(batch["modality_ids"], batch.get("segment_ids"))
+        self.slot.set(batch["modality_ids"], batch.get("segment_ids"), host_copy(batch, "modality_ids"))
         if batch.get("segment_ids") is not None:  # packed rows (data/packing.py)
             # restarting position ids with no 2D mask: the backbone's own block-diagonal causal mask
             mask = {"attention_mask": None, "position_ids": batch["position_ids"]}
         else:
-            mask = {"attention_mask": batch["attention_mask"]}
-        loss, logits = self.run_llm(embeds, batch.get("labels"), **mask)
+            mask = {"attention_mask": padding_mask(batch)}
+        loss, logits = self.run_llm(embeds, host_copy(batch, "labels"), **mask)
         return {"loss": loss + zero if loss is not None else None, "logits": logits}
 
     def run_llm(self, embeds: Tensor, labels: Tensor | None, **inputs) -> tuple[Tensor | None, Tensor | None]:

@@ -17,18 +17,21 @@ def splice_features(
     features: Tensor,
     name: str = "media",
     sample_ids: list[str] | None = None,
+    host_modality_ids: Tensor | None = None,
 ) -> Tensor:
     """Replace the embeddings of every token whose modality id is ``modality_id``.
 
     embeds [B, T, d]; modality_ids [B, T]; features [n_items, K, d] in batch-row order (row-major,
     which is the order ``masked_scatter`` fills). Count-checked: the placeholders and the features
-    must agree exactly; the error names both counts and the samples involved.
+    must agree exactly; the error names both counts and the samples involved. The count is read
+    from ``host_modality_ids`` (the batch's host copy) when given: no device sync.
     """
     mask = modality_ids == modality_id  # [B, T]
-    slots = int(mask.sum())
+    counted = mask if host_modality_ids is None else host_modality_ids == modality_id
+    slots = int(counted.sum())
     given = features.shape[0] * features.shape[1] if features.numel() else 0
     if slots != given:
-        per_row = mask.sum(dim=1).tolist()
+        per_row = counted.sum(dim=1).tolist()
         who = f" (samples {sample_ids})" if sample_ids else ""
         raise SpliceError(
             f"{name}: {slots} placeholder tokens in the batch (per row {per_row}) but "

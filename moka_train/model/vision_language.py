@@ -25,7 +25,7 @@ from ..config.sections.model import NATIVE_VISION_ENCODERS
 from ..encoders.registry import build_encoder
 from ..projectors.registry import build_projector
 from ..utils.hf import enable_activation_checkpointing
-from .multimodal_lm import Branch, MultimodalLM
+from .multimodal_lm import Branch, MultimodalLM, host_copy
 
 MM_VIDEO = 2  # Qwen2.5-VL's mm_token_type_ids: text 0, image 1, video 2
 # preprocessor_config.json of Qwen2.5-VL-7B-Instruct (14 px patches, 2 x 2 merge, 2-frame temporal patches)
@@ -180,9 +180,9 @@ class VisionLanguageLM(MultimodalLM):
             )
         embeds, zero = self.embed(batch)
         positions = self.position_ids(batch)
-        self.slot.set(batch["modality_ids"])
+        self.slot.set(batch["modality_ids"], host_ids=host_copy(batch, "modality_ids"))
         loss, logits = self.run_llm(
-            embeds, batch.get("labels"), attention_mask=batch["attention_mask"], position_ids=positions
+            embeds, host_copy(batch, "labels"), attention_mask=batch["attention_mask"], position_ids=positions
         )
         return {"loss": loss + zero if loss is not None else None, "logits": logits}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -33,6 +33,7 @@ class StageData:
     num_workers: int
     # data.max_bad_fraction under bad_sample_policy skip (None under fail: the first failure raises)
     max_bad_fraction: float | None = None
+    _loader: DataLoader | None = field(default=None, init=False, repr=False)
 
     @property
     def batches_per_epoch(self) -> int:
@@ -44,25 +45,34 @@ class StageData:
         self.sampler.load_state_dict(
             {**self.sampler.state_dict(), "epoch": epoch, "position": position * self.micro_batch}
         )
+        loader = self._data_loader()
         # a private generator: creating a DataLoader iterator draws a seed, and drawing it from the
         # global RNG would shift every dropout mask after a mid-epoch resume
-        generator = torch.Generator().manual_seed(self.sampler.seed * 7919 + epoch)
-        loader = DataLoader(
-            self.dataset,
-            batch_size=self.micro_batch,
-            sampler=self.sampler,
-            collate_fn=WorkerCollate(self.collator),  # small tensors come back by value
-            num_workers=self.num_workers,
-            drop_last=True,
-            persistent_workers=False,
-            generator=generator,
-        )
+        loader.generator.manual_seed(self.sampler.seed * 7919 + epoch)
         for index, batch in enumerate(map(received, loader), start=position):
             bad = batch.pop("bad_samples", [])
             self.dataset.report.update(bad)  # failures seen inside workers
             if bad and self.max_bad_fraction is not None:
                 self._check_bad_fraction(epoch, index)
             yield batch
+
+    def _data_loader(self) -> DataLoader:
+        """One DataLoader for the stage: its workers persist from epoch to epoch (the dataset draws
+        no random numbers, so a worker's RNG state does not matter); pinned batches on CUDA, so the
+        loop's non_blocking copies are asynchronous."""
+        if self._loader is None:
+            self._loader = DataLoader(
+                self.dataset,
+                batch_size=self.micro_batch,
+                sampler=self.sampler,
+                collate_fn=WorkerCollate(self.collator),  # small tensors come back by value
+                num_workers=self.num_workers,
+                drop_last=True,
+                persistent_workers=self.num_workers > 0,
+                pin_memory=torch.cuda.is_available(),
+                generator=torch.Generator(),
+            )
+        return self._loader
 
     def _check_bad_fraction(self, epoch: int, index: int) -> None:
         """Abort as soon as the failures met so far pass the limit, not after a whole epoch of them."""

@@ -41,11 +41,26 @@ class LoopState:
         return asdict(self)
 
 
+# host tensors that size things (routing widths, splice counts, answer positions, audio windows,
+# whether a mask is needed):
+# the model reads them from batch["host"] instead of waiting for the device to report them
+HOST_KEYS = ("modality_ids", "labels", "media_lengths", "attention_mask")
+
+
 def to_device(batch, device):
+    """The batch on ``device`` (asynchronous copies from pinned memory), with its host copies of
+    ``HOST_KEYS`` kept under ``"host"``."""
+    moved = _moved(batch, device)
+    if isinstance(batch, dict) and "modality_ids" in batch:
+        moved["host"] = {key: batch[key] for key in HOST_KEYS if key in batch}
+    return moved
+
+
+def _moved(batch, device):
     if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=True)
     if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
+        return {k: _moved(v, device) for k, v in batch.items()}
     return batch
 
 
@@ -140,11 +155,12 @@ def _micro_step(engine, batch, weight, state: LoopState, settings: LoopSettings,
     counts = tokens_per_modality(batch["modality_ids"], settings.modality_names)
     answer_count = answer_tokens(batch) if settings.loss_reduction == "token" else 0
     loss = engine(to_device(batch, engine.device))["loss"]
-    if not _finite_everywhere(loss, state, settings.max_nonfinite_in_row):
+    value = loss.item()  # the one device sync of a micro-step: a non-finite loss must skip its backward
+    if not _finite_everywhere(value, state, settings.max_nonfinite_in_row):
         return False
     engine.backward(scaled(loss, weight))
     engine.step()
-    progress.losses.append(loss.item())
+    progress.losses.append(value)
     progress.answers.append(answer_count)
     progress.tokens.update(counts)
     progress.micro += 1
@@ -153,12 +169,13 @@ def _micro_step(engine, batch, weight, state: LoopState, settings: LoopSettings,
 
 def _end_step(engine, state: LoopState, settings: LoopSettings, hooks: LoopHooks, progress: _Progress) -> None:
     """Close an optimizer step: its loss, and the metrics row (with the held-out loss) when due."""
-    loss_of_step = step_loss(progress.losses, progress.answers, settings.loss_reduction)
+    losses, answers = progress.losses, progress.answers
     progress.losses, progress.answers = [], []
     last = state.step == settings.total_steps
     due_eval = hooks.evaluate is not None and (state.step % settings.eval_every == 0 or last)
     if not (state.step % settings.log_every == 0 or last or due_eval):
         return
+    loss_of_step = step_loss(losses, answers, settings.loss_reduction)  # collectives on logged steps only
     elapsed = time.perf_counter() - progress.started
     extra = {"eval_loss": hooks.evaluate()} if due_eval else {}
     progress.started = time.perf_counter()  # the held-out pass is not training time
@@ -202,9 +219,9 @@ def peak_memory_mb() -> dict[str, float]:
     return peak
 
 
-def _finite_everywhere(loss: torch.Tensor, state: LoopState, limit: int) -> bool:
+def _finite_everywhere(loss: float, state: LoopState, limit: int) -> bool:
     """All ranks agree to skip a micro-batch whose loss is not finite on any rank."""
-    if all_true(bool(torch.isfinite(loss).item())):
+    if all_true(math.isfinite(loss)):
         state.nonfinite_in_row = 0
         return True
     state.nonfinite_total += 1
