@@ -2,6 +2,10 @@
 
 Order of precedence, lowest first: base files (in the order listed), the file itself, then the
 command-line overrides. Every leaf remembers where it came from so an error can name the file.
+
+Loading is bounded: YAML aliases are counted as expanded (a "billion laughs" file is refused
+before anything copies it), and so is the text ``${VAR}`` interpolation produces
+(``MAX_CONFIG_VALUES``, ``MAX_CONFIG_CHARS``; :class:`ConfigError` naming the file).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from pydantic import BaseModel, ValidationError
 from .schema import RunConfig
 
 COMMAND_LINE = "<command line>"
+MAX_CONFIG_VALUES = 100_000  # mappings, lists and scalars of a config once its aliases are expanded
+MAX_CONFIG_CHARS = 10_000_000  # characters of all its strings, as expanded and interpolated
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -32,7 +38,8 @@ def load_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] 
         key, value = _parse_override(item)
         _set_dotted(data, key, value)
         origin[key] = COMMAND_LINE
-    data = _interpolate(data, key="")
+    check_expansion(data, str(path))
+    data = _interpolate(data, key="", budget=[MAX_CONFIG_CHARS])
     return validate(data, origin, default_origin=str(path))
 
 
@@ -60,6 +67,7 @@ def _load_composed(path: Path, seen: tuple[Path, ...]) -> tuple[dict, dict[str, 
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     own = _read_yaml(path)
+    check_expansion(own, str(path))
     if not isinstance(own, dict):
         raise ConfigError(f"{path}: top level must be a mapping, got {type(own).__name__}")
     bases = own.pop("base", None) or []
@@ -81,6 +89,42 @@ def _read_yaml(path: Path) -> Any:
             return yaml.safe_load(fh) or {}
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}{_yaml_position(err)}: YAML syntax error: {_yaml_problem(err)}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config") from None
+
+
+def check_expansion(data: Any, source: str) -> None:
+    """Refuse a config that is too large once its aliases are expanded, counting each shared node
+    once per reference without expanding it (a YAML alias bomb is caught in microseconds)."""
+    sizes: dict[int, tuple[int, int]] = {}  # id -> (values, characters) of a container, as expanded
+    if _expanded(data, sizes, set(), source)[0] > MAX_CONFIG_VALUES:
+        raise ConfigError(
+            f"{source}: expands to more than {MAX_CONFIG_VALUES} values (YAML aliases repeated?); refusing to load it"
+        )
+
+
+def _expanded(node: Any, sizes: dict, open_nodes: set, source: str) -> tuple[int, int]:
+    if isinstance(node, str):
+        return 1, len(node)
+    if not isinstance(node, (dict, list)):
+        return 1, 0
+    if id(node) in sizes:
+        return sizes[id(node)]
+    if id(node) in open_nodes:
+        raise ConfigError(f"{source}: a YAML alias refers to a node that contains it; a config cannot be recursive")
+    open_nodes.add(id(node))
+    values, chars = 1, 0
+    for child in node.values() if isinstance(node, dict) else node:
+        child_values, child_chars = _expanded(child, sizes, open_nodes, source)
+        values, chars = values + child_values, chars + child_chars
+        if values > MAX_CONFIG_VALUES or chars > MAX_CONFIG_CHARS:
+            raise ConfigError(
+                f"{source}: expands to more than {MAX_CONFIG_VALUES} values or {MAX_CONFIG_CHARS} characters "
+                "(YAML aliases repeated?); refusing to load it"
+            )
+    open_nodes.discard(id(node))
+    sizes[id(node)] = (values, chars)
+    return values, chars
 
 
 def _yaml_position(err: yaml.YAMLError) -> str:
@@ -158,13 +202,19 @@ def _index(node: list, part: str, where: str) -> int:
 # --- ${VAR} interpolation -----------------------------------------------------------------------
 
 
-def _interpolate(value: Any, key: str) -> Any:
+def _interpolate(value: Any, key: str, budget: list[int]) -> Any:
+    """``value`` with every ``${VAR}`` replaced; ``budget`` (one count, shared) is the characters
+    the produced strings may still hold."""
     if isinstance(value, dict):
-        return {k: _interpolate(v, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
+        return {k: _interpolate(v, f"{key}.{k}" if key else str(k), budget) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, f"{key}.{i}") for i, v in enumerate(value)]
+        return [_interpolate(v, f"{key}.{i}", budget) for i, v in enumerate(value)]
     if isinstance(value, str):
-        return _VAR.sub(lambda m: _lookup_var(m, key), value)
+        text = _VAR.sub(lambda m: _lookup_var(m, key), value)
+        budget[0] -= len(text)
+        if budget[0] < 0:
+            raise ConfigError(f"{key}: the config's strings exceed {MAX_CONFIG_CHARS} characters once interpolated")
+        return text
     return value
 
 
