@@ -157,7 +157,26 @@ def check_stage_order(cfg: RunConfig) -> None:
                     "(configs/pretrain_<backbone>.yaml) and set PRETRAIN_EXPORT to its export directory, "
                     "or import the official weights first with `moka-train import-official`"
                 )
+            _check_same_llm(cfg, path, key)
         seen.add(stage.name)
+
+
+def _check_same_llm(cfg: RunConfig, export: Path, key: str) -> None:
+    """Projectors pretrained against one LLM are aligned to its embedding space: an export of
+    another backbone (LLaMA-2 and LLaMA-3 are both 4096 wide, so shapes would not tell) is refused.
+    The LLM directory's name is compared, not its path (runs move between machines)."""
+    import yaml
+
+    written = export / "config.yaml"
+    if not written.is_file():
+        return
+    data = yaml.safe_load(written.read_text()) or {}
+    theirs = ((data.get("model") or {}).get("llm_path")) if isinstance(data, dict) else None
+    if theirs and Path(theirs).name != Path(cfg.model.llm_path).name:
+        raise ConfigError(
+            f"{key}: that export was trained with the LLM {theirs!r}, this run uses {cfg.model.llm_path!r}; "
+            "use the stage-1 export of this backbone (configs/pretrain_<backbone>.yaml, PRETRAIN_EXPORT)"
+        )
 
 
 def describe_stage_plans(cfg: RunConfig) -> dict:

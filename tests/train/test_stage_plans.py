@@ -182,3 +182,17 @@ def test_resume_refuses_a_checkpoint_of_another_stage_plan(demo):
     with pytest.raises(ConfigError, match=r"stage.plan: .*'video': '16 tokens.*'video': '8 tokens"):
         check_identity(saved, now, (), Path("ck"))
     assert run_identity(cfg, cfg.stages[2]) == run_identity(changed, changed.stages[2])  # fine-tuning unchanged
+
+
+def test_an_export_of_another_backbone_is_refused_by_init_from(demo, tmp_path):
+    from moka_train.train.stages import check_stage_order
+
+    export = tmp_path / "pretrain_llama3" / "export" / "pretrain_visual"
+    export.mkdir(parents=True)
+    (export / "manifest.json").write_text("{}")
+    (export / "config.yaml").write_text("model:\n  llm_path: /models/Meta-Llama-3-8B-Instruct\n")
+    cfg = demo(f"output_dir={tmp_path / 'run'}", f"stages.2.init_from=[pretrain_video, {export}]")
+    with pytest.raises(ConfigError, match=r"stages\[2\].init_from .*trained with the LLM '/models/Meta-Llama-3"):
+        check_stage_order(cfg)
+    (export / "config.yaml").write_text(f"model:\n  llm_path: /elsewhere/{Path(cfg.model.llm_path).name}\n")
+    check_stage_order(cfg)  # the same LLM directory, moved: accepted
