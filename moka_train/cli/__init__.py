@@ -47,14 +47,31 @@ def main(argv: list[str] | None = None, command: str | None = None) -> int:
         sys.stderr.write(f"config error: {err}\n")
         return 2
     except Exception as err:
-        if not _is_checkpoint_file_error(err):
+        label = _named_error(err)
+        if label is None:
             raise
-        sys.stderr.write(f"checkpoint error: {err}\n")  # a broken or foreign checkpoint, named by file
+        sys.stderr.write(f"{label}: {err}\n")  # a refusal of the library, named by file / key / sample
         return 2
 
 
-def _is_checkpoint_file_error(err: Exception) -> bool:
-    """isinstance(err, CheckpointFileError) without importing torch for every command: the class
+# the library's named refusals (module, class, label): exit code 2 with the message, no traceback
+NAMED_ERRORS = (
+    ("moka_train.train.checkpoint_files", "CheckpointFileError", "checkpoint error"),
+    ("moka_train.adapters.state", "ExportError", "export error"),
+    ("moka_train.model.official_import.keymap", "OfficialImportError", "import error"),
+    ("moka_train.data.dataset", "BadSampleError", "data error"),
+    ("moka_train.data.report", "DataQualityError", "data error"),
+    ("moka_train.data.records", "RecordError", "data error"),
+    ("moka_train.utils.jsonl", "JsonlError", "data error"),
+    ("moka_train.data.media", "MediaError", "media error"),
+)
+
+
+def _named_error(err: Exception) -> str | None:
+    """The label of a named library error, without importing torch for every command: a class
     can only have been raised where its module is loaded."""
-    module = sys.modules.get("moka_train.train.checkpoint_files")
-    return module is not None and isinstance(err, module.CheckpointFileError)
+    for module_name, class_name, label in NAMED_ERRORS:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(err, getattr(module, class_name)):
+            return label
+    return None

@@ -79,18 +79,22 @@ class CheckpointManager:
             self.root.mkdir(parents=True, exist_ok=True)
             shutil.rmtree(partial, ignore_errors=True)  # debris of an earlier crash
         barrier()
-        # frozen weights (the LLM, the encoders) come from their own files: never copy them here
-        engine.save_checkpoint(str(self.root), tag=partial.name, save_latest=False, exclude_frozen_parameters=True)
-        torch.save(capture_rng(), partial / f"rng_rank{rank()}.pt")
-        barrier()
+        try:
+            # frozen weights (the LLM, the encoders) come from their own files: never copy them here
+            engine.save_checkpoint(str(self.root), tag=partial.name, save_latest=False, exclude_frozen_parameters=True)
+            torch.save(capture_rng(), partial / f"rng_rank{rank()}.pt")
+            barrier()
+            if is_main():
+                trainable = sorted(n for n, p in engine.module.named_parameters() if p.requires_grad)
+                self._write_json(
+                    partial / STATE_FILE, {**trainer_state, "stage": stage, "step": step, "trainable": trainable}
+                )
+                write_checksums(partial)
+                (partial / COMPLETE).write_text("ok\n")
+        except (OSError, RuntimeError) as err:  # a full disk, a quota: torch and DeepSpeed raise either
+            raise self._write_failed(partial, tag, err) from None
         final = self.root / tag
         if is_main():
-            trainable = sorted(n for n, p in engine.module.named_parameters() if p.requires_grad)
-            self._write_json(
-                partial / STATE_FILE, {**trainer_state, "stage": stage, "step": step, "trainable": trainable}
-            )
-            write_checksums(partial)
-            (partial / COMPLETE).write_text("ok\n")
             shutil.rmtree(final, ignore_errors=True)
             os.replace(partial, final)
             self._write_text_atomic(self.root / LATEST, tag)
@@ -98,6 +102,18 @@ class CheckpointManager:
             log.info("checkpoint saved: %s", final)
         barrier()
         return final
+
+    def _write_failed(self, partial: Path, tag: str, err: Exception) -> CheckpointFileError:
+        """The error of a checkpoint that could not be written; its partial files are removed
+        (space for the next try) and the last complete checkpoint stays the one to resume from."""
+        shutil.rmtree(partial, ignore_errors=True)
+        kept = self.complete()
+        last = f"the last good checkpoint {kept[-1]} is kept" if kept else "no earlier checkpoint exists"
+        first = str(err).splitlines()[0] if str(err) else ""
+        return CheckpointFileError(
+            f"checkpoint {tag} could not be written under {self.root} ({type(err).__name__}: {first}); "
+            f"{last}. Free disk space and resume."
+        )
 
     def latest(self) -> Path | None:
         pointer = self.root / LATEST

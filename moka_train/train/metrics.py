@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from ..utils.dist import is_main
-from ..utils.jsonl import append_jsonl, read_objects
+from ..utils.jsonl import append_jsonl, read_objects, write_jsonl
 from ..utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -29,6 +29,8 @@ class MetricsLogger:
             return
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.output_dir / METRICS_FILE
+        if start_step and self.path.is_file():
+            _forget_after(self.path, stage, start_step)
         from tqdm import tqdm
 
         self.bar = tqdm(total=total_steps, initial=start_step, desc=stage, dynamic_ncols=True)
@@ -61,6 +63,16 @@ class MetricsLogger:
         if self.run is not None:
             self.run.finish()
         return plot_loss_curve(self.path, self.stage, self.output_dir / f"loss_{self.stage}.png")
+
+
+def _forget_after(path: Path, stage: str, step: int) -> None:
+    """Resuming ``stage`` from ``step``: its rows logged after that step (by the run that was
+    stopped before its next checkpoint) are trained again, so they go; the file keeps each step once."""
+    rows = [row for _, row in read_objects(path, what="a metrics row", file_kind="metrics file")]
+    kept = [r for r in rows if not (r.get("stage") == stage and r.get("step", 0) > step)]
+    if len(kept) != len(rows):
+        write_jsonl(path, kept)
+        log.info("%s: %d rows of %s after step %d dropped (trained again)", path, len(rows) - len(kept), stage, step)
 
 
 def _start_wandb(output_dir: Path, stage: str, mode: str, config: dict):

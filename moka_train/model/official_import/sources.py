@@ -14,6 +14,7 @@ Three kinds (the layouts written by the official training scripts):
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,12 +49,32 @@ def open_tensors(path: Path) -> OfficialFile:
     if not path.is_file():
         raise OfficialImportError(f"official checkpoint file not found: {path}")
     if path.suffix == ".safetensors":
-        with safe_open(str(path), framework="pt") as f:
-            return OfficialFile(path, tuple(f.keys()))
-    data = torch.load(str(path), map_location="cpu", weights_only=True)
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                return OfficialFile(path, tuple(f.keys()))
+        except Exception as err:  # safetensors' own error type: a truncated or foreign file
+            raise OfficialImportError(f"{path}: not a readable safetensors file ({err})") from None
+    data = _load_tensors_only(path)
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise OfficialImportError(f"{path}: expected a flat state dict of tensors, got {type(data).__name__}")
     return OfficialFile(path, tuple(data), data)
+
+
+def _load_tensors_only(path: Path):
+    """torch.load(weights_only=True): a pickle that asks for any global but tensors is refused."""
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        reason = next((line.strip() for line in str(err).splitlines() if "Unsupported" in line), str(err)[:200])
+        raise OfficialImportError(
+            f"{path}: refused to unpickle it: it asks for more than tensors ({reason}); "
+            "only official checkpoints (plain state dicts) are imported"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as err:
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise OfficialImportError(
+            f"{path}: cannot be read, truncated or corrupt ({type(err).__name__}: {first})"
+        ) from None
 
 
 def detect_kind(sources: list[Path]) -> str:
@@ -86,4 +107,12 @@ def read_release(kind: str, sources: list[Path]) -> list[OfficialFile]:
 def read_peft_config(directory: Path) -> dict:
     """The official adapter_config.json when shipped (plain JSON), else {}."""
     path = directory / AVT_CONFIG
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as err:
+        raise OfficialImportError(f"{path}: not a readable adapter config ({type(err).__name__})") from None
+    if not isinstance(config, dict):
+        raise OfficialImportError(f"{path}: an adapter config must be a JSON object")
+    return config
