@@ -149,11 +149,17 @@ def build_eval_data(cfg: RunConfig, stage: StageConfig, tokenizer, specs: list[M
 def check_stage_specs(cfg: RunConfig, stage: StageConfig, specs: list[ModalitySpec]) -> None:
     """The specs the data is rendered with are the stage's plan (what its model was built from):
     a placeholder expanded to another count, or media sampled by another plan, fails here by name."""
+    from ..config.sections.model import NATIVE_VISION_ENCODERS
     from ..data.specs import modality_specs
 
-    wanted = {s.name: (s.num_tokens, s.sampling, s.accepts) for s in modality_specs(stage_model_config(cfg, stage))}
+    model_cfg = stage_model_config(cfg, stage)
+    # a backbone's own vision path counts its tokens with its processor (the model checks them)
+    native = {m.name for m in model_cfg.modalities if m.encoder.type in NATIVE_VISION_ENCODERS.values()}
+    wanted = {s.name: (s.num_tokens, s.sampling, s.accepts) for s in modality_specs(model_cfg)}
     for spec in specs:
         given, want = (spec.num_tokens, spec.sampling, spec.accepts), wanted.get(spec.name)
+        if spec.name in native and want is not None:
+            want = (spec.num_tokens, *want[1:])
         if given != want:
             raise ValueError(
                 f"stage {stage.name!r}: modality {spec.name!r} is given {given[0]} tokens / {given[1]} / accepts "
