@@ -47,7 +47,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
         "# --- packing efficiency (non-pad share of the fine-tuning micro-batches) ---\n"
         + "".join(f"# {line}\n" for line in packing.splitlines())
     )
+    if getattr(args, "gpu_memory_gb", None) is not None:
+        sys.stdout.write(_memory(cfg, args))
     return 0
+
+
+def _memory(cfg, args) -> str:
+    """Per-GPU memory of the fine-tuning stage and the largest micro-batch that fits, as comments."""
+    from ..train.memory_plan import recipe_plan
+
+    try:
+        report = recipe_plan(cfg, 1 if args.gpus is None else args.gpus, args.gpu_memory_gb, args.seq)
+    except (FileNotFoundError, ValueError) as err:
+        raise ConfigError(f"memory plan: {err}") from None
+    text = yaml.safe_dump({"memory_per_gpu": report}, sort_keys=False, width=1000)
+    return "# --- memory per GPU (train/memory_plan.py) ---\n" + "".join(f"# {x}\n" for x in text.splitlines())
 
 
 def _stage_plans(cfg) -> str:
@@ -79,6 +93,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="print the fully resolved config as YAML")
     add_config_args(p)
     p.add_argument("--gpus", type=int, default=None, help="also show the global batch and grad_accum on N GPUs")
+    p.add_argument("--gpu-memory-gb", type=float, default=None, help="also plan the memory per GPU of this size")
+    p.add_argument("--seq", type=int, default=None, help="sequence length of the memory plan (data.max_length)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("train", help="run the stages of a recipe")
