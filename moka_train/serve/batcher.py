@@ -8,7 +8,8 @@ thread, one batch at a time, so the event loop keeps accepting requests meanwhil
 One request never fails another: the engine answers a bad question with an error row of its own,
 and should a batched call still raise, every request of it is answered again alone, so only the
 request that raises gets the exception. A request whose client left (or whose time ran out)
-before its batch started is dropped, not generated. ``stop`` waits at most ``grace_s`` for the
+before its batch started is dropped, not generated; a batch whose clients have all left stops
+generating at its next token. ``stop`` waits at most ``grace_s`` for the
 batch in flight, then fails whatever still waits with :class:`ServerClosing`.
 """
 
@@ -95,7 +96,9 @@ class Batcher:
     async def _answer(self, group: list[Pending], budget: int) -> None:
         loop = asyncio.get_running_loop()
         try:
-            rows = await loop.run_in_executor(None, self.engine.answer, [p.question for p in group], budget)
+            questions = [p.question for p in group]
+            gone = _all_gone(group)  # generation stops once every asker of the batch has left
+            rows = await loop.run_in_executor(None, self.engine.answer, questions, budget, gone)
         except Exception as err:
             if len(group) > 1:  # answer each alone: only the request that raises learns the error
                 for p in group:
@@ -106,6 +109,10 @@ class Batcher:
         self.batch_sizes.append(len(group))
         for p, row in zip(group, rows, strict=True):
             _settle(p.future, row=row)
+
+
+def _all_gone(group: list[Pending]):
+    return lambda: all(p.future.done() for p in group)
 
 
 def _settle(future: asyncio.Future, row: dict | None = None, error: Exception | None = None) -> None:

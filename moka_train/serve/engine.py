@@ -8,15 +8,18 @@ here is the answer ``infer`` gives for the same record, token for token.
 
 from __future__ import annotations
 
+import functools
 import re
 import tempfile
 import wave
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
 
 from ..config import RunConfig
 from ..data.media import MediaError, MediaLimits, MediaTooLargeError, check_media
@@ -110,11 +113,14 @@ class AnswerEngine:
         llm = getattr(self.model, "llm", self.model)
         return getattr(getattr(llm, "config", None), "max_position_embeddings", None)
 
-    def answer(self, questions: Sequence[Question], max_new_tokens: int) -> list[dict]:
+    def answer(
+        self, questions: Sequence[Question], max_new_tokens: int, cancelled: Callable[[], bool] | None = None
+    ) -> list[dict]:
         """One row per question, in order: ``prediction``, ``generated_tokens``, ... or ``error`` and
         ``detail`` (a question whose media cannot be written or read fails alone, never its batch;
-        ``ERROR_STATUS`` maps the reason to an HTTP status). Details never name the scratch paths."""
-        with tempfile.TemporaryDirectory(prefix="moka-serve-") as tmp:
+        ``ERROR_STATUS`` maps the reason to an HTTP status). Details never name the scratch paths.
+        Generation stops at the next token once ``cancelled()`` is true (every asker has gone)."""
+        with tempfile.TemporaryDirectory(prefix="moka-serve-") as tmp, self._stoppable(cancelled):
             root = Path(tmp)
             records, failed = [], {}
             for k, question in enumerate(questions):
@@ -125,6 +131,20 @@ class AnswerEngine:
             rows = {r["id"]: r for r in self._generate(records, root, max_new_tokens)} if records else {}
             answered = [failed.get(f"q{k}") or rows[f"q{k}"] for k in range(len(questions))]
             return [_without_scratch(row, root) for row in answered]
+
+    @contextmanager
+    def _stoppable(self, cancelled: Callable[[], bool] | None):
+        """The model's ``generate`` with a stopping criterion that ends every row once
+        ``cancelled()`` is true (the engine runs one batch at a time, so the override is its own)."""
+        if cancelled is None:
+            yield
+            return
+        criteria = StoppingCriteriaList([_Cancelled(cancelled)])
+        self.model.generate = functools.partial(type(self.model).generate, self.model, stopping_criteria=criteria)
+        try:
+            yield
+        finally:
+            del self.model.generate
 
     def _generate(self, records: list[dict], root: Path, max_new_tokens: int) -> list[dict]:
         """A prompt that leaves fewer than ``max_new_tokens`` positions of the context is an
@@ -181,3 +201,13 @@ def _without_scratch(row: dict, root: Path) -> dict:
         detail = detail.replace(base, "<request>")
     detail = re.sub(r"sample q\d+( \(<request>/questions\.jsonl:\d+\))?: ", "", detail)
     return {k: v for k, v in {**row, "detail": detail}.items() if k != "file"}
+
+
+class _Cancelled(StoppingCriteria):
+    """Stops every row of a generate call once ``cancelled()`` says its askers are gone."""
+
+    def __init__(self, cancelled: Callable[[], bool]):
+        self.cancelled = cancelled
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        return torch.full((input_ids.shape[0],), bool(self.cancelled()), dtype=torch.bool, device=input_ids.device)

@@ -124,7 +124,7 @@ def test_engine_answers_a_bad_question_alone(engine):
 
 def test_batcher_answers_each_alone_when_a_batched_call_raises():
     class Engine:
-        def answer(self, questions, budget):
+        def answer(self, questions, budget, cancelled=None):
             if any(q == "boom" for q in questions):
                 raise RuntimeError("boom")
             return [{"prediction": q} for q in questions]
@@ -148,7 +148,7 @@ def test_shutdown_grace_is_bounded_and_queued_requests_are_refused():
     release = threading.Event()
 
     class Slow:
-        def answer(self, questions, budget):
+        def answer(self, questions, budget, cancelled=None):
             release.wait(5)
             return [{"prediction": "x"} for _ in questions]
 
@@ -243,7 +243,7 @@ def test_disconnected_or_timed_out_requests_are_not_generated():
     calls = []
 
     class Engine:
-        def answer(self, questions, budget):
+        def answer(self, questions, budget, cancelled=None):
             calls.append(list(questions))
             return [{"prediction": q} for q in questions]
 
@@ -261,6 +261,15 @@ def test_disconnected_or_timed_out_requests_are_not_generated():
     assert calls == [["kept"]]
 
 
+def test_generation_stops_once_its_askers_are_gone(engine):
+    """The batch whose clients all left stops at its next token (was: generated to the budget)."""
+    question = Question([("user", "hi")])
+    full = engine.answer([question], 40)[0]
+    stopped = engine.answer([question], 40, cancelled=lambda: True)[0]
+    assert full["generated_tokens"] > 5 and stopped["generated_tokens"] == 1
+    assert engine.answer([question], 40)[0] == {**full, "id": full["id"]}  # the override is removed after
+
+
 def test_request_timeout_is_504(engine):
     import threading
 
@@ -273,7 +282,7 @@ def test_request_timeout_is_504(engine):
         def context(self):
             return 2048
 
-        def answer(self, questions, budget):
+        def answer(self, questions, budget, cancelled=None):
             release.wait(5)
             return [{"prediction": "x", "generated_tokens": 1} for _ in questions]
 
