@@ -61,9 +61,8 @@ def add_serve_args(parser: argparse.ArgumentParser) -> None:
 
 
 def serve_main(args: argparse.Namespace) -> int:
-    import uvicorn
 
-    from ..serve.app import ServeBounds, create_app
+    from ..serve.app import ServeBounds, create_app, run_server
     from ..serve.engine import AnswerEngine
 
     cfg = load_config(args.config, args.overrides)
@@ -79,8 +78,7 @@ def serve_main(args: argparse.Namespace) -> int:
         ServeBounds(int(args.max_body_mb * 1024**2), args.request_timeout_s, args.shutdown_grace_s),
     )
     log.info("serving %s (%s) on http://%s:%d/v1", name, args.checkpoint, args.host, args.port)
-    grace = max(1, round(args.shutdown_grace_s))  # open connections too, not only the batch in flight
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=grace)
+    run_server(app, args.host, args.port, args.shutdown_grace_s)
     return 0
 
 

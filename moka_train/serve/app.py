@@ -62,8 +62,10 @@ def create_app(
     limits = Limits(default_max_tokens, engine.context(), engine.cfg.data.media_max_bytes)
 
     @asynccontextmanager
-    async def lifespan(_app):
+    async def lifespan(app):
         batcher.start()
+        loop = asyncio.get_running_loop()
+        app.state.begin_shutdown = lambda: loop.call_soon_threadsafe(batcher.close)  # see run_server
         yield
         await batcher.stop(bounds.shutdown_grace_s)
 
@@ -143,7 +145,11 @@ async def wait_answer(request: Request, future: asyncio.Future, timeout_s: float
         if remaining <= 0:
             future.cancel()
             raise asyncio.TimeoutError
-        done, _ = await asyncio.wait({future}, timeout=min(0.5, remaining))
+        try:
+            done, _ = await asyncio.wait({future}, timeout=min(0.5, remaining))
+        except asyncio.CancelledError:  # the server cancels the handler (shutdown): drop the request
+            future.cancel()
+            raise
         if done:
             return future.result()
         if await request.is_disconnected():
@@ -162,3 +168,21 @@ def row_error(row: dict, budget: int, limits: Limits) -> JSONResponse:
             f"{found.group(2) if found else '?'} prompt tokens fit (model context {limits.context})",
         )
     return error(ERROR_STATUS.get(row["error"], 400), f"{row['error']}: {detail}".strip(": "))
+
+
+def run_server(app, host: str, port: int, grace_s: float, log_level: str = "warning") -> None:
+    """uvicorn, with SIGTERM / SIGINT failing the queued requests at once (503) and giving the
+    open connections ``grace_s`` to finish (uvicorn runs the app's shutdown only after them)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            begin = getattr(app.state, "begin_shutdown", None)
+            if begin is not None:
+                begin()
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=max(1, round(grace_s))
+    )
+    Server(config).run()

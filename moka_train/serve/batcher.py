@@ -39,10 +39,16 @@ class Batcher:
         self.queue: asyncio.Queue[Pending] | None = None
         self.batch_sizes: deque[int] = deque(maxlen=1000)  # sizes of the generate calls run (for /v1/moka/stats)
         self._worker: asyncio.Task | None = None
+        self._closing = False
 
     def start(self) -> None:
         self.queue = asyncio.Queue()
         self._worker = asyncio.create_task(self._run())
+
+    def close(self) -> None:
+        """Refuse new requests and fail the queued ones now (the batch in flight goes on)."""
+        self._closing = True
+        self._fail_queued()
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Let the batch in flight finish within ``grace_s``; refuse everything else."""
@@ -65,7 +71,7 @@ class Batcher:
 
     def enqueue(self, question: Question, max_new_tokens: int) -> asyncio.Future:
         """The future of the request's answer row; cancel it to drop the request if not yet started."""
-        if self._worker is None:
+        if self._worker is None or self._closing:
             raise ServerClosing("the server is shutting down; retry elsewhere")
         future = asyncio.get_running_loop().create_future()
         self.queue.put_nowait(Pending(question, max_new_tokens, future))
