@@ -15,7 +15,7 @@ import torch
 
 from ..config import RunConfig
 from ..data.feature_cache import cache_for
-from ..data.media import MediaError, load_media
+from ..data.media import MediaError, MediaLimits, load_media
 from ..data.records import read_jsonl
 from ..encoders.registry import build_encoder
 from ..model.build import DTYPES
@@ -79,6 +79,7 @@ def _cache_one(cache, encoder, modality, data_cfg, key: str, path, sample_id: st
             size=data_cfg.image_size,
             max_seconds=data_cfg.audio_max_seconds,
             plan=modality.sampling_plan(),
+            limits=MediaLimits.from_data(data_cfg),
         )
     except MediaError as err:
         log.warning("not cached: %s", err)
