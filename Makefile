@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 CONSTRAINTS ?= constraints.txt
 PIN = $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 
-.PHONY: install test test-latest lint demo real-weights bench bench-gpu clean
+.PHONY: install test test-latest lint demo real-weights demo-real bench bench-gpu clean
 
 install: $(STAMP)
 
@@ -48,6 +48,11 @@ demo: install
 # pocketsphinx-testdata. A re-run with a current cache is a no-op. README: Real weights
 real-weights: install
 	$(PY) scripts/fetch_real_weights.py
+
+# real Whisper tiny.en + SmolLM2-135M-Instruct: projector pretraining, MokA and LoRA, held out on
+# unseen synthetic voices and real human recordings (after `make real-weights`)
+demo-real: install
+	OMP_NUM_THREADS=2 $(PY) scripts/demo_real.py --output-dir demo_real_out
 
 # one JSON line of side-by-side ratios each (README, Performance); about 12 minutes on 2 CPU cores
 bench: install
