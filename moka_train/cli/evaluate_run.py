@@ -33,7 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", required=True, help="an export directory (<output_dir>/export/<stage>)")
     parser.add_argument("--benchmark", required=True, choices=BENCHMARKS)
     parser.add_argument("--input", required=True, help="the benchmark in the unified evaluation JSONL")
-    parser.add_argument("--output", help="predictions JSONL (default: next to the export)")
+    parser.add_argument(
+        "--output",
+        help="predictions JSONL (default: <output_dir>/predictions/<export>_<benchmark>_<probe>.jsonl, "
+        "under the run's output_dir, never inside the export)",
+    )
     parser.add_argument(
         "--limit",
         type=int,
@@ -77,7 +81,7 @@ def run_main(argv: list[str]) -> int:
         init_distributed()
     cfg = load_config(args.config, args.overrides)
     probe = "-".join(args.adapter_modalities) if args.adapter_modalities else "all"
-    output = Path(args.output or Path(args.checkpoint) / f"predictions_{args.benchmark}_{probe}.jsonl")
+    output = Path(args.output) if args.output else default_output(cfg, args.checkpoint, args.benchmark, probe)
     budget = decoding_budget(args.benchmark, args.max_new_tokens)
     try:
         run_generation(
@@ -97,6 +101,14 @@ def run_main(argv: list[str]) -> int:
         sys.stderr.write(f"evaluate run: {err}\n")
         return 2
     return score_and_record(args, cfg, output, probe, budget) if is_main() else 0
+
+
+def default_output(cfg, checkpoint: str, benchmark: str, probe: str) -> Path:
+    """Predictions under the run's own output_dir (an export directory holds weights only: it may be
+    read-only, shared, or copied elsewhere), named by the export's stage, benchmark and probe."""
+    folder = Path(cfg.output_dir) / "predictions"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{Path(checkpoint).name}_{benchmark}_{probe}.jsonl"
 
 
 def score_and_record(args: argparse.Namespace, cfg, output: Path, probe: str, budget: int) -> int:

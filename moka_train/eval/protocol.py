@@ -132,6 +132,8 @@ PROTOCOLS: dict[str, Protocol] = {
         Protocol("mmau_speech", 64, prompt=mmau_prompt),
         Protocol("airbench_speech", 64, prompt=airbench_prompt),
         Protocol("asr_wer", 128, prompt=asr_prompt),
+        # the demo's data (moka_train.testing.synthetic): rows carry their prompts, answers are 1-2 words
+        Protocol("synthetic_avqa", 32),
     )
 }
 

@@ -7,6 +7,7 @@ method appear in the paper's tables, the published figure stands beside ours.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..utils.jsonl import read_objects
@@ -125,10 +126,20 @@ LLAMA2 = {
 PAPER = {"llama2": LLAMA2}
 
 
+# a recipe name's backbone word: llama2, llama3, qwen2, qwen25, qwen25vl, qwen3, smollm2, ...
+_BACKBONE_WORD = re.compile(r"(llama|qwen|smollm|mistral|vicuna|gemma|phi)\d[0-9a-z]*")
+
+
 def backbone_of(recipe: str) -> str:
-    """`avqa_llama2` -> `llama2` (recipes are named <scenario>_<backbone>[_<method>])."""
-    parts = Path(recipe).stem.split("_")
-    return parts[1] if len(parts) > 1 else ""
+    """The backbone a recipe name says: `avqa_llama2` -> `llama2`, `real_speech_smollm2` ->
+    `smollm2`, `ave_llama2_official` -> `llama2` (the word that names a model family, wherever it
+    stands); the demo's `tiny_*` recipes run a tiny random LLaMA: `tiny`; anything else: "" (shown
+    as "?", never a scenario word taken for a backbone)."""
+    words = Path(recipe).stem.split("_")
+    named = [w for w in words if _BACKBONE_WORD.fullmatch(w)]
+    if named:
+        return named[0]
+    return "tiny" if "tiny" in words else ""
 
 
 def read_results(paths: list[str | Path]) -> list[dict]:

@@ -88,6 +88,7 @@ GOOD = {
     "mmau_speech": {"prediction": "a dog", "answer": "a dog", "choices": ["a dog", "a cat"]},
     "airbench_speech": {"prediction": "A", "answer": "rain", "choice_a": "rain", "choice_b": "wind"},
     "asr_wer": {"prediction": "hello world", "answer": "hello world"},
+    "synthetic_avqa": {"prediction": "red", "answer": "red", "task": "colour"},
 }
 ERROR_ROW = {"id": "bad", "error": "unreadable_media", "detail": "cannot read v.mp4"}
 

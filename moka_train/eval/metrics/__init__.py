@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import airbench, ave, mmau, mmbench, mme, music_avqa, pope, seed, wer
+from . import airbench, ave, mmau, mmbench, mme, music_avqa, pope, seed, synthetic_avqa, wer
 from .common import MODES, ScoringError
 
 SCORERS: dict[str, Callable[..., dict]] = {
@@ -17,6 +17,7 @@ SCORERS: dict[str, Callable[..., dict]] = {
     "mmau_speech": mmau.score,
     "airbench_speech": airbench.score,
     "asr_wer": wer.score,
+    "synthetic_avqa": synthetic_avqa.score,  # the demo's held-out QA (make demo, configs/tiny_avqa.yaml)
 }
 # scorers that read a separate annotations file (AVE's class list and truth by video id)
 TAKES_ANNOTATIONS = frozenset({"ave"})

@@ -43,8 +43,21 @@ def result(benchmark: str, metric: str, value: float, n: int, n_unparsed: int, m
 
 def accuracy_result(benchmark: str, correct: list[bool], n: int, n_unparsed: int, mode: str, **breakdown) -> dict:
     """An accuracy result: the percent of ``correct`` verdicts that hold (``n`` rows in all; a
-    scorer that leaves unparsed rows out scores fewer verdicts than rows)."""
+    scorer that leaves unparsed rows out scores fewer verdicts than rows). No verdict at all is an
+    error, never 0.0: an accuracy over nothing reads as a result."""
+    if not correct:
+        raise nothing_scorable(benchmark, n, n_unparsed, mode)
     return result(benchmark, "accuracy", percent(sum(correct), len(correct)), n, n_unparsed, mode, **breakdown)
+
+
+def nothing_scorable(benchmark: str, n: int, n_unparsed: int, mode: str) -> ScoringError:
+    """The error of a score over zero scorable rows: what happened, and what to check."""
+    return ScoringError(
+        f"{benchmark} ({mode} mode): none of the {n} rows can be scored ({n_unparsed} unparsed answers), "
+        f"so there is no score (not 0.0); the predictions do not have the form the {benchmark} parser reads "
+        f"(moka_train/eval/metrics/{benchmark}.py): check that --benchmark names the data's benchmark, "
+        "or use --mode strict to count unparsed answers wrong"
+    )
 
 
 def require(row: dict, key: str) -> object:

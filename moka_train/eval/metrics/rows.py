@@ -3,7 +3,8 @@
 Each benchmark's ``score(rows, mode)`` is wrapped by :func:`scores_rows`, so the rules hold however
 a scorer is reached (the CLI, ``evaluate run``, or a direct call):
 
-* no rows at all is an error (a score of 0.0 over nothing looks like a result);
+* no rows at all is an error (a score of 0.0 over nothing looks like a result), and so is a set
+  of rows that are all error rows in official mode (nothing left to score);
 * two rows with the same ``id`` are an error naming some of them (a sample counted twice moves
   the number, and a merge that duplicated rows is a bug to see, not to average over);
 * a *missing* row (``missing: true``, an error row written when a sample's media could not be
@@ -46,6 +47,11 @@ def scores_rows(benchmark: str) -> Callable[[Callable[..., dict]], Callable[...,
             check_rows(benchmark, rows)
             missing = sum(bool(r.get("missing")) for r in rows)
             if mode == "official":
+                if missing == len(rows):  # nothing left to score: an error, not a 0.0
+                    raise ScoringError(
+                        f"{benchmark}: all {missing} rows are error rows (no answer: unreadable media or an "
+                        "unrenderable prompt); fix the inputs named in their 'detail' and rerun the evaluation"
+                    )
                 out = score([r for r in rows if not r.get("missing")], mode, **kwargs)
             else:
                 out = score([as_empty_answer(r) if r.get("missing") else r for r in rows], mode, **kwargs)
