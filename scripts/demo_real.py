@@ -30,8 +30,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 from moka_train.cli import main as cli_main  # noqa: E402
 from moka_train.config import load_config  # noqa: E402
+from moka_train.eval.protocol import ASR_INSTRUCTION, asr_prompt  # noqa: E402
 from moka_train.testing.real_weights import ARTIFACTS, converted_path, resolve_cache_dir, verify_manifest  # noqa: E402
-from moka_train.testing.spoken_cards import build_spoken_cards  # noqa: E402
+from moka_train.testing.spoken_cards import Instruction, build_spoken_cards  # noqa: E402
 from moka_train.train.feature_cache_writer import fill_feature_cache  # noqa: E402
 from moka_train.train.run import run  # noqa: E402
 from moka_train.utils.jsonl import read_objects  # noqa: E402
@@ -40,6 +41,7 @@ CONFIG = ROOT / "configs" / "real_speech_smollm2.yaml"
 POCKETSPHINX = "/usr/share/pocketsphinx/test/data"
 PRETRAIN = "run_pretrain"
 SPLITS = ("unseen_voices", "real")
+ASR = Instruction(asr_prompt(), ASR_INSTRUCTION)  # the asr_wer protocol's instruction, trained and evaluated
 START = time.monotonic()
 
 
@@ -74,7 +76,7 @@ def main() -> int:
     data = root / "data"
     if not (data / "heldout.jsonl").is_file():
         say(f"synthesising speech into {data} ...")
-        counts = build_spoken_cards(data, POCKETSPHINX, args.train_samples, args.heldout_samples, args.data_seed)
+        counts = build_spoken_cards(data, POCKETSPHINX, ASR, args.train_samples, args.heldout_samples, args.data_seed)
         say(f"data: {counts['train']} training clips, {counts['unseen_voices']} unseen-voice and {counts['real']} real")
     say("feature cache: Whisper tiny.en over every clip ...")
     fill_caches(config(root, "moka", args), data / "heldout.jsonl")

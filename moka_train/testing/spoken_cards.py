@@ -10,7 +10,9 @@ hundred CPU steps.
 
 Training speech is synthesised with espeak-ng over several voices, speeds and pitches; one
 held-out set uses voices never heard in training (other accents and voice variants), the other
-the real recordings. Everything is written in the unified JSONL schema under one data root.
+the real recordings. Everything is written in the unified JSONL schema under one data root; the
+instruction is the caller's (the demo passes the ``asr_wer`` protocol's, ``eval.protocol.asr_prompt``,
+which this side of the package may not import).
 """
 
 from __future__ import annotations
@@ -20,9 +22,8 @@ import random
 import shutil
 import subprocess
 import wave
+from dataclasses import dataclass
 from pathlib import Path
-
-from ..eval.protocol import ASR_INSTRUCTION, asr_prompt
 
 RANKS = ("ace", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "jack", "queen", "king")
 SUITS = ("clubs", "diamonds", "hearts", "spades")
@@ -106,21 +107,28 @@ def real_rows(root: Path, pocketsphinx: Path) -> list[dict]:
     return rows
 
 
-def training_record(row: dict, plain: bool) -> dict:
-    """Stage 1 (plain): the speech, then its transcript. Stage 2 (chat): the ASR instruction."""
-    prompt = "<speech>" if plain else asr_prompt()
+@dataclass(frozen=True)
+class Instruction:
+    prompt: str  # the whole user turn, with one <speech> placeholder
+    question: str  # the instruction alone (eval rows keep it as ``question``)
+
+
+def training_record(row: dict, instruction: Instruction | None) -> dict:
+    """Stage 1 (``instruction`` None, plain template): the speech, then its transcript.
+    Stage 2 (chat): the instruction's prompt, then the transcript."""
+    prompt = "<speech>" if instruction is None else instruction.prompt
     turns = [{"from": "human", "value": prompt}, {"from": "gpt", "value": row["text"]}]
     return {"id": row["id"], "speech": row["speech"], "conversations": turns}
 
 
-def eval_record(row: dict, split: str) -> dict:
+def eval_record(row: dict, split: str, instruction: Instruction) -> dict:
     """An ``asr_wer`` evaluation row: the prompt only; the truth in ``answer``, the set in ``split``."""
-    turns = [{"from": "human", "value": asr_prompt()}]
+    turns = [{"from": "human", "value": instruction.prompt}]
     return {
         "id": row["id"],
         "speech": row["speech"],
         "conversations": turns,
-        "question": ASR_INSTRUCTION,
+        "question": instruction.question,
         "answer": row["text"],
         "split": split,
     }
@@ -131,7 +139,9 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
     return path
 
 
-def build_spoken_cards(root: str | Path, pocketsphinx: str | Path, train: int, heldout: int, seed: int = 0) -> dict:
+def build_spoken_cards(
+    root: str | Path, pocketsphinx: str | Path, instruction: Instruction, train: int, heldout: int, seed: int = 0
+) -> dict:
     """Writes the clips and ``pretrain.jsonl`` (plain), ``train.jsonl`` (chat), ``heldout.jsonl``
     (splits ``unseen_voices`` and ``real``) under ``root``; returns the files and counts."""
     root = Path(root)
@@ -140,11 +150,12 @@ def build_spoken_cards(root: str | Path, pocketsphinx: str | Path, train: int, h
     unseen = synthetic_rows(root, "unseen", HELDOUT_VOICES, heldout, seed + 1000)
     real = real_rows(root, Path(pocketsphinx))
     files = {
-        "pretrain": write_jsonl(root / "pretrain.jsonl", [training_record(r, plain=True) for r in train_rows]),
-        "train": write_jsonl(root / "train.jsonl", [training_record(r, plain=False) for r in train_rows]),
+        "pretrain": write_jsonl(root / "pretrain.jsonl", [training_record(r, None) for r in train_rows]),
+        "train": write_jsonl(root / "train.jsonl", [training_record(r, instruction) for r in train_rows]),
         "heldout": write_jsonl(
             root / "heldout.jsonl",
-            [eval_record(r, "unseen_voices") for r in unseen] + [eval_record(r, "real") for r in real],
+            [eval_record(r, "unseen_voices", instruction) for r in unseen]
+            + [eval_record(r, "real", instruction) for r in real],
         ),
     }
     return {"files": files, "train": len(train_rows), "unseen_voices": len(unseen), "real": len(real)}

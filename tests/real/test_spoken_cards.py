@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from moka_train.data.media import load_audio
+from moka_train.eval.protocol import ASR_INSTRUCTION, asr_prompt
 from moka_train.testing import spoken_cards as sc
 from real.conftest import require_pocketsphinx
 
@@ -33,14 +34,15 @@ def test_build_writes_synthetic_and_real_rows_in_the_task_vocabulary(tmp_path):
     pocketsphinx = require_pocketsphinx()
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (make real-weights installs it as root)")
-    counts = sc.build_spoken_cards(tmp_path, pocketsphinx, train=7, heldout=3, seed=0)
+    instruction = sc.Instruction(asr_prompt(), ASR_INSTRUCTION)
+    counts = sc.build_spoken_cards(tmp_path, pocketsphinx, instruction, train=7, heldout=3, seed=0)
     assert (counts["train"], counts["unseen_voices"], counts["real"]) == (7, 3, 6)
     vocabulary = set(sc.RANKS) | set(sc.SUITS) | set(sc.DIGITS) | {"of"}
     pretrain = [json.loads(line) for line in (tmp_path / "pretrain.jsonl").read_text().splitlines()]
     train = [json.loads(line) for line in (tmp_path / "train.jsonl").read_text().splitlines()]
     heldout = [json.loads(line) for line in (tmp_path / "heldout.jsonl").read_text().splitlines()]
     assert [r["conversations"][0]["value"] for r in pretrain] == ["<speech>"] * 7
-    assert all(r["conversations"][0]["value"].count("<speech>") == 1 for r in train + heldout)
+    assert all(r["conversations"][0]["value"] == asr_prompt() for r in train + heldout)
     assert all(set(r["conversations"][1]["value"].split()) <= vocabulary for r in train)
     real = {r["id"]: r["answer"] for r in heldout if r["split"] == "real"}
     assert real["real-cards-005"] == "eight of spades four of clubs seven of hearts"
