@@ -40,6 +40,7 @@ class Batcher:
         self.batch_sizes: deque[int] = deque(maxlen=1000)  # sizes of the generate calls run (for /v1/moka/stats)
         self._worker: asyncio.Task | None = None
         self._closing = False
+        self._in_flight: list[Pending] = []  # the batch being collected or answered
 
     def start(self) -> None:
         self.queue = asyncio.Queue()
@@ -51,23 +52,27 @@ class Batcher:
         self._fail_queued()
 
     async def stop(self, grace_s: float = 10.0) -> None:
-        """Let the batch in flight finish within ``grace_s``; refuse everything else."""
+        """Let the batch in flight finish within ``grace_s`` (an idle worker stops at once);
+        refuse everything else."""
         if self._worker is None:
             return
         worker, self._worker = self._worker, None
-        self._fail_queued()
-        try:
-            await asyncio.wait_for(asyncio.shield(worker), grace_s)
-        except (asyncio.TimeoutError, asyncio.CancelledError):
-            pass
+        self.close()
+        if self._in_flight:
+            try:
+                await asyncio.wait_for(asyncio.shield(worker), grace_s)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                pass
         worker.cancel()
-        self._fail_queued()
+        self._fail_queued(in_flight=True)
 
-    def _fail_queued(self) -> None:
+    def _fail_queued(self, in_flight: bool = False) -> None:
+        """Fail the queued requests (and the batch in flight: when it is given up)."""
+        waiting = list(self._in_flight) if in_flight else []  # settled only if never answered
         while self.queue is not None and not self.queue.empty():
-            pending = self.queue.get_nowait()
-            if not pending.future.done():
-                pending.future.set_exception(ServerClosing("the server is shutting down; retry elsewhere"))
+            waiting.append(self.queue.get_nowait())
+        for pending in waiting:
+            _settle(pending.future, error=ServerClosing("the server is shutting down; retry elsewhere"))
 
     def enqueue(self, question: Question, max_new_tokens: int) -> asyncio.Future:
         """The future of the request's answer row; cancel it to drop the request if not yet started."""
@@ -81,7 +86,7 @@ class Batcher:
         return await self.enqueue(question, max_new_tokens)
 
     async def _collect(self) -> list[Pending]:
-        batch = [await self.queue.get()]
+        batch = self._in_flight = [await self.queue.get()]
         deadline = asyncio.get_running_loop().time() + self.window_s
         while len(batch) < self.max_batch:
             remaining = deadline - asyncio.get_running_loop().time()
@@ -94,10 +99,11 @@ class Batcher:
         return [p for p in batch if not p.future.done()]  # a cancelled request is not generated
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             batch = await self._collect()
             for budget in sorted({p.max_new_tokens for p in batch}):
                 await self._answer([p for p in batch if p.max_new_tokens == budget], budget)
+            self._in_flight = []
 
     async def _answer(self, group: list[Pending], budget: int) -> None:
         loop = asyncio.get_running_loop()

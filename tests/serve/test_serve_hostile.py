@@ -283,10 +283,11 @@ def test_request_timeout_is_504(engine):
             return 2048
 
         def answer(self, questions, budget, cancelled=None):
-            release.wait(5)
+            while not cancelled():  # the timed-out request's future is cancelled: generation stops
+                release.wait(0.05)
             return [{"prediction": "x", "generated_tokens": 1} for _ in questions]
 
-    app = create_app(Slow(), "m", None, 1, bounds=ServeBounds(request_timeout_s=0.3))
+    app = create_app(Slow(), "m", None, 1, bounds=ServeBounds(request_timeout_s=0.3, shutdown_grace_s=2.0))
     with TestClient(app) as http:
         client = openai.OpenAI(base_url="http://testserver/v1", api_key="unused", max_retries=0, http_client=http)
         with pytest.raises(openai.APIStatusError, match="no answer within") as info:
