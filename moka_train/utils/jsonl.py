@@ -31,6 +31,8 @@ def parse_object(text: str, source: str, error: type[Exception] = JsonlError, wh
         obj = json.loads(text)
     except json.JSONDecodeError as err:
         raise error(f"{source}: not valid JSON ({err.msg} at column {err.colno})") from None
+    except RecursionError:
+        raise error(f"{source}: nested too deeply to be {what}") from None
     if not isinstance(obj, dict):
         raise error(f"{source}: {what} must be a JSON object, got {type(obj).__name__}")
     return obj

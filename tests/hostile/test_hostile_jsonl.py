@@ -92,3 +92,10 @@ def test_a_huge_line_is_skipped_in_bounded_memory(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "['ok', 'line_too_long', 'after']"
+
+
+def test_a_deeply_nested_line_is_named(tmp_path):
+    file = tmp_path / "rows.jsonl"
+    file.write_text('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    with pytest.raises(JsonlError, match=r"rows\.jsonl:1: nested too deeply to be a line"):
+        read_objects(file)
