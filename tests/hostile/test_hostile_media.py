@@ -129,3 +129,30 @@ def test_a_bomb_is_a_bad_sample_in_training(workspace, tmp_path):
     item = dataset[0]
     assert item["id"] == good["id"]
     assert item["bad_samples"][0]["id"] == "bomb" and "declares 1 Hz" in item["bad_samples"][0]["detail"]
+
+
+def test_video_frames_too_large_to_decode_are_refused(tmp_path, monkeypatch):
+    """A video's frame size is read from its header (its frames are decoded whole, one at a time);
+    its length is not bounded: only the sampled frames are decoded."""
+    import fractions
+
+    import av
+
+    from moka_train.data import media
+
+    path = tmp_path / "long.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=fractions.Fraction(1, 100))  # a frame every 100 s: 75 min
+        stream.width = stream.height = 32
+        stream.pix_fmt = "yuv420p"
+        for k in range(45):
+            frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+            frame.pts = k
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    check_media("video", path, MediaLimits(max_seconds=60.0))  # long, but only 4 frames are decoded
+    monkeypatch.setattr(media, "MAX_VIDEO_PIXELS", 32 * 31)
+    with pytest.raises(MediaTooLargeError, match="video frames are 32x32"):
+        check_media("video", path, MediaLimits())

@@ -43,7 +43,7 @@ class DataConfig(Section):
     image_size: int = Field(224, gt=0)
     audio_max_seconds: float | None = Field(None, gt=0)  # crop decoded audio first (None: keep all)
     media_max_bytes: int | None = Field(512 * 1024**2, gt=0)  # a larger media file is a bad sample (HTTP 413 in serve)
-    media_max_seconds: float | None = Field(3600.0, gt=0)  # longer audio/video (by its header) is refused undecoded
+    media_max_seconds: float | None = Field(3600.0, gt=0)  # longer audio (by its header) is refused undecoded
     max_line_bytes: int = Field(1024**2, gt=0)  # a longer JSONL line is dropped as overlength before it is parsed
     # query span: text between these markers, else the user lines minus lead-ins and placeholders
     query_markers: tuple[str, str] = ("<query>", "</query>")
