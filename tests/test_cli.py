@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from recipe_inputs import create_recipe_inputs
 
 from moka_train.cli import main
 from moka_train.config import load_config
@@ -19,9 +20,18 @@ RECIPE = {
 }
 
 
-def test_validate_prints_loadable_yaml(tmp_path, capsys):
+def recipe_with_inputs(tmp_path: Path) -> Path:
+    """RECIPE with its inputs under tmp_path, stand-ins created (validate refuses missing paths)."""
+    recipe = {**RECIPE, "model": {**RECIPE["model"], "llm_path": str(tmp_path / "llm")}}
+    recipe["data"] = {"root": str(tmp_path / "data"), "train_file": str(tmp_path / "data" / "train.jsonl")}
     path = tmp_path / "r.yaml"
-    path.write_text(yaml.safe_dump(RECIPE))
+    path.write_text(yaml.safe_dump(recipe))
+    create_recipe_inputs(path)
+    return path
+
+
+def test_validate_prints_loadable_yaml(tmp_path, capsys):
+    path = recipe_with_inputs(tmp_path)
     assert main(["validate", "--config", str(path), "adapter.rank=12"]) == 0
     printed = tmp_path / "printed.yaml"
     printed.write_text(capsys.readouterr().out)
@@ -37,8 +47,7 @@ def test_bad_key_exits_2_with_message(tmp_path, capsys):
 
 
 def test_train_script_accepts_local_rank_and_dry_run(tmp_path):
-    path = tmp_path / "r.yaml"
-    path.write_text(yaml.safe_dump(RECIPE))
+    path = recipe_with_inputs(tmp_path)
     out = subprocess.run(
         [
             sys.executable,
@@ -75,6 +84,8 @@ def test_dry_run_reports_paper_token_budget_and_parameters(tmp_path, monkeypatch
     ).save_pretrained(models / "clip-vit-large-patch14")
     monkeypatch.setenv("MODEL_ROOT", str(models))
     monkeypatch.setenv("DATA_ROOT", str(tmp_path / "data"))
+    monkeypatch.setenv("PRETRAIN_EXPORT", str(tmp_path / "pretrain"))
+    create_recipe_inputs(ROOT / "configs" / "avqa_llama2.yaml")  # the data and the BEATs file: empty stand-ins
     assert main(["train", "--config", str(ROOT / "configs" / "avqa_llama2.yaml"), "--dry-run"]) == 0
     summary = yaml.safe_load(
         "\n".join(
@@ -129,7 +140,7 @@ def test_infer_with_nothing_to_answer_exits_1_before_loading_a_model(tmp_path, c
     path.write_text(yaml.safe_dump(RECIPE))  # no data.eval_file; llm "llm" and no export exist
     assert main(["infer", "--config", str(path)]) == 1
     err = capsys.readouterr().err
-    assert err == "infer: give --question (with --video/--audio/...), --input, or set data.eval_file\n"
+    assert err == "error: infer: give --question (with --video/--audio/...), --input, or set data.eval_file\n"
 
 
 def test_version_names_the_package_version(capsys):

@@ -14,8 +14,8 @@ import sys
 from collections.abc import Callable
 
 from .. import __version__
-from ..config import ConfigError
 from . import config_reference, evaluate, import_official, infer, lmms_eval, lmms_tasks, serve, show, validate
+from .errors import pop_debug, run_guarded
 
 SUBCOMMANDS = (validate, show, infer, evaluate, serve, import_official, lmms_tasks, lmms_eval, config_reference)
 # subcommands whose arguments are parsed by what they run, not by this parser
@@ -25,6 +25,7 @@ PASS_THROUGH = {"evaluate": evaluate.cmd_evaluate, "lmms-eval": lmms_eval.cmd_lm
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moka-train", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"moka-train {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error (any position)")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in SUBCOMMANDS:
         module.register(sub)
@@ -32,46 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None, command: str | None = None) -> int:
-    """Entry point; ``command`` lets ``scripts/train.py`` fix the subcommand."""
+    """Entry point; ``command`` lets ``scripts/train.py`` fix the subcommand. Failures print one
+    ``error:`` line and exit 2 (user input) or 130 (Ctrl-C): see :mod:`.errors`."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if command is not None:
         argv = [command] + argv
+    argv, debug = pop_debug(argv)
     if argv[:1] and argv[0] in PASS_THROUGH:  # evaluate's subcommands and lmms-eval parse their own arguments
         args = argparse.Namespace(command=argv[0], rest=argv[1:], func=PASS_THROUGH[argv[0]])
     else:
         args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
-    try:
-        return func(args)
-    except ConfigError as err:
-        sys.stderr.write(f"config error: {err}\n")
-        return 2
-    except Exception as err:
-        label = _named_error(err)
-        if label is None:
-            raise
-        sys.stderr.write(f"{label}: {err}\n")  # a refusal of the library, named by file / key / sample
-        return 2
-
-
-# the library's named refusals (module, class, label): exit code 2 with the message, no traceback
-NAMED_ERRORS = (
-    ("moka_train.train.checkpoint_files", "CheckpointFileError", "checkpoint error"),
-    ("moka_train.adapters.state", "ExportError", "export error"),
-    ("moka_train.model.official_import.keymap", "OfficialImportError", "import error"),
-    ("moka_train.data.dataset", "BadSampleError", "data error"),
-    ("moka_train.data.report", "DataQualityError", "data error"),
-    ("moka_train.data.records", "RecordError", "data error"),
-    ("moka_train.utils.jsonl", "JsonlError", "data error"),
-    ("moka_train.data.media", "MediaError", "media error"),
-)
-
-
-def _named_error(err: Exception) -> str | None:
-    """The label of a named library error, without importing torch for every command: a class
-    can only have been raised where its module is loaded."""
-    for module_name, class_name, label in NAMED_ERRORS:
-        module = sys.modules.get(module_name)
-        if module is not None and isinstance(err, getattr(module, class_name)):
-            return label
-    return None
+    return run_guarded(func, args, debug)

@@ -98,7 +98,7 @@ def run_main(argv: list[str]) -> int:
             decoding=Decoding(args.decoding, args.seed),
         )
     except (ProgressError, EvaluationInputError) as err:
-        sys.stderr.write(f"evaluate run: {err}\n")
+        sys.stderr.write(f"error: {err}\n")
         return 2
     return score_and_record(args, cfg, output, probe, budget) if is_main() else 0
 
@@ -121,7 +121,7 @@ def score_and_record(args: argparse.Namespace, cfg, output: Path, probe: str, bu
     try:
         scored = score_file(args.benchmark, str(output), args.mode)
     except (PredictionsError, ScoringError) as err:  # the predictions stay; `evaluate score` can be rerun
-        sys.stderr.write(f"evaluate run: predictions written to {output}, but they cannot be scored: {err}\n")
+        sys.stderr.write(f"error: predictions written to {output}, but they cannot be scored: {err}\n")
         return 2
     run = {
         "method": cfg.adapter.method,

@@ -56,7 +56,7 @@ def evaluate_main(argv: list[str]) -> int:
     try:
         out = score_file(args.benchmark, args.predictions, args.mode, args.annotations)
     except (PredictionsError, ScoringError) as err:
-        sys.stderr.write(f"evaluate score: {err}\n")
+        sys.stderr.write(f"error: {err}\n")
         return 2
     log.info(
         "%s %s (%s): %.2f over %d rows, %d unparsed, %d missing",

@@ -24,7 +24,7 @@ def infer_main(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     source = args.input or cfg.data.eval_file
     if not args.question and source is None:  # refused before the model is loaded
-        sys.stderr.write("infer: give --question (with --video/--audio/...), --input, or set data.eval_file\n")
+        sys.stderr.write("error: infer: give --question (with --video/--audio/...), --input, or set data.eval_file\n")
         return 1
     export = args.export or str(Path(cfg.output_dir) / "export" / cfg.stages[-1].name)
     tokenizer, model = load_for_inference(cfg, export)
@@ -32,7 +32,7 @@ def infer_main(args: argparse.Namespace) -> int:
         media = {kind: getattr(args, kind) for kind in MEDIA_KINDS if getattr(args, kind)}
         row = answer_question(cfg, tokenizer, model, media, args.question)
         if row.get("error"):
-            sys.stderr.write(f"infer: no answer: {row['error']}: {row['detail']}\n")
+            sys.stderr.write(f"error: infer: no answer: {row['error']}: {row['detail']}\n")
             return 1
         sys.stdout.write(row["prediction"] + "\n")
         return 0

@@ -27,6 +27,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"adapter.method: unknown {cfg.adapter.method!r}; choose one of {', '.join(available_methods())}"
         )
+    from ..train.preflight import preflight
+
+    preflight(cfg)  # every check train runs before building the model: the same refusals, exit 2
     sys.stdout.write(dump_config(cfg))
     from ..model.summary import describe
 

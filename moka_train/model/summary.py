@@ -35,9 +35,11 @@ def token_budget(cfg: RunConfig) -> dict[str, int | str]:
 
 def encoder_width(enc: EncoderConfig) -> int | None:
     path = Path(enc.path)
-    if not path.exists():
+    if not path.exists() or (path.is_file() and path.stat().st_size == 0):  # no metadata to read (yet)
         return None
     if enc.type == "clip_hf":
+        if not (path / "config.json").is_file():
+            return None
         config = json.loads((path / "config.json").read_text())
         return config.get("vision_config", config).get("hidden_size")
     if enc.type == "beats":

@@ -203,7 +203,7 @@ def packing_summary(cfg: RunConfig) -> dict | str:
         return f"unknown: no train file at {data_cfg.train_file!r}"
     try:
         tokenizer = load_tokenizer(cfg.model, data_cfg.prompt_style)
-    except (FileNotFoundError, OSError) as err:
+    except (FileNotFoundError, OSError, ValueError) as err:  # ValueError: a directory without a tokenizer
         return f"unknown: {err}"
     dataset = build_dataset(data_cfg, tokenizer, modality_specs(stage_model_config(cfg, stage)), split="train")
     micro = cfg.train.micro_batch_size

@@ -25,9 +25,9 @@ from .heldout import make_evaluator
 from .identity import check_identity, run_identity
 from .loop import LoopHooks, LoopSettings, LoopState, steps_for, train_stage
 from .metrics import MetricsLogger
+from .preflight import preflight
 from .run_dir import claim_output_dir
 from .stages import (
-    check_stage_order,
     load_init,
     set_trainable,
     stage_model_config,
@@ -39,7 +39,7 @@ log = get_logger(__name__)
 
 
 def run(cfg: RunConfig) -> Path:
-    check_stage_order(cfg)
+    preflight(cfg)  # paths, stage order, data and modalities: refused before anything is built
     init_distributed()
     cfg = with_world_size(cfg, world_size())  # train.global_batch_size -> this world's grad_accum
     out = Path(cfg.output_dir)

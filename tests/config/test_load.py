@@ -139,7 +139,7 @@ def test_empty_env_var_names_key_and_writes_nothing(tmp_path, monkeypatch, capsy
     with pytest.raises(ConfigError, match=r"output_dir: environment variable \$\{DEMO_ROOT\} is set but empty"):
         load_config(config)
     assert main(["train", "--config", str(config)]) == 2
-    assert "config error: output_dir: environment variable ${DEMO_ROOT} is set but empty" in capsys.readouterr().err
+    assert "error: output_dir: environment variable ${DEMO_ROOT} is set but empty" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
 
 
@@ -155,7 +155,7 @@ def test_yaml_syntax_error_is_a_config_error_with_file_line_column(tmp_path, cap
     bad.write_text("model:\n  llm_path: /m\ndata: {root: /d\ntrain:\n  seed: 1\n")  # unclosed flow mapping
     assert main(["validate", "--config", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"config error: {bad}:4:") and "YAML syntax error" in err, err
+    assert err.startswith(f"error: {bad}:4:") and "YAML syntax error" in err, err
     assert "Traceback" not in err and len(err.splitlines()) == 1
 
 

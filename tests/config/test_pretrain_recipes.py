@@ -85,9 +85,11 @@ def test_every_scenario_starts_from_the_pretrain_exports(backbone, scenario, mon
 
 def test_validate_prints_every_stages_plan_and_precision(capsys):
     import yaml
+    from recipe_inputs import create_recipe_inputs
 
     from moka_train.cli import main
 
+    create_recipe_inputs(CONFIGS / "pretrain_llama2.yaml")  # validate refuses paths that do not exist
     assert main(["validate", "--config", str(CONFIGS / "pretrain_llama2.yaml")]) == 0
     out = capsys.readouterr().out
     section = out.split("# --- stage plans (media and precision) ---\n")[1].split("# ---")[0]

@@ -176,9 +176,14 @@ def test_whisper_windows_longer_than_30_s_are_refused(monkeypatch):
         load_config(CONFIGS / "speech_llama3.yaml", ["model.modalities.0.segment_seconds=40"])
 
 
-def test_validate_prints_the_sampling_and_the_temperature_in_force(capsys):
+def test_validate_prints_the_sampling_and_the_temperature_in_force(capsys, monkeypatch, tmp_path):
+    from recipe_inputs import create_recipe_inputs
+
     from moka_train.cli import main
 
+    monkeypatch.setenv("PRETRAIN_EXPORT", str(tmp_path / "pretrain"))
+    for recipe in ("avqa_llama3", "ave_llama3"):
+        create_recipe_inputs(CONFIGS / f"{recipe}.yaml")  # validate refuses inputs that do not exist
     assert main(["validate", "--config", str(CONFIGS / "avqa_llama3.yaml")]) == 0
     out = capsys.readouterr().out
     assert "# video: 10 frame(s) at the segment starts (official) of 10 equal segments" in out

@@ -59,7 +59,7 @@ def test_rerun_without_resume_refuses_and_leaves_the_run_alone(workspace, base_r
     out, data = copy_run(base_run, tmp_path)
     before = snapshot(out)
     proc = run_cli(workspace, args(out, data), expect_rc=2)
-    assert "config error: output_dir" in log(proc) and "already holds a run" in log(proc)
+    assert "error: output_dir" in log(proc) and "already holds a run" in log(proc)
     assert "resume=auto" in log(proc) and "overwrite=true" in log(proc)
     assert snapshot(out) == before  # not a byte changed, config.yaml included
 

@@ -46,7 +46,7 @@ def test_validate_exits_2_naming_the_file(tmp_path, capsys):
     bomb = tmp_path / "laughs.yaml"
     bomb.write_text(laughs(levels=6))  # 10**6 strings: small enough to run uncapped on the old code
     assert main(["validate", "--config", str(bomb)]) == 2
-    assert f"config error: {bomb}: expands to more than 100000 values" in capsys.readouterr().err
+    assert f"error: {bomb}: expands to more than 100000 values" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

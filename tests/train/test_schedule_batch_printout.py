@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from recipe_inputs import create_recipe_inputs
 
 from moka_train.cli import main
 from moka_train.config import load_config
@@ -17,6 +18,7 @@ def roots(monkeypatch, tmp_path):
     monkeypatch.setenv("MODEL_ROOT", str(tmp_path / "models"))
     monkeypatch.setenv("DATA_ROOT", str(tmp_path / "data"))
     monkeypatch.setenv("DEMO_ROOT", str(tmp_path / "demo"))
+    monkeypatch.setenv("PRETRAIN_EXPORT", str(tmp_path / "pretrain"))
 
 
 def printed_section(out: str) -> dict:
@@ -28,7 +30,8 @@ def printed_section(out: str) -> dict:
 def test_validate_shows_schedule_and_batch_per_stage(tmp_path, capsys):
     train_file = tmp_path / "data" / "music_avqa" / "train_with_reasoning.jsonl"
     train_file.parent.mkdir(parents=True)
-    train_file.write_text('{"id": 1}\n' * 3200)  # only counted: 3200 records = 100 steps of 32 per epoch
+    train_file.write_text('{"id": 1, "conversations": []}\n' * 3200)  # counted: 3200 records = 100 steps of 32
+    create_recipe_inputs(CONFIGS / "avqa_llama2.yaml")  # validate refuses paths that do not exist
     stages = [s.name for s in load_config(CONFIGS / "avqa_llama2.yaml").stages]
     assert main(["validate", "--config", str(CONFIGS / "avqa_llama2.yaml"), "--gpus", "3"]) == 0
     shown = printed_section(capsys.readouterr().out)
@@ -48,6 +51,7 @@ def test_train_start_derives_grad_accum_from_the_world_size(tmp_path, monkeypatc
 
     seen = []
     monkeypatch.setattr(run_module, "init_distributed", lambda: None)
+    monkeypatch.setattr(run_module, "preflight", lambda cfg: None)  # no inputs on disk: nothing is built
     monkeypatch.setattr(run_module, "world_size", lambda: 2)
     monkeypatch.setattr(run_module, "load_tokenizer", lambda *a: None)
     monkeypatch.setattr(run_module, "run_stage", lambda cfg, *a: seen.append(cfg.train.grad_accum) or True)

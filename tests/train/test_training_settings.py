@@ -156,4 +156,4 @@ def test_cli_reports_a_broken_checkpoint_without_a_traceback(demo, workspace, tm
     )
     assert rc == 2
     err = capsys.readouterr().err
-    assert "checkpoint error: resume=" in err and "not a complete checkpoint" in err and "Traceback" not in err
+    assert "error: resume=" in err and "not a complete checkpoint" in err and "Traceback" not in err
