@@ -60,6 +60,9 @@ def make_optimizer(groups: list[dict], optim: OptimConfig, offload: bool) -> tor
     if offload:
         from deepspeed.ops.adam import DeepSpeedCPUAdam
 
+        from ..utils.jit_ops import CPU_ADAM, announce_op
+
+        announce_op(CPU_ADAM, "train.deepspeed.offload_optimizer")  # a JIT build on first use: say so first
         return DeepSpeedCPUAdam(groups, lr=optim.lr, betas=optim.betas, adamw_mode=True)
     return torch.optim.AdamW(groups, lr=optim.lr, betas=optim.betas)
 

@@ -44,8 +44,13 @@ def init_distributed() -> None:
     os.environ.setdefault("WORLD_SIZE", "1")
     os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
     os.environ.setdefault("MASTER_PORT", str(_free_port()))
+    from .jit_ops import prepare_cpu_comm, use_venv_extensions_dir
+
+    use_venv_extensions_dir()  # DeepSpeed's JIT ops build in this venv, not the shared ~/.cache
     import deepspeed
 
+    if not torch.cuda.is_available():  # its CPU backend would build a shared-memory op first
+        prepare_cpu_comm(int(os.environ["WORLD_SIZE"]))
     deepspeed.init_distributed(dist_backend="nccl" if torch.cuda.is_available() else "gloo")
 
 
