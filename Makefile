@@ -14,11 +14,16 @@ install: $(STAMP)
 
 # lmms-eval 0.7.3 requires wandb==0.25.0 and av<16, older than the tested set: it is installed
 # with --no-deps, and what its evaluation path imports comes from the lmms-deps extra
+# pip prints each package as it collects and installs it (issue 33 measured 6 minutes of a
+# --quiet install on 2 loaded cores with an empty pip cache: nothing over ~10 s stays silent)
 define install_into
+	@echo "install: a venv in $(1) with moka-train and the $(if $(2),tested versions ($(CONSTRAINTS)),newest releases)"
+	@echo "install: about 6 minutes on 2 cores with an empty pip cache; pip lists each package"
 	test -x $(1)/bin/python || python3 -m venv $(1)
 	$(1)/bin/python -m pip install --quiet --upgrade pip
-	$(1)/bin/python -m pip install --quiet $(2) -e '.[dev,lmms-deps]'
+	$(1)/bin/python -m pip install --progress-bar on $(2) -e '.[dev,lmms-deps]'
 	$(1)/bin/python -m pip install --quiet $(2) --no-deps 'lmms-eval>=0.7.3,<0.8'
+	@echo "install: done; run commands as $(1)/bin/moka-train, or activate the venv first: source $(1)/bin/activate"
 endef
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
