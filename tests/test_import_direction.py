@@ -30,7 +30,7 @@ ALLOWED = {
     "testing": TESTING,
     # benchmark machinery: tiny models and oracles from testing; train for the trainer's own step
     "bench": TESTING | {"bench", "train"},
-    "serve": LOW | {"serve", "eval"},  # the HTTP server: answers through eval.generate
+    "serve": LOW | {"serve", "eval", "data"},  # the HTTP server: samples built in memory (data), answered by eval
     "integrations": LOW | {"integrations", "serve", "eval", "data"},  # lmms-eval plugin and its tasks
     "cli": None,  # the top: may import anything
     "__init__": set(),

@@ -1,4 +1,7 @@
-"""A torch Dataset over JSONL records: rendered token tensors plus raw media per modality.
+"""A torch Dataset over samples: rendered token tensors plus raw media per modality.
+
+The dataset takes samples (in memory: a server request, ``infer --question``), or the entries of
+a JSONL file read by :func:`read_entries` (:meth:`MultimodalDataset.from_file`).
 
 Construction reads and renders every sample once (cheap, text only) so that bad conversations
 and over-length samples are known and counted before training starts, and so the sampler gets
@@ -19,17 +22,19 @@ reason, so that every input id is accounted for.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from torch.utils.data import Dataset
 
 from ..config.sections.data import DataConfig
 from ..modality import ModalitySpec
+from ..utils.jsonl import LineProblem
 from ..utils.logging import get_logger
 from ..utils.media_sampling import SamplingPlan, covered_samples
 from .accepts import accepted_keys, read_accepted
 from .feature_cache import FeatureCache
-from .media import MediaError, MediaLimits, load_media
+from .media import MediaBytes, MediaError, MediaLimits, load_media
 from .records import DEFAULT_MEDIA_KEYS, Sample, conversation_problem, for_generation, read_records, split_turns
 from .report import DataReport
 from .tokenize import QueryRules, Renderer, RenderError
@@ -42,10 +47,23 @@ class BadSampleError(RuntimeError):
     """A bad sample under ``bad_sample_policy: fail`` (the message names file and sample id)."""
 
 
+Entry = tuple[Sample, LineProblem | None]  # a sample, or a stand-in for a line left undecoded and why
+
+
+def read_entries(file: str | Path, cfg: DataConfig, modalities: Sequence[ModalitySpec]) -> list[Entry]:
+    """Every line of a JSONL file: its sample (the modalities' media keys read), or a stand-in
+    with the problem that kept it undecoded (over ``data.max_line_bytes``, not UTF-8)."""
+    accepted = accepted_keys(list(modalities))
+    keys = tuple(dict.fromkeys(DEFAULT_MEDIA_KEYS + tuple(m.name for m in modalities) + tuple(accepted)))
+    return [(s, problem) for s, problem in read_records(file, keys, cfg.max_line_bytes)]
+
+
 class MultimodalDataset(Dataset):
+    """``entries``: samples, or (sample, line problem) pairs as :func:`read_entries` gives them."""
+
     def __init__(
         self,
-        file: str | Path,
+        entries: Sequence[Sample | Entry],
         cfg: DataConfig,
         tokenizer,
         modalities: list[ModalitySpec],
@@ -69,12 +87,8 @@ class MultimodalDataset(Dataset):
             cfg.template_kwargs,
         )
         accepted = accepted_keys(self.modalities)
-        keys = tuple(dict.fromkeys(DEFAULT_MEDIA_KEYS + tuple(m.name for m in modalities) + tuple(accepted)))
-        # (sample, None) or a line left undecoded (over data.max_line_bytes, not UTF-8) and why
-        entries = [
-            (read_accepted(s, accepted) if problem is None else s, problem)
-            for s, problem in read_records(file, keys, cfg.max_line_bytes)
-        ]
+        pairs = [(e, None) if isinstance(e, Sample) else e for e in entries]
+        entries = [(read_accepted(s, accepted) if problem is None else s, problem) for s, problem in pairs]
         if cfg.multi_turn == "split" and not generation:
             entries = [(part, p) for s, p in entries for part in (split_turns(s) if p is None else [s])]
         samples = [s for s, _ in entries]
@@ -97,6 +111,11 @@ class MultimodalDataset(Dataset):
             log.warning(
                 "%s: skipped %d of %d samples: %s", split, self.report.num_bad, len(samples), self.report.counts
             )
+
+    @classmethod
+    def from_file(cls, file: str | Path, cfg: DataConfig, tokenizer, modalities: list[ModalitySpec], **options):
+        """The dataset of a JSONL file; ``options``: ``split``, ``generation``, ``cache``."""
+        return cls(read_entries(file, cfg, modalities), cfg, tokenizer, modalities, **options)
 
     @property
     def signatures(self) -> list[str]:
@@ -136,8 +155,14 @@ class MultimodalDataset(Dataset):
     def _prompt(self, sample: Sample) -> Sample:
         return for_generation(sample) if self.generation else sample
 
+    def _sources(self, sample: Sample) -> dict[str, Path | MediaBytes]:
+        """Where each medium is read from: a sample built in memory carries its own sources;
+        a file's sample names paths under ``data.root`` (absolute or escaping paths refused)."""
+        given = getattr(sample, "sources", None)
+        return given if given is not None else sample.media_paths(self.cfg.root)
+
     def _prescan(self, sample: Sample) -> None:
-        sample.media_paths(self.cfg.root)  # an escaping path is an error under every policy
+        self._sources(sample)  # an escaping path is an error under every policy
         problem = conversation_problem(sample, self.generation)
         if problem:
             self._drop(problem, sample, f"sample {sample.id} ({sample.source}): {problem.replace('_', ' ')}")
@@ -183,11 +208,12 @@ class MultimodalDataset(Dataset):
 
     def _load(self, sample: Sample) -> dict:
         rendered = self.renderer.render(self._prompt(sample), self.generation)
-        paths = sample.media_paths(self.cfg.root)
+        paths = self._sources(sample)
         media, features, notes = {}, {}, []
         plans = {m.name: m.sampling for m in self.modalities}
         for name in rendered.media:
-            cached = self.cache.load(name, paths[name]) if self.cache is not None and paths[name].is_file() else None
+            on_disk = isinstance(paths[name], Path) and paths[name].is_file()
+            cached = self.cache.load(name, paths[name]) if self.cache is not None and on_disk else None
             if cached is not None:  # encoder features: no decoding, no encoder pass
                 features[name] = cached
             else:
@@ -213,7 +239,9 @@ class MultimodalDataset(Dataset):
             "notes": notes,
         }
 
-    def _truncation_notes(self, sample: Sample, name: str, path: Path, media, plan: SamplingPlan | None) -> list:
+    def _truncation_notes(
+        self, sample: Sample, name: str, path: Path | MediaBytes, media, plan: SamplingPlan | None
+    ) -> list:
         """Audio longer than consecutive real-time windows reach is cut: counted, never silent
         (e.g. speech beyond whisper's 30 s window)."""
         if plan is None or plan.kind != "audio" or plan.placement != "consecutive" or plan.time_unit != "real":
@@ -248,4 +276,4 @@ def build_dataset(cfg: DataConfig, tokenizer, modalities: list[ModalitySpec], sp
     file = cfg.train_file if split == "train" else cfg.eval_file
     if file is None:
         raise ValueError(f"data.{'train' if split == 'train' else 'eval'}_file is not set")
-    return MultimodalDataset(file, cfg, tokenizer, modalities, split=split, **options)
+    return MultimodalDataset.from_file(file, cfg, tokenizer, modalities, split=split, **options)

@@ -10,7 +10,8 @@ whole) against ``data.media_max_seconds``, its sample rate and channels, a video
 against the fixed ranges below. A file outside them (a
 "media bomb": a 40 KB WAV declaring a 1 Hz rate, hours of compressed silence) raises
 :class:`MediaTooLargeError` before a sample of it is decoded: a bad sample in training and
-evaluation, HTTP 413 in the server. Training, evaluation and serving all read through here.
+evaluation, HTTP 413 in the server. Training, evaluation and serving all read through here; a request's
+upload is read from memory (:class:`MediaBytes`) through the same checks, never written to disk.
 
 Every call opens its own reader and closes it before returning, so the functions are safe in
 DataLoader worker processes (no handle is shared across a fork). Outputs are *raw*: uint8
@@ -20,6 +21,7 @@ the model side. Every error names the file and the sample id.
 
 from __future__ import annotations
 
+import io
 import math
 import wave
 from dataclasses import dataclass
@@ -52,6 +54,36 @@ class MediaTooLargeError(MediaError):
 
 
 @dataclass(frozen=True)
+class MediaBytes:
+    """Media held in memory (a request's upload): its bytes, the file suffix that says their
+    format, and what errors call it (never a path). Every loader below reads it as it reads a
+    file, through the same header checks and caps."""
+
+    data: bytes
+    suffix: str
+    name: str = "the media input"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+MediaSource = Path | MediaBytes
+
+
+def _source(path: Path | str | MediaBytes) -> MediaSource:
+    return path if isinstance(path, MediaBytes) else Path(path)
+
+
+def _opened(source: MediaSource):
+    """What a reader opens: the path's string, or a fresh in-memory stream of the bytes."""
+    return io.BytesIO(source.data) if isinstance(source, MediaBytes) else str(source)
+
+
+def _exists(source: MediaSource) -> bool:
+    return isinstance(source, MediaBytes) or source.is_file()
+
+
+@dataclass(frozen=True)
 class MediaLimits:
     """Per-file bounds checked before decoding (None: unbounded)."""
 
@@ -64,13 +96,13 @@ class MediaLimits:
         return cls(cfg.media_max_bytes, cfg.media_max_seconds)
 
 
-def check_media(kind: str, path: Path | str, limits: MediaLimits, sample_id: str = "?") -> None:
+def check_media(kind: str, path: Path | str | MediaBytes, limits: MediaLimits, sample_id: str = "?") -> None:
     """Raise :class:`MediaTooLargeError` when the file's size, or what its header declares, is out
     of bounds; :class:`MediaError` when the header cannot be read. Nothing is decoded."""
-    path = Path(path)
-    if not path.is_file():
+    path = _source(path)
+    if not _exists(path):
         raise MediaError(path, sample_id, "file not found")
-    size = path.stat().st_size
+    size = len(path.data) if isinstance(path, MediaBytes) else path.stat().st_size
     if limits.max_bytes is not None and size > limits.max_bytes:
         raise MediaTooLargeError(path, sample_id, f"{size} bytes, above data.media_max_bytes={limits.max_bytes}")
     try:
@@ -93,7 +125,7 @@ def _check_duration(seconds: float, limits: MediaLimits, what: str) -> None:
         raise _bomb(f"{what} declares {seconds:.1f} s, above data.media_max_seconds={limits.max_seconds:g}")
 
 
-def _check_audio_header(path: Path, limits: MediaLimits) -> None:
+def _check_audio_header(path: MediaSource, limits: MediaLimits) -> None:
     rate, channels, seconds = _audio_header(path, limits)
     if not AUDIO_RATES[0] <= rate <= AUDIO_RATES[1]:
         raise _bomb(f"audio header declares {rate} Hz; accepted rates are {AUDIO_RATES[0]}-{AUDIO_RATES[1]} Hz")
@@ -102,16 +134,16 @@ def _check_audio_header(path: Path, limits: MediaLimits) -> None:
     _check_duration(seconds, limits, "audio")
 
 
-def _audio_header(path: Path, limits: MediaLimits) -> tuple[int, int, float]:
+def _audio_header(path: MediaSource, limits: MediaLimits) -> tuple[int, int, float]:
     """(rate, channels, seconds) from the header; a stream that declares no duration is counted
     packet by packet (nothing kept) up to the limit."""
     if path.suffix.lower() == ".wav":
-        with wave.open(str(path), "rb") as fh:
+        with wave.open(_opened(path), "rb") as fh:
             rate, channels = fh.getframerate(), fh.getnchannels()
             return rate, channels, fh.getnframes() / max(rate, 1)
     import av
 
-    with av.open(str(path)) as container:
+    with av.open(_opened(path)) as container:
         if not container.streams.audio:
             raise _bomb("no audio stream")
         stream = container.streams.audio[0]
@@ -131,12 +163,12 @@ def _counted_seconds(container, stream, limits: MediaLimits) -> float:
     return seconds
 
 
-def _check_video_header(path: Path, limits: MediaLimits) -> None:
+def _check_video_header(path: MediaSource, limits: MediaLimits) -> None:
     """Only the frame size: frames are decoded one at a time at the plan's indices (decord
     seeks), so a long video costs time, not memory, and long-video benchmarks stay readable."""
     import av
 
-    with av.open(str(path)) as container:
+    with av.open(_opened(path)) as container:
         if not container.streams.video:
             raise _bomb("no video stream")
         stream = container.streams.video[0]
@@ -152,7 +184,7 @@ def uniform_indices(num_total: int, num_frames: int) -> np.ndarray:
 
 
 def load_video(
-    path: Path | str, num_frames: int, size: int, sample_id: str = "?", position: str = "centre"
+    path: Path | str | MediaBytes, num_frames: int, size: int, sample_id: str = "?", position: str = "centre"
 ) -> torch.Tensor:
     """``num_frames`` frames spread uniformly over the clip, one at the ``position`` (start or
     centre) of each equal segment → uint8 ``[F, size, size, 3]``.
@@ -161,8 +193,8 @@ def load_video(
     """
     import decord  # imported here: a worker process initialises its own decoder
 
-    path = Path(path)
-    if not path.is_file():
+    path = _source(path)
+    if not _exists(path):
         raise MediaError(path, sample_id, "file not found")
     try:
         try:
@@ -178,8 +210,8 @@ def load_video(
     return frames  # [F, H, W, 3] uint8
 
 
-def _decode_frames(decord, path: Path, num_frames: int, size: int, position: str) -> np.ndarray:
-    reader = decord.VideoReader(str(path), width=size, height=size, num_threads=1)
+def _decode_frames(decord, path: MediaSource, num_frames: int, size: int, position: str) -> np.ndarray:
+    reader = decord.VideoReader(_opened(path), width=size, height=size, num_threads=1)
     total = len(reader)
     if total == 0:
         raise ValueError("no frames")
@@ -195,7 +227,7 @@ def _resize(frames: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def load_audio(
-    path: Path | str,
+    path: Path | str | MediaBytes,
     sample_rate: int = AUDIO_SAMPLE_RATE,
     max_seconds: float | None = None,
     sample_id: str = "?",
@@ -208,7 +240,7 @@ def load_audio(
     are read); flac/mp3/mp4/m4a through decord's FFmpeg-based AudioReader, which resamples and
     downmixes while decoding.
     """
-    path = Path(path)
+    path = _source(path)
     check_media("audio", path, limits or MediaLimits(), sample_id)
     try:
         if path.suffix.lower() == ".wav":
@@ -226,8 +258,8 @@ def load_audio(
     return wav
 
 
-def _read_wav(path: Path, sample_rate: int, max_seconds: float | None = None) -> torch.Tensor:
-    with wave.open(str(path), "rb") as fh:
+def _read_wav(path: MediaSource, sample_rate: int, max_seconds: float | None = None) -> torch.Tensor:
+    with wave.open(_opened(path), "rb") as fh:
         width, channels, rate = fh.getsampwidth(), fh.getnchannels(), fh.getframerate()
         claimed = fh.getnframes()
         if max_seconds is not None:  # the crop, and a margin for the resampler's filter
@@ -252,24 +284,24 @@ def _read_wav(path: Path, sample_rate: int, max_seconds: float | None = None) ->
     return wav.float()
 
 
-def _read_ffmpeg(path: Path, sample_rate: int) -> torch.Tensor:
+def _read_ffmpeg(path: MediaSource, sample_rate: int) -> torch.Tensor:
     import decord
 
-    reader = decord.AudioReader(str(path), sample_rate=sample_rate, mono=True)
+    reader = decord.AudioReader(_opened(path), sample_rate=sample_rate, mono=True)
     data = reader[:].asnumpy()  # [1, N]
     del reader
     return torch.from_numpy(np.ascontiguousarray(data.reshape(-1), dtype=np.float32))
 
 
-def load_image(path: Path | str, size: int, sample_id: str = "?") -> torch.Tensor:
+def load_image(path: Path | str | MediaBytes, size: int, sample_id: str = "?") -> torch.Tensor:
     """RGB image resized to ``size`` x ``size`` → uint8 ``[1, size, size, 3]`` (a one-frame clip)."""
     from PIL import Image
 
-    path = Path(path)
-    if not path.is_file():
+    path = _source(path)
+    if not _exists(path):
         raise MediaError(path, sample_id, "file not found")
     try:
-        with Image.open(path) as img:
+        with Image.open(_opened(path)) as img:
             rgb = img.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)
             array = np.asarray(rgb, dtype=np.uint8)
     except Exception as err:
@@ -279,7 +311,7 @@ def load_image(path: Path | str, size: int, sample_id: str = "?") -> torch.Tenso
 
 def load_media(
     kind: str,
-    path: Path,
+    path: Path | MediaBytes,
     sample_id: str,
     *,
     frames: int,

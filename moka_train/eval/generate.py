@@ -10,6 +10,7 @@ for a sample whose media cannot be read or whose prompt cannot be rendered, an e
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -17,13 +18,13 @@ from torch.utils.data import DataLoader
 
 from ..config import RunConfig
 from ..data.collate import Collator
-from ..data.dataset import MultimodalDataset
+from ..data.dataset import MultimodalDataset, read_entries
 from ..data.feature_cache import cache_for
-from ..data.official_prompt import media_lead_in, question_prompt
+from ..data.question import Media, Question, question_sample
+from ..data.records import Sample
 from ..data.templates import END_OF_TURN_TOKENS
 from ..data.tokenize import vocab_id
 from ..data.tokenizer import load_tokenizer
-from ..utils.jsonl import write_jsonl
 from ..utils.logging import get_logger
 from .decoding import GREEDY, Decoding
 
@@ -52,14 +53,16 @@ def load_for_inference(cfg: RunConfig, export_dir: str | Path, fold: bool = True
     return tokenizer, model
 
 
-def eval_dataset(cfg: RunConfig, tokenizer, model, input_file: str | Path) -> MultimodalDataset:
-    """Prompts only (no answers rendered), multi-turn kept whole, cached features where present."""
+def eval_dataset(cfg: RunConfig, tokenizer, model, source: str | Path | Sequence[Sample]) -> MultimodalDataset:
+    """Prompts only (no answers rendered), multi-turn kept whole, cached features where present;
+    ``source``: a JSONL file, or samples built in memory."""
     data_cfg = cfg.data.model_copy(update={"multi_turn": "joint"})
+    specs = [b.spec for b in model.branches]
     return MultimodalDataset(
-        input_file,
+        read_entries(source, data_cfg, specs) if isinstance(source, (str, Path)) else source,
         data_cfg,
         tokenizer,
-        [b.spec for b in model.branches],
+        specs,
         split="eval",
         generation=True,
         cache=cache_for(cfg.model.modalities, data_cfg),
@@ -161,10 +164,16 @@ def rejected_rows(dataset: MultimodalDataset) -> list[dict]:
 
 
 def generate_predictions(
-    cfg: RunConfig, tokenizer, model, input_file: str | Path, batch_size: int = 8, max_new_tokens: int = 32
+    cfg: RunConfig,
+    tokenizer,
+    model,
+    source: str | Path | Sequence[Sample],
+    batch_size: int = 8,
+    max_new_tokens: int = 32,
 ) -> list[dict]:
-    """One row per input sample, in the input's order: answers and error rows."""
-    dataset = eval_dataset(cfg, tokenizer, model, input_file)
+    """One row per input sample (of a JSONL file, or in memory), in the input's order: answers
+    and error rows."""
+    dataset = eval_dataset(cfg, tokenizer, model, source)
     rows = [row for rows in answer_batches(model, tokenizer, dataset, batch_size, max_new_tokens) for row in rows]
     rows += rejected_rows(dataset)
     position = {sample_id: i for i, sample_id in reversed(list(enumerate(dataset.read_order)))}
@@ -177,25 +186,11 @@ def stop_ids(tokenizer) -> list[int]:
     return sorted(i for i in ids if i is not None)
 
 
-def single_question_file(cfg: RunConfig, media: dict[str, str], question: str, directory: Path) -> tuple[Path, str]:
-    """A one-sample JSONL in the official prompt form; media paths become relative to a root."""
-    lead_in, record = "", {"id": "question"}
-    for m in cfg.model.modalities:
-        if media.get(m.name):
-            path = Path(media[m.name]).resolve()
-            lead_in += media_lead_in(m.name, m.placeholder)
-            record[m.name] = str(path.relative_to(path.anchor))
-    record["conversations"] = [{"from": "human", "value": question_prompt(lead_in, question)}]
-    file = write_jsonl(directory / "question.jsonl", [record])
-    return file, str(Path(media[next(iter(media))]).resolve().anchor) if media else "/"
-
-
 def answer_question(cfg: RunConfig, tokenizer, model, media: dict[str, str], question: str) -> dict:
-    """One question about local media files (``{"video": path, ...}``), in the official prompt
-    form: the answer row, or an error row when the media cannot be read."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
-        file, root = single_question_file(cfg, media, question, Path(tmp))
-        one = cfg.model_copy(update={"data": cfg.data.model_copy(update={"root": root})})
-        return generate_predictions(one, tokenizer, model, file)[0]
+    """One question about local media files (``{"video": path, ...}``), in the one prompt form of
+    :mod:`moka_train.data.question` (as the server and the lmms-eval plugin ask it), answered in
+    memory: the answer row, or an error row when the media cannot be read."""
+    asked = Question([("user", question)], {name: Media(path=Path(path)) for name, path in media.items()})
+    sample = question_sample(asked, "question", [b.spec for b in model.branches])
+    with torch.no_grad():
+        return generate_predictions(cfg, tokenizer, model, [sample])[0]

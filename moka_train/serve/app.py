@@ -1,6 +1,7 @@
 """`moka-train serve --config C --checkpoint E`: an OpenAI-compatible chat-completions server.
 
-    POST /v1/chat/completions   text + image / video / audio parts, greedy answers of the folded model
+    POST /v1/chat/completions   text + image / video / audio parts; greedy or sampled answers of the
+                                folded model, with ``usage``; ``stream: true`` as server-sent events
     GET  /v1/models             the one model served
     GET  /v1/moka/stats         sizes of the batched generate calls run so far
 
@@ -26,12 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from ..utils.logging import get_logger
 from .batcher import Batcher, ServerClosing
 from .engine import ERROR_STATUS, AnswerEngine
-from .openai_api import Limits, RequestError, completion, parse_request
+from .openai_api import Limits, RequestError, completion, completion_chunks, parse_request
 
 log = get_logger(__name__)
 
@@ -77,8 +78,9 @@ def create_app(
             body = await read_json(request, bounds.max_body_bytes)
             if body.get("model") not in (None, model_name):
                 return error(404, f"model {body['model']!r} not found; this server serves {model_name!r}", "not_found")
-            question, budget = parse_request(body, engine, media_root, limits)
-            future = batcher.enqueue(question, budget)
+            asked = parse_request(body, engine, media_root, limits)
+            budget = asked.budget
+            future = batcher.enqueue(asked.question, budget, asked.decoding)
         except RequestError as err:
             return error(err.status, str(err))
         except ServerClosing as err:
@@ -96,6 +98,8 @@ def create_app(
             return error(500, "internal server error while answering (see the server log)", "server_error")
         if row.get("error"):
             return row_error(row, budget, limits)
+        if asked.stream:
+            return event_stream(completion_chunks(row, model_name, budget, asked.include_usage))
         return completion(row, model_name, budget)
 
     @app.get("/v1/models")
@@ -107,6 +111,12 @@ def create_app(
         return {"batch_sizes": list(batcher.batch_sizes)}
 
     return app
+
+
+def event_stream(chunks: list[dict]) -> StreamingResponse:
+    """Server-sent events: one ``data: <chunk>`` event per chunk, then ``data: [DONE]``."""
+    events = [f"data: {json.dumps(chunk)}\n\n" for chunk in chunks] + ["data: [DONE]\n\n"]
+    return StreamingResponse(iter(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
 def error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:

@@ -1,9 +1,10 @@
 """Requests that arrive together are answered by one batched generate.
 
 The first waiting request opens a window of ``window_ms``; every request queued before it closes
-(up to ``max_batch``) joins the batch. Questions with different token budgets are generated in
-separate calls (a budget is a property of the generate call). Generation runs in one worker
-thread, one batch at a time, so the event loop keeps accepting requests meanwhile.
+(up to ``max_batch``) joins the batch. Questions with different token budgets or decodings are
+generated in separate calls (both are properties of the generate call); a sampled request with
+its own ``seed`` is generated alone, so that its answer depends on nothing but the request.
+Generation runs in one worker thread, one batch at a time, so the event loop keeps accepting requests meanwhile.
 
 One request never fails another: the engine answers a bad question with an error row of its own,
 and should a batched call still raise, every request of it is answered again alone, so only the
@@ -16,10 +17,12 @@ batch in flight, then fails whatever still waits with :class:`ServerClosing`.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque
 from dataclasses import dataclass
 
-from .engine import AnswerEngine, Question
+from ..eval.decoding import GREEDY
+from .engine import AnswerEngine, Question, Sampling
 
 
 class ServerClosing(RuntimeError):
@@ -31,6 +34,12 @@ class Pending:
     question: Question
     max_new_tokens: int
     future: asyncio.Future
+    decoding: object = GREEDY  # GREEDY or a serve.engine.Sampling
+
+    def call_key(self) -> tuple:
+        """Requests of one generate call share this key (a seeded sample is its own call)."""
+        alone = id(self) if isinstance(self.decoding, Sampling) and self.decoding.seed is not None else None
+        return (self.max_new_tokens, repr(self.decoding), alone)
 
 
 class Batcher:
@@ -74,16 +83,16 @@ class Batcher:
         for pending in waiting:
             _settle(pending.future, error=ServerClosing("the server is shutting down; retry elsewhere"))
 
-    def enqueue(self, question: Question, max_new_tokens: int) -> asyncio.Future:
+    def enqueue(self, question: Question, max_new_tokens: int, decoding=GREEDY) -> asyncio.Future:
         """The future of the request's answer row; cancel it to drop the request if not yet started."""
         if self._worker is None or self._closing:
             raise ServerClosing("the server is shutting down; retry elsewhere")
         future = asyncio.get_running_loop().create_future()
-        self.queue.put_nowait(Pending(question, max_new_tokens, future))
+        self.queue.put_nowait(Pending(question, max_new_tokens, future, decoding))
         return future
 
-    async def submit(self, question: Question, max_new_tokens: int) -> dict:
-        return await self.enqueue(question, max_new_tokens)
+    async def submit(self, question: Question, max_new_tokens: int, decoding=GREEDY) -> dict:
+        return await self.enqueue(question, max_new_tokens, decoding)
 
     async def _collect(self) -> list[Pending]:
         batch = self._in_flight = [await self.queue.get()]
@@ -101,20 +110,27 @@ class Batcher:
     async def _run(self) -> None:
         while not self._closing:
             batch = await self._collect()
-            for budget in sorted({p.max_new_tokens for p in batch}):
-                await self._answer([p for p in batch if p.max_new_tokens == budget], budget)
+            groups: dict[tuple, list[Pending]] = {}
+            for p in batch:
+                groups.setdefault(p.call_key(), []).append(p)
+            for group in groups.values():
+                await self._answer(group)
             self._in_flight = []
 
-    async def _answer(self, group: list[Pending], budget: int) -> None:
+    async def _answer(self, group: list[Pending]) -> None:
         loop = asyncio.get_running_loop()
+        budget, decoding = group[0].max_new_tokens, group[0].decoding
         try:
             questions = [p.question for p in group]
             gone = _all_gone(group)  # generation stops once every asker of the batch has left
-            rows = await loop.run_in_executor(None, self.engine.answer, questions, budget, gone)
+            # greedy calls keep the engine's three-argument form (stand-in engines of the tests)
+            extra = {} if decoding is GREEDY else {"decoding": decoding}
+            call = functools.partial(self.engine.answer, questions, budget, gone, **extra)
+            rows = await loop.run_in_executor(None, call)
         except Exception as err:
             if len(group) > 1:  # answer each alone: only the request that raises learns the error
                 for p in group:
-                    await self._answer([p], budget)
+                    await self._answer([p])
                 return
             _settle(group[0].future, error=err)
             return

@@ -1,102 +1,71 @@
 """Answer ad-hoc questions (text + media given in memory or as local files) with a loaded export.
 
-Both the HTTP server and the lmms-eval plugin come here. A batch of questions becomes a unified
-JSONL in a scratch directory (the media written or linked under a scratch ``data.root``) and goes
-through the same dataset, renderer and batched generation as ``moka-train infer``, so an answer
-here is the answer ``infer`` gives for the same record, token for token.
+Both the HTTP server and the lmms-eval plugin come here, as ``moka-train infer --question`` goes
+to :func:`moka_train.eval.generate.answer_question`: a question becomes a sample in memory through
+the one prompt builder (:mod:`moka_train.data.question`) and goes through the same dataset,
+renderer and batched generation as ``infer`` and ``evaluate run``, so an answer here is theirs for
+the same (media, question), token for token. Nothing is written to disk: media given as bytes are
+decoded from memory, local files are read where they are.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import re
-import tempfile
-import wave
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
 from ..config import RunConfig
 from ..data.media import MediaError, MediaLimits, MediaTooLargeError, check_media
-from ..eval.generate import generate_predictions, load_for_inference
-from ..eval.protocol import media_lead_in as lead_in  # the official media line, as ``infer --question``
-from ..utils.jsonl import write_jsonl
+from ..data.question import Media, Question, QuestionError, question_sample
+from ..eval.decoding import GREEDY
+from ..eval.generate import answer_batches, eval_dataset, load_for_inference, rejected_rows
 
-
-class QuestionError(ValueError):
-    """A question that cannot be answered as given (unknown modality, unreadable media, ...)."""
-
+__all__ = ["AnswerEngine", "Media", "Question", "QuestionError", "Sampling", "ERROR_STATUS"]
 
 # error row reason -> HTTP status of the request it answers (other reasons: 400)
 ERROR_STATUS = {"media_too_large": 413, "server_error": 500}
 
 
 @dataclass(frozen=True)
-class Media:
-    """One media input: a local file, or bytes (with the file suffix that says their format), or a
-    waveform (float samples in [-1, 1] and their rate)."""
+class Sampling:
+    """Sampled decoding (a request's ``temperature`` / ``top_p``), drawn from ``seed``; with no
+    seed the engine gives each batch the next seed of its own sequence (``AnswerEngine.seed``),
+    so a server's answers are reproducible from its start and still differ between requests."""
 
-    path: Path | None = None
-    data: bytes | None = None
-    suffix: str = ""
-    waveform: np.ndarray | None = None
-    sample_rate: int = 0
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int | None = None
 
-    def write(self, target_stem: Path) -> Path:
-        """The file under the scratch root that holds this media (a link to a local file)."""
-        if self.path is not None:
-            source = Path(self.path).resolve()
-            if not source.is_file():
-                raise QuestionError(f"media file not found: {self.path}")
-            target = target_stem.with_suffix(source.suffix)
-            target.symlink_to(source)
-        elif self.data is not None:
-            target = target_stem.with_suffix(self.suffix)
-            target.write_bytes(self.data)
-        else:
-            target = target_stem.with_suffix(".wav")
-            write_wav(target, np.asarray(self.waveform, dtype=np.float32), self.sample_rate)
-        return target
+    def generate_kwargs(self) -> dict:
+        # top_k 0: no top-k cut (OpenAI's API has none; a generation config's top_k=50 would add one)
+        return {"do_sample": True, "temperature": self.temperature, "top_p": self.top_p, "top_k": 0, "num_beams": 1}
 
-
-@dataclass(frozen=True)
-class Question:
-    """A conversation whose last turn is the user's; ``media`` maps modality name -> input."""
-
-    turns: Sequence[tuple[str, str]]  # (role "user" | "assistant", text), alternating, user first and last
-    media: dict[str, Media] = field(default_factory=dict)
-    system: str | None = None
-
-
-def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:
-    """16-bit PCM mono (a multi-channel ``[N, C]`` array is averaged); the loader resamples."""
-    if samples.ndim == 2:
-        samples = samples.mean(axis=1)
-    if samples.ndim != 1 or samples.size == 0 or sample_rate <= 0:
-        raise QuestionError(
-            f"audio must be a non-empty 1-D waveform with a positive rate, got shape "
-            f"{samples.shape} at {sample_rate} Hz"
-        )
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
-    with wave.open(str(path), "wb") as fh:
-        fh.setnchannels(1)
-        fh.setsampwidth(2)
-        fh.setframerate(int(sample_rate))
-        fh.writeframes(pcm.tobytes())
+    @contextmanager
+    def seeded(self, first_id: str, device: torch.device) -> Iterator[None]:
+        """The draws come from ``seed`` alone (not the batch's ids); the caller's random state is restored."""
+        devices = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self.seed or 0)
+            yield
 
 
 class AnswerEngine:
     """A recipe's export loaded once (folded for decoding); answers batches of questions."""
 
-    def __init__(self, cfg: RunConfig, checkpoint: str | Path, fold: bool = True):
-        self.cfg = cfg
+    def __init__(self, cfg: RunConfig, checkpoint: str | Path, fold: bool = True, seed: int = 0):
+        self.cfg, self.seed = cfg, seed
         self.tokenizer, self.model = load_for_inference(cfg, checkpoint, fold=fold)
         self.placeholders = {m.name: m.placeholder for m in cfg.model.modalities}
+        self.specs = [b.spec for b in self.model.branches]
+        self._draws = itertools.count()  # seeds of the unseeded sampled batches, in order
 
     def modality_for_kind(self, kind: str) -> str:
         """The recipe's modality that takes media of ``kind`` (image / video / audio)."""
@@ -114,23 +83,29 @@ class AnswerEngine:
         return getattr(getattr(llm, "config", None), "max_position_embeddings", None)
 
     def answer(
-        self, questions: Sequence[Question], max_new_tokens: int, cancelled: Callable[[], bool] | None = None
+        self,
+        questions: Sequence[Question],
+        max_new_tokens: int,
+        cancelled: Callable[[], bool] | None = None,
+        decoding=GREEDY,
     ) -> list[dict]:
-        """One row per question, in order: ``prediction``, ``generated_tokens``, ... or ``error`` and
-        ``detail`` (a question whose media cannot be written or read fails alone, never its batch;
-        ``ERROR_STATUS`` maps the reason to an HTTP status). Details never name the scratch paths.
-        Generation stops at the next token once ``cancelled()`` is true (every asker has gone)."""
-        with tempfile.TemporaryDirectory(prefix="moka-serve-") as tmp, self._stoppable(cancelled):
-            root = Path(tmp)
-            records, failed = [], {}
-            for k, question in enumerate(questions):
-                try:
-                    records.append(self._record(question, k, root))
-                except Exception as err:  # this question's input, never the batch's: it fails alone
-                    failed[f"q{k}"] = {"id": f"q{k}", "error": _reason(err), "detail": str(err)}
-            rows = {r["id"]: r for r in self._generate(records, root, max_new_tokens)} if records else {}
-            answered = [failed.get(f"q{k}") or rows[f"q{k}"] for k in range(len(questions))]
-            return [_without_scratch(row, root) for row in answered]
+        """One row per question, in order: ``prediction``, ``generated_tokens``, ``prompt_tokens``,
+        ... or ``error`` and ``detail`` (a question whose media cannot be read fails alone, never
+        its batch; ``ERROR_STATUS`` maps the reason to an HTTP status). Details name the request's
+        inputs ("the audio input"), never a server path. ``decoding``: greedy, or a
+        :class:`Sampling`. Generation stops at the next token once ``cancelled()`` is true."""
+        if isinstance(decoding, Sampling) and decoding.seed is None:
+            decoding = replace(decoding, seed=zlib.crc32(f"{self.seed}:{next(self._draws)}".encode()))
+        samples, failed = [], {}
+        for k, question in enumerate(questions):
+            try:
+                samples.append(self._sample(question, k))
+            except Exception as err:  # this question's input, never the batch's: it fails alone
+                failed[f"q{k}"] = {"id": f"q{k}", "error": _reason(err), "detail": str(err)}
+        with self._stoppable(cancelled):
+            rows = {r["id"]: r for r in self._generate(samples, max_new_tokens, decoding)} if samples else {}
+        answered = [failed.get(f"q{k}") or rows[f"q{k}"] for k in range(len(questions))]
+        return [_public(row, question) for row, question in zip(answered, questions, strict=True)]
 
     @contextmanager
     def _stoppable(self, cancelled: Callable[[], bool] | None):
@@ -146,41 +121,29 @@ class AnswerEngine:
         finally:
             del self.model.generate
 
-    def _generate(self, records: list[dict], root: Path, max_new_tokens: int) -> list[dict]:
+    def _generate(self, samples: list, max_new_tokens: int, decoding) -> list[dict]:
         """A prompt that leaves fewer than ``max_new_tokens`` positions of the context is an
         ``overlength`` row; a bad sample is its own error row, whatever the recipe's policy."""
-        file = write_jsonl(root / "questions.jsonl", records)
         max_length = self.cfg.data.max_length
         if self.context() is not None:
             max_length = max(1, min(max_length, self.context() - max_new_tokens))
-        update = {"root": str(root), "feature_cache": None, "max_length": max_length}
-        data = self.cfg.data.model_copy(update={**update, "bad_sample_policy": "skip", "max_bad_fraction": 1.0})
-        cfg = self.cfg.model_copy(update={"data": data})
+        update = {"feature_cache": None, "max_length": max_length, "bad_sample_policy": "skip", "max_bad_fraction": 1.0}
+        cfg = self.cfg.model_copy(update={"data": self.cfg.data.model_copy(update=update)})
+        dataset = eval_dataset(cfg, self.tokenizer, self.model, samples)
+        prompt_tokens = dict(zip((s.id for s in dataset.samples), dataset.lengths, strict=True))
         with torch.no_grad():
-            return generate_predictions(
-                cfg, self.tokenizer, self.model, file, batch_size=len(records), max_new_tokens=max_new_tokens
-            )
+            batches = answer_batches(self.model, self.tokenizer, dataset, len(samples), max_new_tokens, decoding)
+            rows = [row for rows in batches for row in rows] + rejected_rows(dataset)
+        return [{**row, "prompt_tokens": prompt_tokens[row["id"]]} if "error" not in row else row for row in rows]
 
-    def _record(self, question: Question, index: int, root: Path) -> dict:
-        unknown = sorted(set(question.media) - set(self.placeholders))
-        if unknown:
-            raise QuestionError(f"unknown modalities {unknown}; this model takes {sorted(self.placeholders)}")
-        record: dict = {"id": f"q{index}"}
+    def _sample(self, question: Question, index: int):
+        """The question's sample in memory; each medium's header checked first (a bomb is refused
+        here, as ``media_too_large``)."""
+        sample = question_sample(question, f"q{index}", self.specs)
         limits = MediaLimits.from_data(self.cfg.data)
-        for name, media in question.media.items():
-            path = media.write(root / f"q{index}_{name}")
-            check_media(self.cfg.data.media_kinds[name], path, limits, f"q{index}")  # a bomb: refused here
-            record[name] = path.name
-        used = "".join(text for _, text in question.turns)
-        # media given without its placeholder in the text: the official lead-in before the first turn
-        lead = "".join(lead_in(n, self.placeholders[n]) for n in question.media if self.placeholders[n] not in used)
-        record["conversations"] = [
-            {"from": "human" if role == "user" else "gpt", "value": (lead if k == 0 else "") + text}
-            for k, (role, text) in enumerate(question.turns)
-        ]
-        if question.system is not None:
-            record["conversations"].insert(0, {"from": "system", "value": question.system})
-        return record
+        for name, source in sample.sources.items():
+            check_media(self.cfg.data.media_kinds[name], source, limits, sample.id)
+        return sample
 
 
 def _reason(err: Exception) -> str:
@@ -191,16 +154,19 @@ def _reason(err: Exception) -> str:
     return "server_error"
 
 
-def _without_scratch(row: dict, root: Path) -> dict:
-    """The row with the scratch files named as the request's inputs ("the audio input")."""
+def _public(row: dict, question: Question) -> dict:
+    """The row as the asker may see it: details name the request's inputs, not server paths or
+    the engine's sample ids; the in-memory media labels of the row dropped."""
+    row = {k: v for k, v in row.items() if k not in ("file", *question.media)}
     if "detail" not in row:
         return row
     detail = row["detail"]
-    for base in {str(root), str(root.resolve())}:
-        detail = re.sub(re.escape(base) + r"/q\d+_(\w+)\.\w+", r"the \1 input", detail)
-        detail = detail.replace(base, "<request>")
-    detail = re.sub(r"sample q\d+( \(<request>/questions\.jsonl:\d+\))?: ", "", detail)
-    return {k: v for k, v in {**row, "detail": detail}.items() if k != "file"}
+    for name, media in question.media.items():
+        if media.path is not None:
+            for shown in {str(media.path), str(Path(media.path).resolve())}:
+                detail = detail.replace(shown, f"the {name} input")
+    detail = re.sub(r"sample q\d+( \(question q\d+\))?: ", "", detail)
+    return {**row, "detail": detail}
 
 
 class _Cancelled(StoppingCriteria):

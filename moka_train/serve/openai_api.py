@@ -8,11 +8,18 @@ Content parts (OpenAI's and the common vLLM extensions)::
     {"type": "audio_url", "audio_url": {"url": ...}}
     {"type": "input_audio", "input_audio": {"data": "<base64>", "format": "wav" | "mp3" | "flac" | ...}}
 
-A media part stands where it is in the message as the official lead-in ("This is an image:" and
-the modality's placeholder), so ``[image, "What is shown?"]`` is the prompt the recipes train on.
-Local paths are read only under the server's ``--media-root``; remote URLs are refused (the
-server fetches nothing). Decoding is greedy: a ``temperature`` above 0, ``n`` above 1 or
-``stream`` is refused rather than silently answered otherwise.
+The media parts and the text parts of a request are the (media, question) of the one prompt
+builder (:mod:`moka_train.data.question`), so ``[image, "What is shown?"]`` is asked as ``infer
+--question "What is shown?" --image ...`` asks it: the official lead-ins, "Please answer this
+question: ", the question (a text that writes a placeholder such as ``<image>`` itself is kept as
+written). Local paths (absolute, or relative to it) are read only under the server's
+``--media-root``; remote URLs are refused (the server fetches nothing).
+
+Decoding is greedy unless the request sets ``temperature`` above 0 or ``top_p`` below 1: then it
+samples, drawing from the request's ``seed`` (answered in a batch of its own, so the same request
+and seed give the same answer) or from the server's sequence of seeds. ``n`` above 1 is refused.
+``stream: true`` answers as server-sent events (``chat.completion.chunk`` objects, then ``data:
+[DONE]``); the answer is sent when its batch is done.
 
 Every field is checked here, before the request joins a batch (types, ranges, roles, turn order,
 media formats and sizes), so a request the model cannot answer is refused alone.
@@ -27,7 +34,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .engine import Media, Question, QuestionError, lead_in
+from ..eval.decoding import GREEDY
+from .engine import Media, Question, QuestionError, Sampling
 
 PART_KINDS = {"image_url": "image", "video_url": "video", "audio_url": "audio", "input_audio": "audio"}
 ROLES = ("system", "user", "assistant")
@@ -86,7 +94,7 @@ def local_path(path: str, field: str, media_root: Path | None, limits: Limits) -
         raise RequestError(f"{field}: local paths are refused: the server was started without --media-root")
     if "\x00" in path:
         raise RequestError(f"{field}: a path cannot hold a NUL byte")
-    resolved = Path(path).resolve()
+    resolved = (media_root / path).resolve()  # an absolute path stays itself; a relative one is under the root
     if not resolved.is_relative_to(media_root.resolve()):
         raise RequestError(f"{field}: {path} is outside the server's --media-root {media_root}")
     if not resolved.is_file():
@@ -123,7 +131,8 @@ def part_media(part: dict, kind_key: str, field: str, media_root: Path | None, l
 
 
 def message_text(content, field: str, engine, media: dict, media_root: Path | None, limits: Limits) -> str:
-    """The message's text with each media part replaced by its lead-in; media collected into ``media``."""
+    """The message's text parts, joined; its media parts collected into ``media`` (the prompt
+    builder announces them)."""
     if isinstance(content, str):
         return content
     if not isinstance(content, list):
@@ -144,7 +153,6 @@ def message_text(content, field: str, engine, media: dict, media_root: Path | No
             if name in media:
                 raise RequestError(f"{where}: a second {name}; a request carries at most one per modality")
             media[name] = part_media(part, kind_key, where, media_root, limits)
-            text.append(lead_in(name, engine.placeholders[name]))
         else:
             raise RequestError(f"{where}: unknown part type {kind_key!r}; use text, {', '.join(PART_KINDS)}")
     return "".join(text)
@@ -157,16 +165,40 @@ def _number(body: dict, key: str) -> float | None:
     return value
 
 
-def check_options(body: dict) -> None:
-    """stream, n and temperature: only what greedy single-answer decoding gives."""
-    if body.get("stream") not in (None, False):
-        raise RequestError("stream: streaming is not supported; send stream=false")
+def _integer(body: dict, key: str) -> int | None:
+    value = body.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise RequestError(f"{key} must be an integer, got {value!r}")
+    return value
+
+
+def decoding_of(body: dict):
+    """Greedy (no ``temperature``, or 0, and ``top_p`` 1 or unset), else :class:`Sampling` with
+    the request's ``temperature`` (0 < t <= 2, default 1), ``top_p`` (0 < p <= 1) and ``seed``."""
     n = body.get("n")
     if n is not None and (isinstance(n, bool) or n != 1):
         raise RequestError(f"n: only one choice per request (n=1), got {n!r}")
-    temperature = _number(body, "temperature")
-    if temperature is not None and temperature != 0:
-        raise RequestError("temperature: decoding is greedy; send temperature 0 or leave it out")
+    temperature, top_p, seed = _number(body, "temperature"), _number(body, "top_p"), _integer(body, "seed")
+    if temperature is not None and not 0 <= temperature <= 2:
+        raise RequestError(f"temperature must be between 0 and 2, got {temperature!r}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise RequestError(f"top_p must be above 0 and at most 1, got {top_p!r}")
+    if temperature == 0 or (temperature is None and top_p in (None, 1)):
+        return GREEDY
+    return Sampling(1.0 if temperature is None else float(temperature), 1.0 if top_p is None else float(top_p), seed)
+
+
+def stream_options(body: dict) -> tuple[bool, bool]:
+    """(stream, include_usage): ``stream`` a boolean, ``stream_options.include_usage`` too."""
+    stream, options = body.get("stream"), body.get("stream_options")
+    if stream is not None and not isinstance(stream, bool):
+        raise RequestError(f"stream must be true or false, got {stream!r}")
+    if options is not None and (not isinstance(options, dict) or not stream):
+        raise RequestError("stream_options: an object, and only with stream=true")
+    usage = (options or {}).get("include_usage", False)
+    if not isinstance(usage, bool):
+        raise RequestError(f"stream_options.include_usage must be true or false, got {usage!r}")
+    return bool(stream), usage
 
 
 def token_budget(body: dict, limits: Limits) -> int:
@@ -207,24 +239,63 @@ def conversation(messages, engine, media_root: Path | None, limits: Limits) -> t
     return system, turns, media
 
 
-def parse_request(body: dict, engine, media_root: Path | None, limits: Limits) -> tuple[Question, int]:
-    """The question and its token budget, or :class:`RequestError` naming the bad field."""
-    check_options(body)
+@dataclass(frozen=True)
+class ChatRequest:
+    question: Question
+    budget: int
+    decoding: object = GREEDY  # GREEDY or a Sampling
+    stream: bool = False
+    include_usage: bool = False
+
+
+def parse_request(body: dict, engine, media_root: Path | None, limits: Limits) -> ChatRequest:
+    """The question, its token budget and decoding, or :class:`RequestError` naming the bad field."""
+    decoding = decoding_of(body)
+    stream, include_usage = stream_options(body)
     budget = token_budget(body, limits)
     system, turns, media = conversation(body.get("messages"), engine, media_root, limits)
-    return Question(turns, media, system), budget
+    return ChatRequest(Question(turns, media, system), budget, decoding, stream, include_usage)
+
+
+def usage(row: dict) -> dict:
+    """Token counts: the prompt as the language model saw it (media tokens included), the answer."""
+    prompt, completion_tokens = int(row.get("prompt_tokens", 0)), int(row["generated_tokens"])
+    return {"prompt_tokens": prompt, "completion_tokens": completion_tokens, "total_tokens": prompt + completion_tokens}
+
+
+def finish_reason(row: dict, max_tokens: int) -> str:
+    return "length" if row["generated_tokens"] >= max_tokens else "stop"
 
 
 def completion(row: dict, model_name: str, max_tokens: int) -> dict:
-    """The chat.completion object of one answer row (no ``usage``: media token counts are not
-    reported per request)."""
-    finish = "length" if row["generated_tokens"] >= max_tokens else "stop"
+    """The chat.completion object of one answer row."""
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model_name,
         "choices": [
-            {"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": row["prediction"]}}
+            {
+                "index": 0,
+                "finish_reason": finish_reason(row, max_tokens),
+                "message": {"role": "assistant", "content": row["prediction"]},
+            }
         ],
+        "usage": usage(row),
     }
+
+
+def completion_chunks(row: dict, model_name: str, max_tokens: int, include_usage: bool) -> list[dict]:
+    """The answer as ``chat.completion.chunk`` objects: the role, the content, the finish reason
+    (and, asked for, a last chunk with no choices and the ``usage``), as OpenAI streams them."""
+    base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "created": int(time.time())}
+    base["model"] = model_name
+
+    def chunk(delta: dict, finish: str | None) -> dict:
+        return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+    chunks = [chunk({"role": "assistant", "content": ""}, None), chunk({"content": row["prediction"]}, None)]
+    chunks.append(chunk({}, finish_reason(row, max_tokens)))
+    if include_usage:
+        chunks.append({**base, "choices": [], "usage": usage(row)})
+    return chunks

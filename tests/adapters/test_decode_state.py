@@ -98,7 +98,7 @@ def test_multimodal_generate_expands_the_routing_for_beams(workspace, monkeypatc
     with torch.no_grad():  # non-zero B so a wrongly routed row changes the beams
         for module in adapter_modules(model.llm).values():
             module.lora_B.normal_(0, 0.05)
-    data = MultimodalDataset(
+    data = MultimodalDataset.from_file(
         cfg.data.train_file, cfg.data, tokenizer, [b.spec for b in model.branches], generation=True
     )
     collate = Collator(tokenizer.pad_token_id, "left")

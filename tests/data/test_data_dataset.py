@@ -33,7 +33,7 @@ def make(root, rows, load_tokenizer, specs, **cfg):
     data = DataConfig(root=str(root), train_file=str(file), video_frames=4, image_size=32, **cfg)
     tokenizer = load_tokenizer("llama3")
     add_placeholder_tokens(tokenizer, specs)  # no-op for the fixture's specs
-    return MultimodalDataset(file, data, tokenizer, specs)
+    return MultimodalDataset.from_file(file, data, tokenizer, specs)
 
 
 def test_item_has_tokens_and_raw_media(root, load_tokenizer, specs):

@@ -143,7 +143,7 @@ def test_audio_beyond_the_windows_is_counted_never_silently_cut(synthetic_root, 
     data = DataConfig(root=str(synthetic_root), train_file=str(file), template="llama3")
     tokenizer = load_tokenizer("llama3")
     tokenizer.add_special_tokens({"additional_special_tokens": ["<speech>"]})
-    ds = MultimodalDataset(file, data, tokenizer, specs)
+    ds = MultimodalDataset.from_file(file, data, tokenizer, specs)
     item = ds[0]
     seconds = item["media"]["speech"].numel() / SR
     assert seconds > 0.25

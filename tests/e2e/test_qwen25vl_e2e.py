@@ -46,7 +46,7 @@ def test_qwen25vl_trains_the_audio_projector_then_moka_and_exports(vlm_run):
 
 
 def _batches(cfg, tokenizer, model, batch_size, n=6):
-    data = MultimodalDataset(
+    data = MultimodalDataset.from_file(
         cfg.data.train_file, cfg.data, tokenizer, [b.spec for b in model.branches], generation=True
     )
     return list(

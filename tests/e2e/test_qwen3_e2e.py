@@ -61,7 +61,7 @@ def test_qwen3_trains_both_stages_and_exports(qwen3_run):
 
 
 def _batches(cfg, tokenizer, model, batch_size, n=6):
-    data = MultimodalDataset(
+    data = MultimodalDataset.from_file(
         cfg.data.train_file, cfg.data, tokenizer, [b.spec for b in model.branches], generation=True
     )
     return list(

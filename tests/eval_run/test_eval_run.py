@@ -64,14 +64,15 @@ def test_single_question_uses_the_official_prompt_and_answers(exported, tmp_path
     from argparse import Namespace
 
     from moka_train.cli.infer import infer_main
-    from moka_train.eval.generate import single_question_file
+    from moka_train.data.question import Media, Question, question_sample
+    from moka_train.data.specs import modality_specs
 
     cfg, export, _ = exported
     video = Path(cfg.data.root) / "video" / "av_00000.mp4"
-    file, root = single_question_file(cfg, {"video": str(video)}, "What colour?", tmp_path)
-    record = json.loads(file.read_text())
-    assert record["conversations"][0]["value"] == "This is a video:\n<video>\nPlease answer this question: What colour?"
-    assert Path(root) / record["video"] == video.resolve() and "audio" not in record
+    asked = Question([("user", "What colour?")], {"video": Media(path=video)})
+    sample = question_sample(asked, "q", modality_specs(cfg.model))
+    assert sample.turns[0].text == "This is a video:\n<video>\nPlease answer this question: What colour?"
+    assert sample.sources == {"video": video.resolve()} and "audio" not in sample.media
     args = Namespace(
         config=str(CONFIG),
         overrides=[],

@@ -45,7 +45,7 @@ def dataset(tmp_path, lines: list[bytes], tokenizer, **cfg) -> MultimodalDataset
     file = tmp_path / "train.jsonl"
     file.write_bytes(b"".join(line + b"\n" for line in lines))
     data = DataConfig(root=str(tmp_path), train_file=str(file), template="llama3", max_bad_fraction=1.0, **cfg)
-    return MultimodalDataset(file, data, tokenizer, SPECS)
+    return MultimodalDataset.from_file(file, data, tokenizer, SPECS)
 
 
 def test_invalid_utf8_line_is_a_bad_sample_named_by_file_and_line(tmp_path, tokenizer):

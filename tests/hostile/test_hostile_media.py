@@ -125,7 +125,7 @@ def test_a_bomb_is_a_bad_sample_in_training(workspace, tmp_path):
     tokenizer = load_tokenizer(cfg.model)
     model = build_model(cfg.model, tokenizer, cfg.adapter)
     data = cfg.data.model_copy(update={"max_bad_fraction": 1.0})
-    dataset = MultimodalDataset(file, data, tokenizer, [b.spec for b in model.branches])
+    dataset = MultimodalDataset.from_file(file, data, tokenizer, [b.spec for b in model.branches])
     item = dataset[0]
     assert item["id"] == good["id"]
     assert item["bad_samples"][0]["id"] == "bomb" and "declares 1 Hz" in item["bad_samples"][0]["detail"]

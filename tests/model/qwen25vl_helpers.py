@@ -18,7 +18,7 @@ def overrides(llm_dir: Path) -> list[str]:
 
 
 def batches(cfg, tokenizer, model, padding_side: str, batch_size: int, generation: bool, n: int = 6):
-    data = MultimodalDataset(
+    data = MultimodalDataset.from_file(
         cfg.data.train_file, cfg.data, tokenizer, [b.spec for b in model.branches], generation=generation
     )
     return list(

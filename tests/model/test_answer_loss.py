@@ -78,7 +78,7 @@ def _trainable_model(cfg, tokenizer):
 
 
 def _micro_batches(cfg, tokenizer, model, packing: bool) -> list[dict]:
-    data = MultimodalDataset(cfg.data.train_file, cfg.data, tokenizer, [b.spec for b in model.branches])
+    data = MultimodalDataset.from_file(cfg.data.train_file, cfg.data, tokenizer, [b.spec for b in model.branches])
     collate = Collator(tokenizer.pad_token_id, "right", packing_length=cfg.data.max_length if packing else None)
     return list(DataLoader(Subset(data, list(range(6))), batch_size=3, collate_fn=collate))
 

@@ -32,7 +32,7 @@ def built(workspace):
 
 def batches(cfg, tokenizer, model, padding_side, batch_size, generation, n=6):
     specs = [b.spec for b in model.branches]
-    data = MultimodalDataset(cfg.data.train_file, cfg.data, tokenizer, specs, generation=generation)
+    data = MultimodalDataset.from_file(cfg.data.train_file, cfg.data, tokenizer, specs, generation=generation)
     subset = torch.utils.data.Subset(data, list(range(n)))
     return list(DataLoader(subset, batch_size=batch_size, collate_fn=Collator(tokenizer.pad_token_id, padding_side)))
 

@@ -19,7 +19,7 @@ from eval_run.tiny_export import CONFIG, build_export
 
 from moka_train.eval.generate import generate_predictions, load_for_inference
 
-LEAD_IN = "This is a video:\n<video>\nThis is an audio:\n<audio>\n"  # the synthetic records' official prompt
+LEAD_IN = "This is a video:\n<video>\nThis is an audio:\n<audio>\nPlease answer this question: "  # the records' prompt
 WINDOW_MS = 400  # long enough that four concurrent requests from this test land in one batch
 
 
@@ -92,7 +92,8 @@ def human_turn(record: dict) -> str:
 
 
 def media_message(cfg, record: dict) -> list[dict]:
-    """The video as a local path, the audio as base64 WAV, then the record's question."""
+    """The video as a local path, the audio as base64 WAV, then the record's question (the server
+    asks it in the official form the record was written in)."""
     root = Path(cfg.data.root)
     assert human_turn(record).startswith(LEAD_IN)
     audio = base64.b64encode((root / record["audio"]).read_bytes()).decode()
@@ -161,7 +162,7 @@ def test_refusals_name_the_problem(client, tmp_path):
         ),
         ([{"type": "video_url", "video_url": {"url": "/etc/hostname"}}], {}, "outside the server's --media-root"),
         ([{"type": "video_url", "video_url": {"url": "https://example.com/a.mp4"}}], {}, "remote URLs are not fetched"),
-        ("hello", {"temperature": 0.7}, "decoding is greedy"),
+        ("hello", {"temperature": 2.5}, "temperature must be between 0 and 2"),
         ([{"type": "input_audio", "input_audio": {"data": "%%%", "format": "wav"}}], {}, "not valid base64"),
     ]
     for content, extra, message in cases:
@@ -178,3 +179,21 @@ def test_refusals_name_the_problem(client, tmp_path):
             {"type": "text", "text": "?"},
         ]
         client.chat.completions.create(model="tiny-moka", max_tokens=2, messages=[{"role": "user", "content": parts}])
+
+
+def test_stream_through_the_client_is_the_answer_as_server_sent_events(exported, client):
+    """stream=True (was refused with 400): chat.completion.chunk events that add up to the
+    non-streamed answer, a finish reason, the usage chunk asked for, then [DONE]."""
+    cfg = exported[0]
+    message = media_message(cfg, samples(cfg, 1)[0])
+    whole = client.chat.completions.create(model="tiny-moka", messages=message, max_tokens=6)
+    chunks = list(
+        client.chat.completions.create(
+            model="tiny-moka", messages=message, max_tokens=6, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    assert all(c.object == "chat.completion.chunk" for c in chunks)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == whole.choices[0].message.content
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == whole.choices[0].finish_reason
+    assert chunks[-1].usage == whole.usage and whole.usage.completion_tokens > 0

@@ -59,7 +59,7 @@ def test_one_sync_per_micro_step(packing, workspace, monkeypatch):
     tokenizer = load_tokenizer(cfg.model)
     torch.manual_seed(0)
     model = build_model(cfg.model, tokenizer, cfg.adapter).train()
-    data = MultimodalDataset(cfg.data.train_file, cfg.data, tokenizer, [b.spec for b in model.branches])
+    data = MultimodalDataset.from_file(cfg.data.train_file, cfg.data, tokenizer, [b.spec for b in model.branches])
     collate = Collator(tokenizer.pad_token_id, "right", packing_length=cfg.data.max_length if packing else None)
     batches = list(DataLoader(Subset(data, list(range(12))), batch_size=2, collate_fn=collate))  # host tensors
     counter = SyncCounter()

@@ -19,7 +19,8 @@ from pathlib import Path
 from lmms_eval.api.model import lmms
 
 from ...config import load_config
-from ...serve.engine import AnswerEngine, Media, Question, QuestionError
+from ...data.question import Media, Question, QuestionError
+from ...serve.engine import AnswerEngine
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".m4a", ".ogg")
