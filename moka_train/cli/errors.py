@@ -47,7 +47,7 @@ def run_guarded(func: Callable[[argparse.Namespace], int], args: argparse.Namesp
     except KeyboardInterrupt:
         if debug:
             raise
-        sys.stderr.write(interrupted_message(args))
+        sys.stderr.write("\n" + interrupted_message(args))  # after a progress bar's unfinished line
         return EXIT_INTERRUPTED
     except Exception as err:
         if debug or not is_user_error(err):
