@@ -52,12 +52,15 @@ def fill_feature_cache(cfg: RunConfig) -> dict:
         for i, (name, m) in enumerate(modalities.items())
     }
     counts: Counter = Counter()
+    done: set = set()  # entries met in this pass: a file several samples or files share counts once
     for file, data_cfg, plans in data_files(cfg):
         cache, plan = cache_for(list(plans), data_cfg), {m.name: m for m in plans}
         for sample in read_jsonl(file, tuple(data_cfg.media_kinds)):
             for key, path in sample.media_paths(data_cfg.root).items():
                 name = next((m.name for m in plans if key in m.accepts), key)  # an accepted image: its modality
-                if name in encoders:
+                entry = (cache.identities.get(name), name, path)  # the entry this file is stored under
+                if name in encoders and entry not in done:
+                    done.add(entry)
                     counts[_cache_one(cache, encoders[name], plan[name], data_cfg, key, path, sample.id)] += 1
     log.info("feature cache %s: %s", cfg.data.feature_cache, dict(counts))
     return dict(counts)
