@@ -98,7 +98,7 @@ def finetune_config(root: Path, method: str, args, pretrained: list[Path]):
     """The recipe's fine-tuning stage alone, starting from the shared pretrained projectors."""
     cfg = config(root, method, args)
     stage = cfg.stages[-1].model_copy(update={"init_from": tuple(str(p) for p in pretrained)})
-    return cfg.model_copy(update={"stages": [stage]})
+    return cfg.model_copy(update={"stages": (stage,)})  # a tuple, as the schema types it (no serializer warning)
 
 
 def fill_caches(cfg, held_out: Path) -> None:

@@ -104,12 +104,21 @@ def build_model(model_cfg: ModelConfig, tokenizer, adapter: AdapterConfig | None
     for m in model_cfg.modalities:
         log.info("media sampling %s: %s", m.name, m.sampling_plan().describe())
     if adapter is not None:
-        log.info("adapter %s, cross-attention temperature: %s", adapter.method, adapter.temperature)
+        log.info("adapter %s%s", adapter.method, _temperature_note(adapter))
     model.projectors.to(DTYPES[model_cfg.dtype])
     # DeepSpeed trains the whole module in model.dtype (its precision must agree): the encoders run
     # in it here too, so evaluation, serving and the feature cache see the features training saw
     model.encoders.to(DTYPES[model_cfg.dtype])
     return model
+
+
+def _temperature_note(adapter) -> str:
+    """ ", cross-attention temperature: paper" for a method with MokA's cross-attention; "" for
+    the others (LoRA and the baselines have no temperature to report)."""
+    from ..adapters import get_method
+
+    has_xattn = getattr(get_method(adapter.method), "cross_attention", False)
+    return f", cross-attention temperature: {adapter.temperature}" if has_xattn else ""
 
 
 def _resize_to_tokenizer(llm, tokenizer) -> list[int]:
