@@ -8,7 +8,10 @@ What a task's ``doc_to_visual`` returns is read by type, as lmms-eval's own mode
 image is an image, a ``{"array", "sampling_rate"}`` dict is audio, a path string is a video,
 audio or image by its extension; our task files (``moka_train.integrations.lmms.tasks``) return
 ``{"modality": NAME, "path": P}`` so that a video and its separate audio track never mix up.
-A context without the modality's placeholder gets the official lead-in ("This is a video:").
+The context is the question of the one prompt builder (:mod:`moka_train.data.question`): a context
+without placeholders is asked in the official form (lead-ins, "Please answer this question: ", the
+context), as ``infer --question`` and the server ask it; a context written with placeholders (our
+task files' rows) is kept as written.
 """
 
 from __future__ import annotations
