@@ -51,12 +51,14 @@ def export_weights(
     config_yaml: str,
     info: dict,
     extra: dict[str, dict[str, torch.Tensor]] | None = None,
+    writer: bool | None = None,
 ) -> Path:
-    """Every rank calls (ZeRO-3 gathers collectively); rank 0 writes."""
+    """Every rank calls (ZeRO-3 gathers collectively); ``writer`` writes (default: global rank 0;
+    on node-local disks each node's local rank 0, ``utils.dist.writes_outputs``)."""
     roles = trainable_by_role(model)
     roles.update(extra or {})
     directory = Path(directory)
-    if not is_main():
+    if not (is_main() if writer is None else writer):
         return directory
     return write_weights(directory, roles, info, {"config.yaml": config_yaml})
 

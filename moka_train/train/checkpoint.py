@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..utils.dist import barrier, is_main, rank
+from ..utils.dist import barrier, rank, writes_outputs
 from ..utils.logging import get_logger
 from .checkpoint_files import (
     CheckpointFileError,
@@ -66,16 +66,19 @@ def restore_rng(state: dict) -> None:
 
 
 class CheckpointManager:
-    def __init__(self, root: str | Path, keep_last: int = 2) -> None:
+    def __init__(self, root: str | Path, keep_last: int = 2, shared: bool = True) -> None:
         self.root = Path(root)
         self.keep_last = keep_last
+        # on node-local disks every node keeps a whole checkpoint: its local rank 0 does the bookkeeping
+        self.shared = shared
         self._verified: set[Path] = set()
 
     def save(self, engine, stage: str, step: int, trainer_state: dict) -> Path:
         """Every rank calls this. Returns the final checkpoint directory."""
         tag = checkpoint_tag(stage, step)
         partial = self.root / f"{tag}{PARTIAL}"
-        if is_main():
+        writer = writes_outputs(self.shared)
+        if writer:
             self.root.mkdir(parents=True, exist_ok=True)
             shutil.rmtree(partial, ignore_errors=True)  # debris of an earlier crash
         barrier()
@@ -84,7 +87,7 @@ class CheckpointManager:
             engine.save_checkpoint(str(self.root), tag=partial.name, save_latest=False, exclude_frozen_parameters=True)
             torch.save(capture_rng(), partial / f"rng_rank{rank()}.pt")
             barrier()
-            if is_main():
+            if writer:
                 trainable = sorted(n for n, p in engine.module.named_parameters() if p.requires_grad)
                 self._write_json(
                     partial / STATE_FILE, {**trainer_state, "stage": stage, "step": step, "trainable": trainable}
@@ -94,7 +97,7 @@ class CheckpointManager:
         except (OSError, RuntimeError) as err:  # a full disk, a quota: torch and DeepSpeed raise either
             raise self._write_failed(partial, tag, err) from None
         final = self.root / tag
-        if is_main():
+        if writer:
             shutil.rmtree(final, ignore_errors=True)
             os.replace(partial, final)
             self._write_text_atomic(self.root / LATEST, tag)

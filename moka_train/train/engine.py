@@ -119,11 +119,20 @@ def lr_schedule(optimizer: torch.optim.Optimizer, optim: OptimConfig, total_step
 
 
 def build_engine(
-    model: torch.nn.Module, train: TrainConfig, optim: OptimConfig, total_steps: int, model_dtype: str = "float32"
+    model: torch.nn.Module,
+    train: TrainConfig,
+    optim: OptimConfig,
+    total_steps: int,
+    model_dtype: str = "float32",
+    node_local: bool = False,
 ):
+    """``node_local``: the output directory is on node-local disks (``utils.dist.shared_output``):
+    DeepSpeed then writes the model states on every node, not on global rank 0 alone."""
     import deepspeed
 
     config = deepspeed_config(train, optim, model_dtype)
+    if node_local:
+        config.setdefault("checkpoint", {})["use_node_local_storage"] = True
     optimizer = make_optimizer(param_groups(model, optim), optim, train.deepspeed.offload_optimizer)
     scheduler = lr_schedule(optimizer, optim, total_steps)
     engine, _, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler, config=config)

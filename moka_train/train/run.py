@@ -14,7 +14,7 @@ from ..config.batch import with_world_size
 from ..config.schema import StageConfig
 from ..data.tokenizer import load_tokenizer
 from ..model.export import export_weights, gathered
-from ..utils.dist import barrier, init_distributed, is_main, world_size
+from ..utils.dist import barrier, init_distributed, is_main, shared_output, world_size, writes_outputs
 from ..utils.logging import get_logger
 from ..utils.seeding import seed_everything
 from .checkpoint import CheckpointManager, read_state
@@ -43,7 +43,9 @@ def run(cfg: RunConfig) -> Path:
     init_distributed()
     cfg = with_world_size(cfg, world_size())  # train.global_batch_size -> this world's grad_accum
     out = Path(cfg.output_dir)
-    checkpoints = CheckpointManager(out / "checkpoints", cfg.train.keep_last)
+    shared = shared_output(out)  # node-local disks: every node writes its own checkpoints and exports
+    log.info("output_dir %s: %s", out, "one filesystem for all ranks" if shared else "node-local on every node")
+    checkpoints = CheckpointManager(out / "checkpoints", cfg.train.keep_last, shared)
     claim_output_dir(cfg, checkpoints)
     resume = _resume_point(cfg, checkpoints)
     if is_main():
@@ -75,7 +77,7 @@ def run_stage(cfg: RunConfig, stage: StageConfig, tokenizer, checkpoints, resume
     data = build_stage_data(cfg, stage, tokenizer, specs)
     heldout = build_eval_data(cfg, stage, tokenizer, specs)
     total = steps_for(data.batches_per_epoch, stage.epochs, cfg.train.grad_accum, cfg.train.max_steps)
-    engine = build_engine(model, train_cfg, stage.optim, total, model_cfg.dtype)
+    engine = build_engine(model, train_cfg, stage.optim, total, model_cfg.dtype, node_local=not checkpoints.shared)
     state = _loop_state(stage, engine, data, checkpoints, resume)
     log.info("stage %s: %d trainable tensors, %d steps, %d ranks", stage.name, len(trainable), total, world_size())
     metrics = MetricsLogger(
@@ -90,7 +92,7 @@ def run_stage(cfg: RunConfig, stage: StageConfig, tokenizer, checkpoints, resume
     finished = train_stage(engine, state, LoopSettings.from_train(cfg.train, total, [s.name for s in specs]), hooks)
     metrics.close()
     if finished:
-        _export_stage(cfg, stage, model, state, data.report())
+        _export_stage(cfg, stage, model, state, data.report(), writes_outputs(checkpoints.shared))
     return finished
 
 
@@ -120,7 +122,7 @@ def _checkpoint_writer(cfg: RunConfig, stage: StageConfig, engine, data, checkpo
     return save
 
 
-def _export_stage(cfg: RunConfig, stage: StageConfig, model, state: LoopState, report: dict) -> None:
+def _export_stage(cfg: RunConfig, stage: StageConfig, model, state: LoopState, report: dict, writer: bool) -> None:
     with gathered([model.llm.get_input_embeddings().weight, model.llm.get_output_embeddings().weight]):
         extra = {"embeddings": model.added_embeddings()} if model.added_token_ids else None
     export_weights(
@@ -129,6 +131,7 @@ def _export_stage(cfg: RunConfig, stage: StageConfig, model, state: LoopState, r
         dump_config(cfg),
         {"stage": stage.name, "kind": stage.kind, "step": state.step},
         extra=extra,
+        writer=writer,
     )
     _write_data_report(cfg, stage, report)
     barrier()

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from ..config import ConfigError, RunConfig
-from ..utils.dist import barrier, is_main
+from ..utils.dist import barrier, writes_outputs
 from ..utils.logging import get_logger
 from .checkpoint import LATEST, CheckpointManager
 from .stages import imported_exports
@@ -53,8 +53,8 @@ def claim_output_dir(cfg: RunConfig, checkpoints: CheckpointManager) -> None:
             "resume=auto, or start afresh with overwrite=true (deletes its checkpoints, exports "
             "and metrics), or choose another output_dir."
         )
-    barrier()  # every rank has looked before rank 0 deletes
-    if is_main():
+    barrier()  # every rank has looked before rank 0 deletes (each node's, on node-local disks)
+    if writes_outputs(checkpoints.shared):
         log.warning("overwrite=true: deleting the earlier run in %s (%s)", out, "; ".join(found))
         for pattern in RUN_OUTPUTS:
             for path in run_exports(out, inputs) if pattern == "export" else out.glob(pattern):

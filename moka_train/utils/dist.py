@@ -92,3 +92,48 @@ def comm_device():
     if torch.cuda.is_available():
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     return torch.device("cpu")
+
+
+def local_rank() -> int:
+    return int(os.environ.get("LOCAL_RANK", 0))
+
+
+def shared_output(directory) -> bool:
+    """Whether every rank sees the files global rank 0 writes under ``directory`` (one shared
+    filesystem) or not (node-local disks: each node's local rank 0 must write its own copy of the
+    checkpoint bookkeeping and exports). Every rank calls this (two barriers, one all-reduce)."""
+    import secrets
+    from pathlib import Path
+
+    if world_size() == 1:
+        return True
+    probe = Path(directory) / ".moka_shared_probe"
+    probe.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(8)
+    if is_main():
+        probe.write_text(token)
+    barrier()
+    expected = broadcast_text(token)  # every rank takes part in the collective
+    seen = probe.read_text() if probe.is_file() else ""
+    shared = all_true(seen == expected)
+    barrier()
+    if is_main():
+        probe.unlink(missing_ok=True)
+    return shared
+
+
+def broadcast_text(text: str) -> str:
+    """Global rank 0's ``text`` on every rank."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return text
+    holder = [text if is_main() else None]
+    dist.broadcast_object_list(holder, src=0)
+    return holder[0]
+
+
+def writes_outputs(shared: bool) -> bool:
+    """This rank writes the run's shared bookkeeping: global rank 0 on a shared filesystem, each
+    node's local rank 0 on node-local disks."""
+    return is_main() if shared else local_rank() == 0
