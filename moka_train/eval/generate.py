@@ -20,7 +20,7 @@ from ..config import RunConfig
 from ..data.collate import Collator
 from ..data.dataset import MultimodalDataset, read_entries
 from ..data.feature_cache import cache_for
-from ..data.question import Media, Question, question_sample
+from ..data.question import Media, Question, QuestionError, question_sample
 from ..data.records import Sample
 from ..data.templates import END_OF_TURN_TOKENS
 from ..data.tokenize import vocab_id
@@ -191,6 +191,9 @@ def answer_question(cfg: RunConfig, tokenizer, model, media: dict[str, str], que
     :mod:`moka_train.data.question` (as the server and the lmms-eval plugin ask it), answered in
     memory: the answer row, or an error row when the media cannot be read."""
     asked = Question([("user", question)], {name: Media(path=Path(path)) for name, path in media.items()})
-    sample = question_sample(asked, "question", [b.spec for b in model.branches])
+    try:
+        sample = question_sample(asked, "question", [b.spec for b in model.branches])
+    except QuestionError as err:  # a missing file, a modality the model lacks: no answer, said why
+        return error_row("question", {}, {"reason": "bad_question", "detail": str(err)})
     with torch.no_grad():
         return generate_predictions(cfg, tokenizer, model, [sample])[0]

@@ -150,3 +150,8 @@ def test_a_request_writes_no_file(engine, monkeypatch):
     row = engine.answer([question], BUDGET)[0]
     assert written == [] and row.get("error") is None, (written, row)
     assert row["prediction"] == expected and row["prompt_tokens"] > 0
+
+
+def test_infer_question_about_a_missing_file_is_an_error_row(engine, tmp_path):
+    row = answer_question(engine.cfg, engine.tokenizer, engine.model, {"video": str(tmp_path / "nope.mp4")}, "?")
+    assert row["error"] == "bad_question" and "media file not found" in row["detail"] and "nope.mp4" in row["detail"]
