@@ -22,6 +22,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -104,11 +105,13 @@ def measure_memory(path: str, case: LossCase) -> dict:
 
 
 def memory_in_child(path: str, case: LossCase) -> dict:
-    args = [sys.executable, "-m", "moka_train.bench.loss", "--child", path, json.dumps(asdict(case))]
-    out = subprocess.run(args, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"loss benchmark child {path} {case} failed:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    with tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "memory.json"
+        args = [sys.executable, "-m", "moka_train.bench.loss", "--child", path, json.dumps(asdict(case)), str(result)]
+        out = subprocess.run(args, capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            raise RuntimeError(f"loss benchmark child {path} {case} failed:\n{out.stderr[-2000:]}")
+        return json.loads(result.read_text())
 
 
 def old_batch_that_fits(case: LossCase, budget_gb: float) -> int:
@@ -161,12 +164,13 @@ def loss_report(base: LossCase, seqs: list[int], budget_gb: float, schedule: Sch
 
 
 def _child(argv: list[str]) -> None:
-    path, case = argv[0], LossCase(**json.loads(argv[1]))
+    """One case in this fresh process; the result goes to the file ``argv[2]``."""
+    path, case, result = argv[0], LossCase(**json.loads(argv[1])), Path(argv[2])
     torch.set_num_threads(1)
-    print(json.dumps(measure_memory(path, case)))
+    result.write_text(json.dumps(measure_memory(path, case)))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--child", nargs=2)
+    parser.add_argument("--child", nargs=3)
     _child(parser.parse_args().child)

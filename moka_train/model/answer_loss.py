@@ -20,8 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from ..data.tokenize import IGNORE_INDEX
-
+IGNORE_INDEX = -100  # untrained label: the causal LM's (and cross_entropy's) convention, as data.tokenize writes it
 # fp32 logits of one chunk: 2**25 floats (128 MiB), e.g. 261 positions of LLaMA-3's vocabulary
 CHUNK_LOGIT_ELEMENTS = 2**25
 # config attributes of backbones whose head does more than a linear map (softcapping, scaling):

@@ -1,18 +1,22 @@
 """scripts/gpu_check.py in its dry mode (a toy shape on the CPU): every section of the one JSON
 file is there, the planner's estimate is filled in, and bf16 gradients agree with fp32."""
 
-import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "gpu_check.py"
 
 
 def test_dry_run_writes_the_whole_report(tmp_path):
-    spec = importlib.util.spec_from_file_location("gpu_check_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.main(["--dry-run", "--output", str(tmp_path / "check.json")])
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), "--dry-run", "--output", str(tmp_path / "check.json")],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1])["written"] == str(tmp_path / "check.json")
     report = json.loads((tmp_path / "check.json").read_text())
     assert set(report["train"]) == {"lora", "moka"} and report["moka_vs_lora_step"] > 0
     for row in report["train"].values():
