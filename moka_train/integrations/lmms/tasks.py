@@ -20,8 +20,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ...eval.metrics import get_scorer
+from ...eval.metrics import ScoringError, get_scorer
 from ...eval.protocol import PROTOCOLS
+from ...utils.logging import get_logger
+
+log = get_logger(__name__)
 
 TASKS = {"music_avqa": "moka_music_avqa", "ave": "moka_ave"}  # benchmark -> lmms-eval task name
 DEFAULT_FILES = {"music_avqa": "music_avqa_test.jsonl", "ave": "ave_test.jsonl"}
@@ -99,8 +102,18 @@ def process_ave(doc: dict, results: list[str]) -> dict:
 
 
 def aggregate_music_avqa(rows: list[dict]) -> float:
-    return get_scorer("music_avqa")(rows, "official")["value"]
+    return _official_value("music_avqa", rows)
 
 
 def aggregate_ave(rows: list[dict]) -> float:
-    return get_scorer("ave")(rows, "official")["value"]
+    return _official_value("ave", rows)
+
+
+def _official_value(benchmark: str, rows: list[dict]) -> float:
+    """Our official score; NaN, with the scorer's reason as a warning, where nothing can be scored
+    (lmms-eval needs a number: NaN is none, where 0.0 would read as a result)."""
+    try:
+        return get_scorer(benchmark)(rows, "official")["value"]
+    except ScoringError as err:
+        log.warning("%s; reported as NaN", err)
+        return float("nan")
