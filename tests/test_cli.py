@@ -138,7 +138,7 @@ def test_config_reference_writes_the_schema_reference(tmp_path):
 def test_infer_with_nothing_to_answer_exits_1_before_loading_a_model(tmp_path, capsys):
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump(RECIPE))  # no data.eval_file; llm "llm" and no export exist
-    assert main(["infer", "--config", str(path)]) == 1
+    assert main(["infer", "--config", str(path)]) == 2  # user input: exit 2
     err = capsys.readouterr().err
     assert err == "error: infer: give --question (with --video/--audio/...), --input, or set data.eval_file\n"
 

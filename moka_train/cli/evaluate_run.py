@@ -25,6 +25,7 @@ from pathlib import Path
 from ..config import load_config
 from ..eval.decoding import DECODING_MODES, DEFAULT_SEED, Decoding
 from ..eval.score import BENCHMARKS, decoding_budget
+from .common import require_export
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,6 +81,7 @@ def run_main(argv: list[str]) -> int:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under deepspeed/torchrun: shard over the ranks
         init_distributed()
     cfg = load_config(args.config, args.overrides)
+    require_export(args.checkpoint)  # before the model is built
     probe = "-".join(args.adapter_modalities) if args.adapter_modalities else "all"
     output = Path(args.output) if args.output else default_output(cfg, args.checkpoint, args.benchmark, probe)
     budget = decoding_budget(args.benchmark, args.max_new_tokens)

@@ -8,14 +8,15 @@ from pathlib import Path
 
 from ..config import load_config
 from ..utils.logging import get_logger
-from .common import add_config_args
+from .common import add_config_args, require_export
 
 log = get_logger(__name__)
 MEDIA_KINDS = ("image", "video", "audio", "speech")
 
 
 def infer_main(args: argparse.Namespace) -> int:
-    """Exit 1 with a message when there is nothing to answer or the one question got no answer."""
+    """Exit 2 with a message when there is nothing to answer or no export, 1 when the one question
+    got no answer."""
     import torch
 
     from ..eval.generate import answer_question, generate_predictions, load_for_inference
@@ -25,8 +26,9 @@ def infer_main(args: argparse.Namespace) -> int:
     source = args.input or cfg.data.eval_file
     if not args.question and source is None:  # refused before the model is loaded
         sys.stderr.write("error: infer: give --question (with --video/--audio/...), --input, or set data.eval_file\n")
-        return 1
+        return 2
     export = args.export or str(Path(cfg.output_dir) / "export" / cfg.stages[-1].name)
+    require_export(export)
     tokenizer, model = load_for_inference(cfg, export)
     if args.question:  # one answer, printed
         media = {kind: getattr(args, kind) for kind in MEDIA_KINDS if getattr(args, kind)}
