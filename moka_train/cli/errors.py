@@ -75,7 +75,9 @@ def message_of(err: Exception) -> str:
         last = [line for line in text.splitlines() if line.strip()][-1]
         text = _QUALIFIED_CLASS.sub("", last)
     if text.startswith("unreadable_media:") and "bad_sample_policy" not in text:  # met mid-run under policy fail
-        text += "; replace or remove that file's sample, or set data.bad_sample_policy=skip (skipped samples are reported)"
+        text += (
+            "; replace or remove that file's sample, or set data.bad_sample_policy=skip (skipped samples are reported)"
+        )
     return text
 
 
