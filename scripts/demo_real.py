@@ -127,7 +127,7 @@ def pretrain(root: Path, args) -> Path:
 def finetune_config(root: Path, method: str, args, pretrained: Path):
     cfg = config(root, method, args)
     stage = cfg.stages[-1].model_copy(update={"init_from": (str(pretrained),)})
-    return cfg.model_copy(update={"stages": [stage]})
+    return cfg.model_copy(update={"stages": (stage,)})  # a tuple, as the schema holds it
 
 
 def evaluate(root: Path, method: str, export: Path, name: str, args) -> dict:
