@@ -5,7 +5,8 @@ import re
 from moka_train.config.sections.data import DEFAULT_LEAD_IN
 from moka_train.data.official_prompt import AV_LEAD_IN, media_lead_in, question_prompt
 from moka_train.eval.protocol import IMAGE_LEAD_IN, SPEECH_LEAD_IN, music_avqa_prompt
-from moka_train.serve.engine import lead_in as serve_lead_in
+from moka_train.data.question import first_turn
+from moka_train.modality import ModalitySpec
 from moka_train.testing.synthetic import AV_PROMPT
 
 # GeWu-Lab/MokA AudioVisualText/dataset/unified_dataset.py line 73, with the marker triples as our
@@ -20,7 +21,9 @@ def test_the_official_av_prompt_is_the_mirrored_text():
 def test_converters_serving_and_the_synthetic_data_use_the_same_text():
     assert music_avqa_prompt("Is it loud?") == OFFICIAL
     assert AV_PROMPT.format(q="Is it loud?") == OFFICIAL
-    assert serve_lead_in("video", "<video>") + serve_lead_in("audio", "<audio>") == AV_LEAD_IN
+    modalities = [ModalitySpec("video", "<video>", 4, 0), ModalitySpec("audio", "<audio>", 4, 1)]
+    # the one prompt builder of infer, serve and the lmms-eval plugin (data/question.py)
+    assert first_turn("Is it loud?", ["audio", "video"], modalities) == OFFICIAL
 
 
 def test_lead_ins_take_the_article_of_their_name():
