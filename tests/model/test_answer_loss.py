@@ -111,7 +111,8 @@ def test_model_loss_and_gradients_equal_the_full_logits_loss(backbone, workspace
         torch.testing.assert_close(new_losses, old_losses, rtol=1e-5, atol=1e-6)
         assert set(new_grads) == set(old_grads) and any(n.startswith("llm.lm_head") for n in new_grads)
         for name, grad in old_grads.items():
-            torch.testing.assert_close(new_grads[name], grad, rtol=1e-4, atol=1e-6, msg=lambda m, n=name: f"{n}: {m}")
+            # fp32 sums in another order: a few 1e-6 apart on gradients summed over many positions
+            torch.testing.assert_close(new_grads[name], grad, rtol=1e-4, atol=1e-5, msg=lambda m, n=name: f"{n}: {m}")
 
 
 def test_no_full_vocabulary_tensor_is_saved_for_backward(workspace, monkeypatch):

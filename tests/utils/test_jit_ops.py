@@ -17,7 +17,10 @@ INIT = (
 
 
 def init_in_subprocess(env: dict) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in {**os.environ, **env}.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    # a fresh one-process launch: no rank or rendezvous of this pytest process (an earlier in-process
+    # test's MASTER_PORT is still listening here, so inheriting it fails with EADDRINUSE)
+    launch = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+    env = {k: v for k, v in {**os.environ, **env}.items() if k not in launch}
     # the old code compiled deepspeed_shm_comm here (minutes): the timeout is the failure
     return subprocess.run([sys.executable, "-c", INIT], env=env, capture_output=True, text=True, timeout=180)
 
