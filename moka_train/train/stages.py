@@ -82,8 +82,11 @@ def load_init(model: nn.Module, cfg: RunConfig, stage: StageConfig) -> list[tupl
     wanted = {export_role: role for role, export_role in stage.init_roles.items()}
     done, found = [], set()
     for source in sources:
-        loaded = [_load_renamed(model, source, export_role, role) for export_role, role in wanted.items()
-                  if export_role in _roles_in(source)]
+        loaded = [
+            _load_renamed(model, source, export_role, role)
+            for export_role, role in wanted.items()
+            if export_role in _roles_in(source)
+        ]
         found |= set(loaded)
         done.append((source, loaded))
     missing = sorted(set(stage.init_roles) - found)

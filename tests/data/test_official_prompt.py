@@ -4,8 +4,8 @@ import re
 
 from moka_train.config.sections.data import DEFAULT_LEAD_IN
 from moka_train.data.official_prompt import AV_LEAD_IN, media_lead_in, question_prompt
-from moka_train.eval.protocol import IMAGE_LEAD_IN, SPEECH_LEAD_IN, music_avqa_prompt
 from moka_train.data.question import first_turn
+from moka_train.eval.protocol import IMAGE_LEAD_IN, SPEECH_LEAD_IN, music_avqa_prompt
 from moka_train.modality import ModalitySpec
 from moka_train.testing.synthetic import AV_PROMPT
 
