@@ -1,3 +1,4 @@
+import logging
 import os
 import sys
 from pathlib import Path
@@ -25,3 +26,12 @@ def workspace(tmp_path_factory) -> Path:
     from moka_train.testing.workspace import build_tiny_workspace
 
     return build_tiny_workspace(tmp_path_factory.mktemp("ws"), seed=0, num_av=32)
+
+
+@pytest.fixture
+def moka_log(caplog):
+    """Records of the moka_train loggers (they do not propagate to the root logger caplog watches)."""
+    logger = logging.getLogger("moka_train")
+    logger.addHandler(caplog.handler)
+    yield caplog
+    logger.removeHandler(caplog.handler)

@@ -3,7 +3,6 @@ official decoding budget, the raw decoded text kept, one row per input sample (e
 of substitutes), progress resumed only by the same evaluation, torn last lines repaired."""
 
 import json
-import logging
 import shutil
 from pathlib import Path
 
@@ -32,15 +31,6 @@ def exported(workspace, tmp_path_factory):
 
 LLAMA2_TOKENIZER = Path(__file__).resolve().parents[1] / "fixtures" / "tokenizers" / "llama2"  # the real one
 QUESTION = "This is a video:\n<video>\nThis is an audio:\n<audio>\nIs the tone high?"
-
-
-@pytest.fixture
-def moka_log(caplog):
-    """Warnings of the moka_train loggers (they do not propagate to the root logger caplog watches)."""
-    logger = logging.getLogger("moka_train")
-    logger.addHandler(caplog.handler)
-    yield caplog
-    logger.removeHandler(caplog.handler)
 
 
 def yes_no_file(cfg, path: Path, n: int = 4, extra: list[dict] = ()) -> Path:

@@ -45,6 +45,14 @@ def music_avqa_file(cfg, path: Path, n: int = 6) -> Path:
     return path
 
 
+def budget_task_files(cfg, data: Path, tasks: Path) -> Path:
+    """The MUSIC-AVQA task file of ``data`` in ``tasks``, generating BUDGET tokens (not 500)."""
+    write_tasks(tasks, {"music_avqa": data}, cfg.data.root)
+    task = tasks / "moka_music_avqa.yaml"
+    task.write_text(task.read_text().replace("max_new_tokens: 500", f"max_new_tokens: {BUDGET}"))
+    return tasks
+
+
 def run_lmms_eval(config: Path, export: Path, tasks: Path, task: str) -> dict:
     """lmms-eval's own API: the model from its registry (our entry point), the task from
     --include_path, its evaluator (in process, so the answers can be compared one by one; the CLI
@@ -63,10 +71,7 @@ def run_lmms_eval(config: Path, export: Path, tasks: Path, task: str) -> dict:
 def test_lmms_eval_offline_matches_infer_and_our_scorer(exported, workspace, tmp_path, monkeypatch):
     cfg, export, _ = exported
     data = music_avqa_file(cfg, tmp_path / "avqa.jsonl")
-    tasks = tmp_path / "tasks"
-    write_tasks(tasks, {"music_avqa": data}, cfg.data.root)
-    text = (tasks / "moka_music_avqa.yaml").read_text().replace("max_new_tokens: 500", f"max_new_tokens: {BUDGET}")
-    (tasks / "moka_music_avqa.yaml").write_text(text)
+    tasks = budget_task_files(cfg, data, tmp_path / "tasks")
     for key, value in (
         ("HF_HUB_OFFLINE", "1"),
         ("HF_DATASETS_OFFLINE", "1"),
@@ -131,10 +136,7 @@ def test_lmms_eval_cli_scores_the_export_as_our_scorer(exported, workspace, tmp_
     its score is our scorer's on infer's answers."""
     cfg, export, _ = exported
     data = music_avqa_file(cfg, tmp_path / "avqa.jsonl")
-    tasks = tmp_path / "tasks"
-    write_tasks(tasks, {"music_avqa": data}, cfg.data.root)
-    text = (tasks / "moka_music_avqa.yaml").read_text().replace("max_new_tokens: 500", f"max_new_tokens: {BUDGET}")
-    (tasks / "moka_music_avqa.yaml").write_text(text)
+    tasks = budget_task_files(cfg, data, tmp_path / "tasks")
     args = ["--model", "moka", "--model_args", f"config={CONFIG},checkpoint={export}", "--tasks", "moka_music_avqa"]
     args += ["--include_path", str(tasks), "--batch_size", "3", "--output_path", str(tmp_path / "out")]
     done = run_lmms_eval_cli(tmp_path, workspace, *args)

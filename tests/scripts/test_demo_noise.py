@@ -2,7 +2,6 @@
 no cross-attention temperature reported for an adapter that has none."""
 
 import ast
-import logging
 import warnings
 from pathlib import Path
 
@@ -49,14 +48,6 @@ def test_a_list_for_a_tuple_field_is_what_warns(tmp_path, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         dump_config(cfg.model_copy(update={"stages": (stage,)}))
-
-
-@pytest.fixture
-def moka_log(caplog):
-    logger = logging.getLogger("moka_train")
-    logger.addHandler(caplog.handler)
-    yield caplog
-    logger.removeHandler(caplog.handler)
 
 
 @pytest.mark.parametrize("method, reported", [("lora", False), ("moka_no_xattn", False), ("moka", True)])

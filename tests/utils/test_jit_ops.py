@@ -6,8 +6,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from moka_train.utils import jit_ops
 
 INIT = (
@@ -37,14 +35,6 @@ def test_extensions_default_to_the_venv(monkeypatch):
     monkeypatch.delenv("TORCH_EXTENSIONS_DIR", raising=False)
     assert jit_ops.use_venv_extensions_dir() == jit_ops.Path(sys.prefix) / "torch_extensions"
     assert os.environ["TORCH_EXTENSIONS_DIR"] == str(jit_ops.Path(sys.prefix) / "torch_extensions")
-
-
-@pytest.fixture
-def moka_log(caplog):
-    logger = logging.getLogger("moka_train")
-    logger.addHandler(caplog.handler)
-    yield caplog
-    logger.removeHandler(caplog.handler)
 
 
 def test_a_build_is_announced_before_it_starts_and_a_load_says_so(tmp_path, monkeypatch, moka_log):
