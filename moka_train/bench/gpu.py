@@ -14,6 +14,16 @@ SHAPE_KEYS = (*SEVEN_B, "batch", "seq", "prompt", "new", "checkpointing")
 GENERATE_SHAPE_KEYS = ("hidden", "layers", "batch", "prompt", "new", "reps")
 
 
+def report_header(settings: LlamaBench, peak: float | None) -> dict:
+    """What a LLaMA-shape GPU report says first: the device, dtype, peak and shape it measured."""
+    return {
+        "device": device_name(settings.device),
+        "dtype": str(settings.dtype).removeprefix("torch."),
+        "peak_tflops": peak,
+        "shape": {key: getattr(settings, key) for key in SHAPE_KEYS},
+    }
+
+
 def gpu_report(settings: LlamaBench) -> dict:
     """Training (one sample per row, then packed) and generation rows with their ratios."""
     flops = train_flops_per_step(llama_config(settings), settings.batch, settings.seq, settings.checkpointing)
@@ -23,10 +33,7 @@ def gpu_report(settings: LlamaBench) -> dict:
     generate = generate_rows(settings)
     return rounded(
         {
-            "device": device_name(settings.device),
-            "dtype": str(settings.dtype).removeprefix("torch."),
-            "peak_tflops": peak,
-            "shape": {key: getattr(settings, key) for key in SHAPE_KEYS},
+            **report_header(settings, peak),
             "flops_per_step": flops,
             "train": train,
             "moka_vs_lora_step": ratio(train, "step_s", "moka", "lora"),

@@ -22,12 +22,11 @@ import torch
 
 from ..adapters import AdapterSpec
 from ..train.memory_plan import DecoderShape, activation_bytes, adapter_shape
-from .gpu import SHAPE_KEYS
+from .gpu import report_header
 from .llama import (
     TINY,
     LlamaBench,
     build,
-    device_name,
     llama_config,
     make_settings,
     peak_tflops,
@@ -94,10 +93,7 @@ def gpu_check(settings: LlamaBench) -> dict:
     generate = generate_rows(settings, kinds=("lora_merged", "moka_folded"))
     return rounded(
         {
-            "device": device_name(settings.device),
-            "dtype": str(settings.dtype).removeprefix("torch."),
-            "peak_tflops": peak,
-            "shape": {key: getattr(settings, key) for key in SHAPE_KEYS},
+            **report_header(settings, peak),
             "train": train,
             "moka_vs_lora_step": ratio(train, "step_s", "moka", "lora"),
             "generate": generate,
