@@ -1,34 +1,12 @@
-"""Adapter methods by name. A new method is one class decorated with ``@register("name")``."""
+"""Adapter methods by name (``adapter.method``). A new method is one class in ``adapters/methods``
+decorated with ``@register("name")``."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
 
-_METHODS: dict[str, type] = {}
-
-
-def register(name: str):
-    def wrap(cls: type) -> type:
-        if name in _METHODS:
-            raise ValueError(f"adapter method {name!r} registered twice")
-        cls.method_name = name
-        _METHODS[name] = cls
-        return cls
-
-    return wrap
-
-
-def get_method(name: str) -> type:
-    _load_builtin_methods()
-    if name not in _METHODS:
-        raise ValueError(f"unknown adapter method {name!r}; choose one of: {', '.join(sorted(_METHODS))}")
-    return _METHODS[name]
-
-
-def available_methods() -> list[str]:
-    _load_builtin_methods()
-    return sorted(_METHODS)
+from ..utils.registry import Registry
 
 
 def _load_builtin_methods() -> None:
@@ -37,3 +15,25 @@ def _load_builtin_methods() -> None:
 
     for info in pkgutil.iter_modules(methods.__path__):
         importlib.import_module(f"{methods.__name__}.{info.name}")
+
+
+METHODS: Registry[type] = Registry("adapter method", key="adapter.method", load=_load_builtin_methods)
+
+
+def register(name: str):
+    """Class decorator: the adapter layer class of method ``name`` (also its ``method_name``)."""
+
+    def wrap(cls: type) -> type:
+        METHODS.register(name)(cls)
+        cls.method_name = name
+        return cls
+
+    return wrap
+
+
+def get_method(name: str) -> type:
+    return METHODS.get(name)
+
+
+def available_methods() -> list[str]:
+    return METHODS.names()
