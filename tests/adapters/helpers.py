@@ -2,7 +2,16 @@
 
 import torch
 
-from moka_train.adapters import AdapterSpec, RoutingSlot, adapter_modules, apply_adapters
+from moka_train.adapters import (
+    AdapterSpec,
+    RoutingSlot,
+    adapter_modules,
+    apply_adapters,
+    count_adapter_parameters,
+    load_adapters,
+    merge_text_path,
+    save_adapters,
+)
 from moka_train.testing.llm import make_tiny_llm
 
 VOCAB = 512
@@ -64,3 +73,28 @@ def cached_and_recomputed_greedy(model, slot, ids, mod, new=6):
             nxt = model(input_ids=seq, use_cache=False).logits[:, -1].argmax(-1, keepdim=True)
             seq, seq_mod = torch.cat([seq, nxt], 1), torch.cat([seq_mod, torch.zeros_like(nxt)], 1)
     return cached, seq[:, ids.shape[1] :]
+
+
+def assert_loads_back(saved, fresh, batch, path):
+    """save_adapters of ``saved`` then load_adapters into ``fresh`` (each a (model, slot, spec)):
+    the same logits on ``batch`` (ids, modality ids, attention mask)."""
+    (model, slot, spec), (fresh_model, fresh_slot, _) = saved, fresh
+    ids, mod, att = batch
+    save_adapters(model, spec, path)
+    load_adapters(fresh_model, path)
+    slot.set(mod)
+    fresh_slot.set(mod)
+    with torch.no_grad():
+        ours = model(input_ids=ids, attention_mask=att).logits
+        assert torch.equal(ours, fresh_model(input_ids=ids, attention_mask=att).logits)
+
+
+def assert_merge_is_exact(model, ids, att):
+    """merge_text_path keeps the logits of a text-only batch (routing set by the caller) and
+    leaves no adapter parameter."""
+    with torch.no_grad():
+        before = model(input_ids=ids, attention_mask=att).logits
+        merge_text_path(model)
+        after = model(input_ids=ids, attention_mask=att).logits
+    assert (before - after).abs().max() <= 1e-5 * before.abs().max()
+    assert count_adapter_parameters(model) == 0
