@@ -6,7 +6,6 @@ from .registry import available_methods, get_method, register
 from .routing import Routing, RoutingError, RoutingSlot
 from .spec import DEFAULT_TARGETS, AdapterSpec
 from .state import (
-    ExportError,
     adapter_state_dict,
     fold_text_path,
     load_adapters,
@@ -20,7 +19,6 @@ __all__ = [
     "AdapterLinear",
     "AdapterSpec",
     "DEFAULT_TARGETS",
-    "ExportError",
     "Routing",
     "RoutingError",
     "RoutingSlot",

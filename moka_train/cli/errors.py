@@ -27,7 +27,7 @@ EXIT_BUG, EXIT_USER, EXIT_INTERRUPTED = 1, 2, 130
 NAMED_ERRORS = (
     ("moka_train.train.checkpoint_files", "CheckpointFileError"),
     ("moka_train.train.preflight", "PreflightError"),
-    ("moka_train.adapters.state", "ExportError"),
+    ("moka_train.utils.weights_format", "ExportError"),
     ("moka_train.model.official_import.keymap", "OfficialImportError"),
     ("moka_train.data.dataset", "BadSampleError"),
     ("moka_train.data.report", "DataQualityError"),

@@ -26,9 +26,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..model.export import MANIFEST
 from ..utils.jsonl import numbered_lines, parse_object, write_jsonl
 from ..utils.logging import get_logger
+from ..utils.weights_format import MANIFEST
 from .decoding import LEGACY_IDENTITY
 
 log = get_logger(__name__)

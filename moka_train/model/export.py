@@ -7,7 +7,7 @@
 A later stage (``init_from``) or ``infer`` loads them strictly: a file whose size or sha256
 differs from the manifest fails with the file named, and so does a missing or unexpected key,
 a shape or dtype the model does not have, or a manifest entry outside the export directory.
-The format itself (writer and reader) is ``adapters/state.py``'s, the one weights format; this
+The format itself (writer and reader) is ``moka_train/utils/weights_format.py``, the one weights format; this
 module adds what a run needs around it: the roles of a multimodal model, ZeRO-3 gathering and
 rank 0 writing.
 """
@@ -21,10 +21,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..adapters.state import MANIFEST, ExportError, check_fits, check_keys, copy_checked, read_roles, write_weights
 from ..utils.dist import is_main
+from ..utils.weights_format import check_fits, check_keys, copy_checked, read_roles, write_weights
 
-__all__ = ["MANIFEST", "ExportError", "export_weights", "gathered", "load_export", "trainable_by_role"]
+__all__ = ["export_weights", "gathered", "load_export", "trainable_by_role"]
 
 
 def gathered(params: list[nn.Parameter]):

@@ -99,7 +99,7 @@ def load_init(model: nn.Module, cfg: RunConfig, stage: StageConfig) -> list[tupl
 
 
 def _roles_in(directory: Path) -> set[str]:
-    from ..adapters.state import read_manifest
+    from ..utils.weights_format import read_manifest
 
     return {entry["role"] for entry in read_manifest(directory)["files"].values()}
 
@@ -107,8 +107,8 @@ def _roles_in(directory: Path) -> set[str]:
 def _load_renamed(model: nn.Module, source: Path, export_role: str, role: str) -> str:
     """One export role into this model's ``role``: keys renamed prefix for prefix, then loaded
     strictly (missing and unexpected keys named), as load_export does."""
-    from ..adapters.state import check_keys, copy_checked, read_roles
     from ..model.export import gathered
+    from ..utils.weights_format import check_keys, copy_checked, read_roles
 
     old, new = _key_prefix(export_role), _key_prefix(role)
     expected = {n: p for n, p in model.named_parameters() if model.role_of(n) == role}

@@ -7,7 +7,6 @@ from helpers import VOCAB, adapted, cached_and_recomputed_greedy, mixed_batch
 
 from moka_train.adapters import (
     AdapterSpec,
-    ExportError,
     RoutingSlot,
     adapter_state_dict,
     apply_adapters,
@@ -18,6 +17,7 @@ from moka_train.adapters import (
 )
 from moka_train.testing.llm import make_tiny_llm
 from moka_train.utils.hf import enable_activation_checkpointing
+from moka_train.utils.weights_format import ExportError
 
 FAMILIES = ["llama", "qwen2"]
 

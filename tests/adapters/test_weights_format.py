@@ -1,4 +1,4 @@
-"""One weights format (adapters/state.py): a standalone adapter (save_adapters) is written and read
+"""One weights format (moka_train/utils/weights_format.py): a standalone adapter (save_adapters) is written and read
 like a run's export: role files with sha256 in a manifest, verified and strict on load."""
 
 import json
@@ -7,8 +7,8 @@ import pytest
 import torch
 from helpers import adapted
 
-from moka_train.adapters import ExportError, adapter_state_dict, load_adapters, read_adapter_spec, save_adapters
-from moka_train.adapters.state import read_roles, write_weights
+from moka_train.adapters import adapter_state_dict, load_adapters, read_adapter_spec, save_adapters
+from moka_train.utils.weights_format import ExportError, read_roles, write_weights
 
 
 def test_save_adapters_writes_the_export_format(tmp_path):

@@ -11,7 +11,8 @@ from safetensors.torch import load_file, save_file
 from moka_train.config import load_config
 from moka_train.data.tokenizer import load_tokenizer
 from moka_train.model.build import build_model
-from moka_train.model.export import ExportError, export_weights, load_export
+from moka_train.model.export import export_weights, load_export
+from moka_train.utils.weights_format import ExportError
 
 EXTRA = [a for a in os.environ.get("MOKA_TEST_EXTRA", "").split() if a]  # mutation checks only
 

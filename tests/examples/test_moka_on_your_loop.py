@@ -27,7 +27,7 @@ def test_example_trains_saves_and_reloads(tmp_path):
     assert result["adapted_layers"] == 2 * 7 and result["adapter_tensors"] == 2 * 7 * 3  # A_text, A_audio, B
     assert result["last_loss"] < result["first_loss"] - 0.3
     assert result["reload_max_abs_diff"] == 0.0 and result["base_unchanged"]
-    manifest = json.loads((out / "manifest.json").read_text())  # the one weights format (adapters/state.py)
+    manifest = json.loads((out / "manifest.json").read_text())  # the one weights format (utils/weights_format.py)
     config = manifest["adapter_spec"]
     assert config["method"] == "moka" and config["modalities"] == ["audio"] and config["temperature"] == "official"
     assert manifest["files"]["adapter.safetensors"]["tensors"] == 2 * 7 * 3

@@ -11,8 +11,9 @@ import torch
 from adapters.helpers import adapted
 from safetensors.torch import load_file, save_file
 
-from moka_train.adapters import ExportError, load_adapters, save_adapters
+from moka_train.adapters import load_adapters, save_adapters
 from moka_train.utils.hashing import file_sha256
+from moka_train.utils.weights_format import ExportError
 
 
 def saved(tmp_path: Path, name: str = "adapter", seed: int = 0) -> tuple[Path, dict]:

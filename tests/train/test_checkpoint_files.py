@@ -9,7 +9,7 @@ from torch import nn
 
 from moka_train.config import ConfigError
 from moka_train.data.report import DataReport
-from moka_train.model.export import ExportError, export_weights, load_export
+from moka_train.model.export import export_weights, load_export
 from moka_train.train.checkpoint_files import (
     CheckpointFileError,
     UnsafeCheckpointError,
@@ -19,6 +19,7 @@ from moka_train.train.checkpoint_files import (
 )
 from moka_train.train.identity import IDENTITY_KEYS, check_identity
 from moka_train.train.run import restore_data_report
+from moka_train.utils.weights_format import ExportError
 
 
 def flip_byte(path: Path, at: int | None = None) -> None:

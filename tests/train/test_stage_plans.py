@@ -19,10 +19,11 @@ from moka_train.data.report import DataQualityError
 from moka_train.data.specs import modality_specs
 from moka_train.data.tokenizer import load_tokenizer
 from moka_train.model.build import build_model
-from moka_train.model.export import ExportError, export_weights
+from moka_train.model.export import export_weights
 from moka_train.train.data import build_stage_data
 from moka_train.train.engine import deepspeed_config
 from moka_train.train.stages import load_init, stage_model_config, stage_train_config
+from moka_train.utils.weights_format import ExportError
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "configs" / "tiny_avqa.yaml"
