@@ -14,6 +14,14 @@ from moka_train.adapters import AdapterSpec, RoutingSlot, adapter_modules, apply
 from moka_train.modality import QUERY, TEXT, modality_id
 
 SEVEN_B = dict(hidden=4096, layers=32, intermediate=11008, heads=32, vocab=32000)
+# the shape settings (SEVEN_B's keys, also the flags) under their LlamaConfig names
+LLAMA_CONFIG_NAMES = {
+    "hidden": "hidden_size",
+    "layers": "num_hidden_layers",
+    "intermediate": "intermediate_size",
+    "heads": "num_attention_heads",
+    "vocab": "vocab_size",
+}
 TINY = dict(hidden=64, layers=2, intermediate=128, heads=4, vocab=512, batch=2, seq=64, prompt=32, new=4)
 # the LLaMA shape the CPU benchmarks share (hidden 1024: GEMMs dominate, as on a real backbone);
 # each benchmark adds its own depth, batch and lengths
@@ -139,16 +147,11 @@ def peak_tflops(device: torch.device, override: float | None) -> float | None:
 
 # --- model and inputs -------------------------------------------------------------------------
 def llama_config(settings: LlamaBench):
+    """The ``LlamaConfig`` of the settings' shape, with full multi-head attention (as LLaMA-7B)."""
     from transformers import LlamaConfig
 
-    return LlamaConfig(
-        hidden_size=settings.hidden,
-        intermediate_size=settings.intermediate,
-        num_hidden_layers=settings.layers,
-        num_attention_heads=settings.heads,
-        num_key_value_heads=settings.heads,
-        vocab_size=settings.vocab,
-    )
+    shape = {hf_name: getattr(settings, name) for name, hf_name in LLAMA_CONFIG_NAMES.items()}
+    return LlamaConfig(**shape, num_key_value_heads=settings.heads)
 
 
 def build(settings: LlamaBench, method: str | None):

@@ -25,6 +25,7 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch import nn
@@ -44,7 +45,7 @@ class LossCase:
     batch: int = 4
     seq: int = 768
     answer_fraction: float = 0.1
-    dtype: str = "float32"
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"  # of the head and the hidden states
     seed: int = 0
 
 

@@ -20,6 +20,17 @@ TINY_OPEN_CLIP_CFG = {
     "text_cfg": {"context_length": 8, "vocab_size": 64, "width": 32, "heads": 2, "layers": 1},
 }
 
+# CLIPVisionConfig fields of the tiny CLIP: 28 px, patch 14 (4 patch tokens), 3 blocks
+TINY_HF_CLIP_SHAPE = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 3,
+    "num_attention_heads": 4,
+    "image_size": 28,
+    "patch_size": 14,
+    "projection_dim": 16,
+}
+
 # every key of the official BEATsConfig, small sizes, the iter3+ structure (deep norm, gated bias)
 TINY_BEATS_CFG = {
     "input_patch_size": 16,
@@ -51,15 +62,15 @@ TINY_BEATS_CFG = {
 
 # the same architectures at real sizes (random weights): CLIP ViT-B/16 and BEATs base, for
 # measurements where the encoders' cost must be a real one (bench_train --paper-media)
-BASE_HF_CLIP_SHAPE = dict(
-    hidden_size=768,
-    intermediate_size=3072,
-    num_hidden_layers=12,
-    num_attention_heads=12,
-    image_size=224,
-    patch_size=16,
-    projection_dim=512,
-)
+BASE_HF_CLIP_SHAPE = {
+    "hidden_size": 768,
+    "intermediate_size": 3072,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "image_size": 224,
+    "patch_size": 16,
+    "projection_dim": 512,
+}
 BASE_BEATS_CFG = {
     **TINY_BEATS_CFG,
     "embed_dim": 512,
@@ -87,17 +98,6 @@ TINY_WHISPER_DIMS = {
     "n_text_head": 2,
     "n_text_layer": 1,
 }
-
-
-TINY_HF_CLIP_SHAPE = dict(
-    hidden_size=32,
-    intermediate_size=64,
-    num_hidden_layers=3,
-    num_attention_heads=4,
-    image_size=28,
-    patch_size=14,
-    projection_dim=16,
-)
 
 
 def tiny_hf_clip_model(seed: int = 0, shape: dict | None = None):
