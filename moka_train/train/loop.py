@@ -7,7 +7,7 @@ import resource
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -88,10 +88,19 @@ class LoopSettings:
 
     @classmethod
     def from_train(cls, train: TrainConfig, total_steps: int, modality_names) -> LoopSettings:
-        """The stage's length and modality names, every other setting from ``train.*`` of the same name."""
-        decided_here = {"total_steps", "modality_names"}
-        same_name = {f.name: getattr(train, f.name) for f in fields(cls) if f.name not in decided_here}
-        return cls(total_steps=total_steps, modality_names=tuple(modality_names), **same_name)
+        """The stage's length and modality names, every other setting from its ``train.*`` key, named
+        one by one: a renamed key fails here, and no field is ever filled by a name that happens to match."""
+        return cls(
+            total_steps=total_steps,
+            modality_names=tuple(modality_names),
+            grad_accum=train.grad_accum,
+            log_every=train.log_every,
+            save_every=train.save_every,
+            max_nonfinite_in_row=train.max_nonfinite_in_row,
+            loss_reduction=train.loss_reduction,
+            stop_after=train.stop_after,
+            eval_every=train.eval_every,
+        )
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,46 @@ def test_settings_come_from_the_train_section_and_a_held_out_hook_needs_its_inte
         train_stage(PlainEngine(poisoned=set()), LoopState(), no_interval, hooks)
 
 
+# where each LoopSettings field comes from: the stage (its length, its modalities) or one train.* key
+FROM_STAGE = {"total_steps", "modality_names"}
+FROM_TRAIN = {
+    "grad_accum": "grad_accum",
+    "log_every": "log_every",
+    "save_every": "save_every",
+    "max_nonfinite_in_row": "max_nonfinite_in_row",
+    "loss_reduction": "loss_reduction",
+    "stop_after": "stop_after",
+    "eval_every": "eval_every",
+}
+
+
+def test_every_loop_setting_comes_from_its_named_train_key_and_none_by_a_matching_name():
+    from dataclasses import dataclass, fields
+
+    from moka_train.config.sections.train import TrainConfig
+
+    assert {f.name for f in fields(LoopSettings)} == FROM_STAGE | set(FROM_TRAIN)  # a new field: name its source
+    values = {
+        "grad_accum": 3,
+        "log_every": 4,
+        "save_every": 5,
+        "max_nonfinite_in_row": 6,
+        "loss_reduction": "token",
+        "stop_after": 7,
+        "eval_every": 8,
+    }  # every one differs from its default and from the others: a swapped or unset field shows
+    assert all(getattr(TrainConfig(), key) != value for key, value in values.items())
+    settings = LoopSettings.from_train(TrainConfig(**values), total_steps=9, modality_names=["video"])
+    assert {field: getattr(settings, field) for field in FROM_TRAIN} == {f: values[k] for f, k in FROM_TRAIN.items()}
+    assert (settings.total_steps, settings.modality_names) == (9, ("video",))
+
+    @dataclass(frozen=True)
+    class WithSeed(LoopSettings):  # a loop field that only shares its name with a train.* key
+        seed: int = -1
+
+    assert WithSeed.from_train(TrainConfig(seed=7), total_steps=9, modality_names=[]).seed == -1
+
+
 def test_stop_after_returns_false_and_saves_at_the_stop_and_eval_rows_come_every_interval():
     engine, saves, metrics, evals = PlainEngine(poisoned=set()), [], Recorder(), []
     settings = LoopSettings(8, (), 1, 100, 100, 3, "sample", stop_after=6, eval_every=2)
