@@ -143,6 +143,40 @@ def test_infer_with_nothing_to_answer_exits_1_before_loading_a_model(tmp_path, c
     assert err == "error: infer: give --question (with --video/--audio/...), --input, or set data.eval_file\n"
 
 
+def test_evaluate_subcommands_go_through_the_one_parser(capsys):
+    from moka_train.cli import build_parser
+    from moka_train.cli.errors import interrupted_message
+    from moka_train.cli.evaluate_run import cmd_run
+
+    with pytest.raises(SystemExit) as done:
+        main(["evaluate", "--help"])
+    assert done.value.code == 0 and "{run,score,report}" in capsys.readouterr().out
+    for action, flag in (("run", "--adapter-modalities"), ("score", "--annotations"), ("report", "--output")):
+        with pytest.raises(SystemExit) as done:
+            main(["evaluate", action, "--help"])
+        out = capsys.readouterr().out
+        assert done.value.code == 0 and out.startswith(f"usage: moka-train evaluate {action}") and flag in out
+    for bad, said in (  # argparse's usage errors, as for every command: exit 2
+        (["--bogus"], "moka-train: error: unrecognized arguments: --bogus"),
+        (["--mode", "loose"], "moka-train evaluate score: error: argument --mode: invalid choice: 'loose'"),
+    ):
+        with pytest.raises(SystemExit) as done:
+            main(["evaluate", "score", "--benchmark", "pope", "--predictions", "p.jsonl", *bad])
+        assert done.value.code == 2 and capsys.readouterr().err.splitlines()[-1].startswith(said)
+    run = ["evaluate", "run", "--config", "c", "--checkpoint", "e", "--benchmark", "pope", "--input", "i"]
+    args = build_parser().parse_args([*run, "data.root=/d", "train.seed=3"])  # trailing config overrides
+    assert (args.command, args.func, args.overrides) == ("evaluate", cmd_run, ["data.root=/d", "train.seed=3"])
+    assert "answered samples are kept and skipped" in interrupted_message(args)  # Ctrl-C still worded for evaluate
+
+
+def test_train_is_its_own_command_module_with_the_same_flags():
+    from moka_train.cli import build_parser
+    from moka_train.cli.train import cmd_train
+
+    args = build_parser().parse_args(["train", "--local_rank=0", "--config", "c.yaml", "--dry-run", "train.seed=3"])
+    assert (args.func, args.dry_run, args.overrides, args.config) == (cmd_train, True, ["train.seed=3"], "c.yaml")
+
+
 def test_version_names_the_package_version(capsys):
     from importlib.metadata import version
 

@@ -14,12 +14,24 @@ import sys
 from collections.abc import Callable
 
 from .. import __version__
-from . import config_reference, evaluate, import_official, infer, lmms_eval, lmms_tasks, serve, show, validate
+from . import (
+    config_reference,
+    evaluate,
+    import_official,
+    infer,
+    lmms_eval,
+    lmms_tasks,
+    serve,
+    show,
+    train,
+    validate,
+)
 from .errors import pop_debug, run_guarded
 
-SUBCOMMANDS = (validate, show, infer, evaluate, serve, import_official, lmms_tasks, lmms_eval, config_reference)
-# subcommands whose arguments are parsed by what they run, not by this parser
-PASS_THROUGH = {"evaluate": evaluate.cmd_evaluate, "lmms-eval": lmms_eval.cmd_lmms_eval}
+SUBCOMMANDS = (validate, train, show, infer, evaluate, serve, import_official, lmms_tasks, lmms_eval, config_reference)
+# the one subcommand whose arguments another program parses (lmms-eval's own command line, passed on
+# untouched); it is still listed in --help
+PASS_THROUGH = {"lmms-eval": lmms_eval.cmd_lmms_eval}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +51,7 @@ def main(argv: list[str] | None = None, command: str | None = None) -> int:
     if command is not None:
         argv = [command] + argv
     argv, debug = pop_debug(argv)
-    if argv[:1] and argv[0] in PASS_THROUGH:  # evaluate's subcommands and lmms-eval parse their own arguments
+    if argv[:1] and argv[0] in PASS_THROUGH:  # lmms-eval parses its own arguments
         args = argparse.Namespace(command=argv[0], rest=argv[1:], func=PASS_THROUGH[argv[0]])
     else:
         args = build_parser().parse_args(argv)

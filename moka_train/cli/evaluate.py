@@ -1,41 +1,23 @@
-"""`moka-train evaluate run | score | report`: each subcommand parses its own arguments."""
+"""`moka-train evaluate run | score | report`: subcommands of the CLI's one parser.
+
+``moka-train evaluate run --help`` (or ``score``, ``report``) lists a subcommand's arguments; a bad
+flag is argparse's usage error (exit 2), as for every other command.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
-
-def evaluate_help() -> str:
-    """``evaluate --help``: the three subcommands, each with its own arguments."""
-    from .evaluate_run import build_parser as run_parser
-    from .evaluate_score import build_parser as score_report_parser
-
-    subcommands = {"run": run_parser()}
-    subcommands.update(
-        next(a for a in score_report_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
-    )
-    parts = ["usage: moka-train evaluate {run,score,report} ...\n"]
-    for name, sub in subcommands.items():
-        sub.prog = f"moka-train evaluate {name}"
-        parts.append(f"\n=== evaluate {name} ===\n{sub.format_help()}")
-    return "".join(parts)
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    if args.rest[:1] in ([], ["-h"], ["--help"]):
-        sys.stdout.write(evaluate_help())
-        return 0 if args.rest else 2
-    if args.rest[:1] == ["run"]:
-        from .evaluate_run import run_main
-
-        return run_main(args.rest[1:])
-    from .evaluate_score import evaluate_main
-
-    return evaluate_main(args.rest)
+from . import evaluate_run, evaluate_score
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="evaluate run | score | report (evaluate --help lists their arguments)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser(
+        "evaluate",
+        help="evaluate run | score | report: a benchmark's predictions, their score, the table of results",
+        description=__doc__.splitlines()[0],
+    )
+    # "action", not "command": args.command stays "evaluate" (cli/errors.py words Ctrl-C by it)
+    actions = p.add_subparsers(dest="action", required=True, metavar="{run,score,report}")
+    evaluate_run.register(actions)
+    evaluate_score.register(actions)

@@ -1,8 +1,10 @@
-"""`evaluate.py run`: generate a benchmark's predictions from a checkpoint export, then score them.
+"""`moka-train evaluate run`: generate a benchmark's predictions from a checkpoint export, then score them.
 
-    python scripts/evaluate.py run --config C --checkpoint EXPORT_DIR --benchmark NAME --input F.jsonl
+    moka-train evaluate run --config C --checkpoint EXPORT_DIR --benchmark NAME --input F.jsonl
         [--output P.jsonl] [--limit N] [--adapter-modalities text video ...] [--batch-size 8]
-        [--max-new-tokens N] [--decoding greedy|official] [--seed S]
+        [--max-new-tokens N] [--decoding greedy|official] [--seed S] [key=value ...]
+
+(``python scripts/evaluate.py run ...`` is the same command.)
 
 ``--benchmark`` is one of the protocol table's names (checked before anything is loaded); the
 decoding budget is the benchmark's official one (``eval.protocol``) unless ``--max-new-tokens``
@@ -28,8 +30,18 @@ from ..eval.score import BENCHMARKS, decoding_budget
 from .common import require_export
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="evaluate.py run", description=__doc__.splitlines()[0])
+def register(actions: argparse._SubParsersAction) -> None:
+    """``evaluate run`` under the evaluate family of the one CLI parser."""
+    parser = actions.add_parser(
+        "run",
+        help="generate a benchmark's predictions from an export, then score them",
+        description=__doc__.splitlines()[0],
+    )
+    add_run_args(parser)
+    parser.set_defaults(func=cmd_run)
+
+
+def add_run_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True)
     parser.add_argument("--checkpoint", required=True, help="an export directory (<output_dir>/export/<stage>)")
     parser.add_argument("--benchmark", required=True, choices=BENCHMARKS)
@@ -68,12 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="keep the adapters' text path unfolded in decoding (same tokens, slower)",
     )
-    parser.add_argument("overrides", nargs="*")
-    return parser
+    parser.add_argument("overrides", nargs="*", help="dotted config overrides, e.g. data.root=/data")
 
 
-def run_main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+def cmd_run(args: argparse.Namespace) -> int:
     from ..eval.progress import ProgressError
     from ..eval.run import EvaluationInputError, run_generation
     from ..utils.dist import init_distributed, is_main

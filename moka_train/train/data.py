@@ -10,12 +10,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..config import RunConfig
+from ..config.backbones import backbone, is_native_vision
 from ..config.schema import StageConfig
 from ..config.sections.data import DataConfig
 from ..data.collate import Collator
 from ..data.dataset import MultimodalDataset, build_dataset
 from ..data.feature_cache import cache_for
-from ..data.packing import packing_efficiency
 from ..data.report import DataQualityError
 from ..data.sampler import GroupedDistributedSampler
 from ..data.transport import WorkerCollate, received
@@ -122,11 +122,9 @@ def attention_width(llm_path: str) -> int | None:
 
 def build_stage_data(cfg: RunConfig, stage: StageConfig, tokenizer, specs: list[ModalitySpec]) -> StageData:
     data_cfg = stage_data_config(cfg, stage)
-    if data_cfg.packing and any(m.encoder.type == "qwen2_5_vl_vision" for m in cfg.model.modalities):
-        raise ValueError(
-            "data.packing: the Qwen2.5-VL backbone computes its own 3D rope positions per row; "
-            "packing is not supported there (set data.packing: false)"
-        )
+    kind = backbone(cfg.model.backbone)
+    if data_cfg.packing and not kind.packs:
+        raise ValueError(kind.why_no_packing())
     return _split_data(cfg, stage, data_cfg, tokenizer, specs, split="train")
 
 
@@ -149,12 +147,11 @@ def build_eval_data(cfg: RunConfig, stage: StageConfig, tokenizer, specs: list[M
 def check_stage_specs(cfg: RunConfig, stage: StageConfig, specs: list[ModalitySpec]) -> None:
     """The specs the data is rendered with are the stage's plan (what its model was built from):
     a placeholder expanded to another count, or media sampled by another plan, fails here by name."""
-    from ..config.sections.model import NATIVE_VISION_ENCODERS
     from ..data.specs import modality_specs
 
     model_cfg = stage_model_config(cfg, stage)
     # a backbone's own vision path counts its tokens with its processor (the model checks them)
-    native = {m.name for m in model_cfg.modalities if m.encoder.type in NATIVE_VISION_ENCODERS.values()}
+    native = {m.name for m in model_cfg.modalities if is_native_vision(m.encoder.type)}
     wanted = {s.name: (s.num_tokens, s.sampling, s.accepts) for s in modality_specs(model_cfg)}
     for spec in specs:
         given, want = (spec.num_tokens, spec.sampling, spec.accepts), wanted.get(spec.name)
@@ -188,44 +185,3 @@ def _split_data(
     collator = stage_collator(cfg, data_cfg, tokenizer)
     limit = data_cfg.max_bad_fraction if data_cfg.bad_sample_policy == "skip" else None
     return StageData(dataset, sampler, collator, cfg.train.micro_batch_size, data_cfg.num_workers, limit)
-
-
-def packing_summary(cfg: RunConfig) -> dict | str:
-    """Share of non-pad tokens in the fine-tuning stage's micro-batches, padded vs. packed
-    (epoch 0's order on one rank; media token counts from the projector config); a sentence
-    saying why where the data or the tokenizer cannot be read."""
-    from ..data.specs import modality_specs
-    from ..data.tokenizer import load_tokenizer
-
-    stage = cfg.stages[-1]
-    data_cfg = stage_data_config(cfg, stage)
-    if not data_cfg.train_file or not Path(data_cfg.train_file).is_file():
-        return f"unknown: no train file at {data_cfg.train_file!r}"
-    try:
-        tokenizer = load_tokenizer(cfg.model, data_cfg.prompt_style)
-    except (FileNotFoundError, OSError, ValueError) as err:  # ValueError: a directory without a tokenizer
-        return f"unknown: {err}"
-    dataset = build_dataset(data_cfg, tokenizer, modality_specs(stage_model_config(cfg, stage)), split="train")
-    micro = cfg.train.micro_batch_size
-    sampler = GroupedDistributedSampler(
-        dataset.lengths,
-        dataset.signatures,
-        micro,
-        seed=data_cfg.seed,
-        group_by_modality=data_cfg.group_by_modality,
-        packing=data_cfg.packing,
-    )
-    return {
-        "stage": stage.name,
-        "data.packing": data_cfg.packing,
-        "max_length": data_cfg.max_length,
-        "micro_batch": micro,
-        "packing_cost": data_cfg.packing_cost,
-        **packing_efficiency(
-            dataset.lengths,
-            sampler.rank_order(0),
-            micro,
-            data_cfg.max_length,
-            stage_collator(cfg, data_cfg, tokenizer).attention_width,
-        ),
-    }

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from tiny_export import build_export
 
-from moka_train.cli.evaluate_run import build_parser
+from moka_train.cli import build_parser
 from moka_train.eval.decoding import Decoding
 from moka_train.eval.progress import ProgressError, check_progress, key_file, progress_key, write_key
 from moka_train.eval.protocol import MMBENCH_SYSTEM_PROMPT
@@ -82,7 +82,7 @@ def test_resume_with_another_decoding_is_refused_and_old_files_read_as_greedy(tm
 def test_unknown_decoding_is_refused_naming_the_choices(capsys):
     with pytest.raises(ValueError, match="unknown mode 'beam'; choose from greedy, official"):
         Decoding("beam")
-    base = ["--config", "c", "--checkpoint", "e", "--benchmark", "pope", "--input", "i"]
+    base = ["evaluate", "run", "--config", "c", "--checkpoint", "e", "--benchmark", "pope", "--input", "i"]
     with pytest.raises(SystemExit):
         build_parser().parse_args([*base, "--decoding", "beam"])
     err = capsys.readouterr().err

@@ -111,6 +111,19 @@ def test_bad_fraction_aborts_mid_epoch_with_the_count(demo, workspace, tmp_path)
     assert seen < data.batches_per_epoch  # aborted before the end of the epoch
 
 
+def test_packing_is_refused_as_the_backbone_declares_it(demo, tmp_path):
+    import re
+
+    from moka_train.config.backbones import backbone
+    from moka_train.testing.vlm import tiny_qwen25vl_overrides
+
+    cfg = demo(*tiny_qwen25vl_overrides(tmp_path / "vlm"), "data.packing=true")
+    why = backbone("qwen2_5_vl").why_no_packing()  # config/backbones.py: the one wording of the refusal
+    assert "data.packing" in why and "set data.packing: false" in why
+    with pytest.raises(ValueError, match=re.escape(why)):  # before any tokenizer or file is touched
+        build_stage_data(cfg, cfg.stages[-1], tokenizer=None, specs=[])
+
+
 def test_token_and_sample_reductions_by_hand():
     # micro-batch 1: one answer token, mean loss 2.0; micro-batch 2: three tokens, mean 1.0
     losses, tokens = [2.0, 1.0], [1, 3]

@@ -15,8 +15,8 @@ import yaml
 from ..config import ConfigError, RunConfig
 from ..config.batch import grad_accum_for
 from ..config.schema import StageConfig
-from .data import stage_data_config
-from .engine import warmup_steps
+from ..train.data import stage_data_config
+from ..train.engine import warmup_steps
 
 SCHEDULE_MEANING = {
     "cosine": "linear warmup, then cosine to 0, as HF's cosine",
