@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 CONSTRAINTS ?= constraints.txt
 PIN = $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 
-.PHONY: install test test-latest lint demo real-weights demo-real bench bench-gpu clean
+.PHONY: install test test-fast test-latest lint demo real-weights demo-real bench bench-gpu clean
 
 install: $(STAMP)
 
@@ -32,6 +32,12 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 
 test: lint
 	OMP_NUM_THREADS=2 $(PY) -m pytest -q $(PYTEST_ARGS)
+
+# the development lane: everything but the end-to-end runs and the tests that train or serve in
+# other processes (markers set in tests/conftest.py); `make test` (CI) runs those too
+FAST_MARKS := not e2e and not multiprocess and not slow
+test-fast: install
+	OMP_NUM_THREADS=2 $(PY) -m pytest -q -m "$(FAST_MARKS)" $(PYTEST_ARGS)
 
 # the newest releases in a fresh .venv-latest, then the suite (less the check that the installed
 # versions equal constraints.txt, which newer releases fail by design)

@@ -7,11 +7,34 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))  # `from reference.official_checkpoints import ...` (test-only oracles)
+from lanes import MARKERS, MULTIPROCESS  # noqa: E402  (tests/lanes.py: what `make test-fast` leaves out)
+
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 OFFICIAL_FIXTURES = TESTS / "fixtures" / "official"  # the official MokA prediction files, see PROVENANCE.txt
+
+
+def pytest_configure(config):
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+
+
+def node_id(item) -> str:
+    """The item's node id from tests/, whatever directory pytest was started in."""
+    path = Path(item.path).resolve()
+    where = path.relative_to(TESTS).as_posix() if path.is_relative_to(TESTS) else path.as_posix()
+    return where + item.nodeid[len(item.nodeid.split("::")[0]) :]
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        node = node_id(item)
+        if node.startswith("e2e/"):
+            item.add_marker(pytest.mark.e2e)
+        if node.startswith(MULTIPROCESS):
+            item.add_marker(pytest.mark.multiprocess)
 
 
 @pytest.fixture

@@ -51,14 +51,8 @@ TINY_RUN = [
 def tiny_config():
     from transformers import LlamaConfig
 
-    return LlamaConfig(
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        vocab_size=512,
-    )
+    shape = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4)
+    return LlamaConfig(**shape, num_key_value_heads=4, vocab_size=512)
 
 
 def test_flops_match_a_hand_calculation():

@@ -21,32 +21,19 @@ from moka_train.train.memory_plan import (
     total_bytes,
 )
 
-# the published shapes (config.json of each release)
-LLAMA2_7B = LlamaConfig(
-    vocab_size=32000,
-    hidden_size=4096,
-    intermediate_size=11008,
-    num_hidden_layers=32,
-    num_attention_heads=32,
-    num_key_value_heads=32,
-)
-LLAMA3_8B = LlamaConfig(
-    vocab_size=128256,
-    hidden_size=4096,
-    intermediate_size=14336,
-    num_hidden_layers=32,
-    num_attention_heads=32,
-    num_key_value_heads=8,
-)
-QWEN25_7B = Qwen2Config(
-    vocab_size=152064,
-    hidden_size=3584,
-    intermediate_size=18944,
-    num_hidden_layers=28,
-    num_attention_heads=28,
-    num_key_value_heads=4,
-    tie_word_embeddings=False,
-)
+SHAPE = "vocab_size hidden_size intermediate_size num_hidden_layers num_attention_heads num_key_value_heads".split()
+
+
+def decoder_config(family: str, *shape: int):
+    """A LLaMA or Qwen2 config of ``shape``: the values of SHAPE's fields, in its order."""
+    cls = LlamaConfig if family == "llama" else Qwen2Config
+    return cls(**dict(zip(SHAPE, shape, strict=True)), tie_word_embeddings=False)
+
+
+# the published shapes (config.json of each release): vocab, hidden, intermediate, layers, heads, kv heads
+LLAMA2_7B = decoder_config("llama", 32000, 4096, 11008, 32, 32, 32)
+LLAMA3_8B = decoder_config("llama", 128256, 4096, 14336, 32, 32, 8)
+QWEN25_7B = decoder_config("qwen2", 152064, 3584, 18944, 28, 28, 4)
 
 
 @pytest.mark.parametrize("config", [LLAMA2_7B, LLAMA3_8B, QWEN25_7B], ids=["llama2_7b", "llama3_8b", "qwen25_7b"])
@@ -92,16 +79,7 @@ CASES = [
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
 @pytest.mark.parametrize("family,d,inter,heads,kv,method,dropout", CASES)
 def test_activation_model_within_15_percent_of_saved_bytes(family, d, inter, heads, kv, method, dropout, dtype):
-    cls = LlamaConfig if family == "llama" else Qwen2Config
-    config = cls(
-        vocab_size=64,
-        hidden_size=d,
-        intermediate_size=inter,
-        num_hidden_layers=3,
-        num_attention_heads=heads,
-        num_key_value_heads=kv,
-        tie_word_embeddings=False,
-    )
+    config = decoder_config(family, 64, d, inter, 3, heads, kv)
     config._attn_implementation = "sdpa"
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(config)
