@@ -8,8 +8,12 @@ of MokA's cross-attention), ``2..`` non-text modalities in config order, ``-1`` 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .utils.media_sampling import SamplingPlan
+
+if TYPE_CHECKING:
+    from .config.sections.model import ModelConfig
 
 PAD = -1
 TEXT = 0
@@ -64,3 +68,17 @@ def build_modality_specs(
         ModalitySpec(n, p, k, i, sampling.get(n), wraps.get(n), tuple(accepts.get(n, ())))
         for i, (n, p, k) in enumerate(names_placeholders_tokens)
     ]
+
+
+def modality_specs(model: ModelConfig, counts: dict[str, int] | None = None) -> list[ModalitySpec]:
+    """Specs of ``model.modalities`` in config order, each placeholder expanded to
+    ``ModalityConfig.media_tokens()`` (the count the projector emits; the model checks its encoders
+    agree) unless ``counts`` gives the modality's count (the model: a backbone's own vision path,
+    counted by its processor)."""
+    counts = counts or {}
+    return build_modality_specs(
+        [(m.name, m.placeholder, counts.get(m.name, m.media_tokens())) for m in model.modalities],
+        {m.name: m.sampling_plan() for m in model.modalities},
+        {m.name: m.wrap for m in model.modalities},
+        {m.name: m.accepts for m in model.modalities},
+    )

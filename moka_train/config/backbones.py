@@ -21,6 +21,18 @@ class Backbone:
     native_vision: str | None = None
     # rope positions: "1d" for a text LLM; "mrope" computes 3D positions per row from the media grid
     rope: Literal["1d", "mrope"] = "1d"
+    # config.json model_type its checkpoint must declare; None: any text LLM the Auto class loads
+    model_type: str | None = None
+    # dotted attribute path of the submodule the adapters go on ("": the whole LLM); a
+    # vision-language model adapts its language model only, never its vision tower
+    language_model: str = ""
+
+    def adapted_module(self, llm):
+        """The part of a loaded (or meta) model of this backbone that gets the adapters."""
+        module = llm
+        for name in filter(None, self.language_model.split(".")):
+            module = getattr(module, name)
+        return module
 
     @property
     def packs(self) -> bool:
@@ -37,7 +49,12 @@ class Backbone:
 BACKBONES: dict[str, Backbone] = {
     "causal_lm": Backbone("causal_lm", "AutoModelForCausalLM"),
     "qwen2_5_vl": Backbone(
-        "qwen2_5_vl", "AutoModelForImageTextToText", native_vision="qwen2_5_vl_vision", rope="mrope"
+        "qwen2_5_vl",
+        "AutoModelForImageTextToText",
+        native_vision="qwen2_5_vl_vision",
+        rope="mrope",
+        model_type="qwen2_5_vl",
+        language_model="model.language_model",
     ),
 }
 

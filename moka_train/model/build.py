@@ -1,4 +1,9 @@
-"""build_model: a MultimodalLM from the model/adapter config, loading local checkpoints only."""
+"""build_model: a MultimodalLM from the model/adapter config, loading local checkpoints only.
+
+The one builder for every backbone. What a backbone does differently is declared in
+config/backbones.py (the Auto class it loads with, its model type, the submodule the adapters go
+on) and, for a backbone with its own vision path, done by its hook (vision_language.NativeVision).
+"""
 
 from __future__ import annotations
 
@@ -7,27 +12,20 @@ from pathlib import Path
 import torch
 
 from ..adapters import AdapterSpec, RoutingSlot, apply_adapters
+from ..config.backbones import backbone
 from ..config.schema import AdapterConfig, ModalityConfig, ModelConfig
 from ..encoders.base import CheckpointKeyError
 from ..encoders.registry import build_encoder
-from ..modality import ModalitySpec, build_modality_specs
+from ..modality import modality_specs
 from ..projectors.registry import build_projector
 from ..utils.hf import enable_activation_checkpointing
 from ..utils.logging import get_logger
+from .backbone_hook import TextBackbone
 from .multimodal_lm import Branch, MultimodalLM
+from .vision_language import NativeVision
 
 log = get_logger(__name__)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def modality_specs(model_cfg: ModelConfig, counts: list[int]) -> list[ModalitySpec]:
-    """Name, placeholder and LLM token count of every non-text modality, in config order."""
-    return build_modality_specs(
-        [(m.name, m.placeholder, count) for m, count in zip(model_cfg.modalities, counts, strict=True)],
-        {m.name: m.sampling_plan() for m in model_cfg.modalities},
-        {m.name: m.wrap for m in model_cfg.modalities},
-        {m.name: m.accepts for m in model_cfg.modalities},
-    )
 
 
 def media_tokens(m: ModalityConfig, encoder, index: int) -> int:
@@ -58,12 +56,19 @@ def adapter_spec(adapter: AdapterConfig, model_cfg: ModelConfig) -> AdapterSpec:
 
 
 def load_llm(model_cfg: ModelConfig):
-    from transformers import AutoModelForCausalLM
+    """The backbone's checkpoint through its Auto class (config/backbones.py), read strictly."""
+    import transformers
 
+    kind = backbone(model_cfg.backbone)
     path = Path(model_cfg.llm_path)
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"model.llm_path: no HF model directory (config.json) at {str(path)!r}")
-    llm, info = AutoModelForCausalLM.from_pretrained(str(path), dtype=DTYPES[model_cfg.dtype], output_loading_info=True)
+    auto = getattr(transformers, kind.auto_class)
+    llm, info = auto.from_pretrained(str(path), dtype=DTYPES[model_cfg.dtype], output_loading_info=True)
+    if kind.model_type is not None and llm.config.model_type != kind.model_type:
+        raise ValueError(
+            f"model.backbone {model_cfg.backbone}: the model at {str(path)!r} is a {llm.config.model_type!r} model"
+        )
     # transformers fills a missing weight with a random init and drops an unexpected one, warning
     # only: a checkpoint that does not match its config is an error here, every key named
     missing, unexpected = sorted(info["missing_keys"]), sorted(info["unexpected_keys"])
@@ -76,31 +81,28 @@ def load_llm(model_cfg: ModelConfig):
     return llm
 
 
+def backbone_hook(model_cfg: ModelConfig) -> TextBackbone:
+    """What the builder does differently for ``model.backbone``: its own vision path, or none."""
+    kind = backbone(model_cfg.backbone)
+    return NativeVision(model_cfg, kind) if kind.native_vision else TextBackbone(model_cfg, kind)
+
+
 def build_model(model_cfg: ModelConfig, tokenizer, adapter: AdapterConfig | None = None) -> MultimodalLM:
     """Encoders (frozen) → projectors → LLM (resized to the tokenizer) → adapters if given."""
-    if model_cfg.backbone != "causal_lm":  # a vision-language model with its own vision path
-        from .vision_language import build_vision_language_model
-
-        return build_vision_language_model(model_cfg, tokenizer, adapter)
     llm = load_llm(model_cfg)
-    added = _resize_to_tokenizer(llm, tokenizer)
-    width = llm.get_input_embeddings().weight.shape[1]
-    encoders, projectors = {}, {}
-    for i, m in enumerate(model_cfg.modalities):
-        encoder = build_encoder(m.encoder, key=f"model.modalities[{i}].encoder")
-        encoders[m.name] = encoder
-        projectors[m.name] = build_projector(m.projector, encoder.output_dim, width)
-    counts = [media_tokens(m, encoders[m.name], i) for i, m in enumerate(model_cfg.modalities)]
+    hook = backbone_hook(model_cfg)
+    llm.requires_grad_(False)  # frozen (vision tower included): the adapters are its only trainable weights
+    added = _resize_to_tokenizer(llm, tokenizer)  # the new rows stay frozen too (transformers keeps the flag)
+    encoders, projectors, counts = _media_branches(model_cfg, hook, llm.get_input_embeddings().weight.shape[1])
     specs = modality_specs(model_cfg, counts)
-    branches = [Branch(spec, m.frames, _dummy_shape(m)) for spec, m in zip(specs, model_cfg.modalities)]
+    shapes = [hook.item_shape() if hook.owns(m) else _dummy_shape(m) for m in model_cfg.modalities]
+    branches = [Branch(s, m.frames, shape) for s, m, shape in zip(specs, model_cfg.modalities, shapes, strict=True)]
     slot = RoutingSlot(len(specs))
     if adapter is not None:
-        apply_adapters(llm, adapter_spec(adapter, model_cfg), slot)
-    else:
-        llm.requires_grad_(False)
+        apply_adapters(hook.kind.adapted_module(llm), adapter_spec(adapter, model_cfg), slot)
     if model_cfg.gradient_checkpointing:
         enable_activation_checkpointing(llm)
-    model = MultimodalLM(llm, encoders, projectors, branches, slot, added)
+    model = hook.wrap(llm, encoders, projectors, branches, slot, added)
     for m in model_cfg.modalities:
         log.info("media sampling %s: %s", m.name, m.sampling_plan().describe())
     if adapter is not None:
@@ -110,6 +112,20 @@ def build_model(model_cfg: ModelConfig, tokenizer, adapter: AdapterConfig | None
     # in it here too, so evaluation, serving and the feature cache see the features training saw
     model.encoders.to(DTYPES[model_cfg.dtype])
     return model
+
+
+def _media_branches(model_cfg: ModelConfig, hook: TextBackbone, width: int) -> tuple[dict, dict, dict[str, int]]:
+    """Encoder and projector of every modality the backbone does not encode itself, and every
+    modality's LLM token count (checked against the built encoder, or the backbone's own)."""
+    encoders, projectors, counts = {}, {}, {}
+    for i, m in enumerate(model_cfg.modalities):
+        if hook.owns(m):
+            counts[m.name] = hook.tokens()
+            continue
+        encoders[m.name] = build_encoder(m.encoder, key=f"model.modalities[{i}].encoder")
+        projectors[m.name] = build_projector(m.projector, encoders[m.name].output_dim, width)
+        counts[m.name] = media_tokens(m, encoders[m.name], i)
+    return encoders, projectors, counts
 
 
 def _temperature_note(adapter) -> str:

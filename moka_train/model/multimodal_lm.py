@@ -174,13 +174,21 @@ class MultimodalLM(nn.Module):
     def forward(self, batch: dict) -> dict:
         embeds, zero = self.embed(batch)
         self.slot.set(batch["modality_ids"], batch.get("segment_ids"), host_copy(batch, "modality_ids"))
+        loss, logits = self.run_llm(embeds, host_copy(batch, "labels"), **self.llm_inputs(batch))
+        return {"loss": loss + zero if loss is not None else None, "logits": logits}
+
+    def llm_inputs(self, batch: dict) -> dict:
+        """Mask and positions the LLM's forward gets beside the embeddings (a backbone with its own
+        rotary index overrides this)."""
         if batch.get("segment_ids") is not None:  # packed rows (data/packing.py)
             # restarting position ids with no 2D mask: the backbone's own block-diagonal causal mask
-            mask = {"attention_mask": None, "position_ids": batch["position_ids"]}
-        else:
-            mask = {"attention_mask": padding_mask(batch)}
-        loss, logits = self.run_llm(embeds, host_copy(batch, "labels"), **mask)
-        return {"loss": loss + zero if loss is not None else None, "logits": logits}
+            return {"attention_mask": None, "position_ids": batch["position_ids"]}
+        return {"attention_mask": padding_mask(batch)}
+
+    def generation_inputs(self, batch: dict) -> dict:
+        """What the LLM's generate gets beside the embeddings and the mask: nothing for a text LLM
+        (a backbone that needs the prompt's ids, e.g. for its rotary index, overrides this)."""
+        return {}
 
     def run_llm(self, embeds: Tensor, labels: Tensor | None, **inputs) -> tuple[Tensor | None, Tensor | None]:
         """(loss, logits) of the LLM on ``embeds``. With labels: the loss on the labelled positions
@@ -201,7 +209,12 @@ class MultimodalLM(nn.Module):
         beams = generate_kwargs.get("num_beams", config.num_beams) or 1
         returned = generate_kwargs.get("num_return_sequences", config.num_return_sequences) or 1
         self.slot.expand_batch(max(beams, returned))
-        return self.llm.generate(inputs_embeds=embeds, attention_mask=batch["attention_mask"], **generate_kwargs)
+        extra = self.generation_inputs(batch)
+        out = self.llm.generate(
+            inputs_embeds=embeds, attention_mask=batch["attention_mask"], **extra, **generate_kwargs
+        )
+        # given the prompt's ids too, HF returns them in front of the new tokens
+        return out[:, batch["input_ids"].shape[1] :] if "input_ids" in extra else out
 
     # --- what trains, and what is exported ----------------------------------------------------
     def _embedding_tables(self) -> tuple[Tensor, dict[str, Tensor]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from ..adapters import RoutingSlot, apply_adapters, count_adapter_parameters
+from ..config.backbones import backbone, is_native_vision
 from ..config.schema import EncoderConfig, RunConfig
 from ..projectors.registry import build_projector
 from .build import adapter_spec
@@ -24,7 +25,7 @@ def token_budget(cfg: RunConfig) -> dict[str, int | str]:
     tokens × frames)."""
     budget: dict[str, int | str] = {}
     for m in cfg.model.modalities:
-        if m.encoder.type == "qwen2_5_vl_vision":  # the backbone's own processor decides
+        if is_native_vision(m.encoder.type):  # the backbone's own processor decides
             from .vision_language import native_budget
 
             budget[m.name] = native_budget(cfg.model, m)
@@ -51,21 +52,21 @@ def encoder_width(enc: EncoderConfig) -> int | None:
 
 def trainable_parameters(cfg: RunConfig) -> dict[str, int | str]:
     """Trainable parameters per role in the last (fine-tuning) stage of the recipe."""
-    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers import AutoConfig
 
     counts: dict[str, int | str] = {}
     llm_dir = Path(cfg.model.llm_path)
     width = None
     if (llm_dir / "config.json").is_file():
         with torch.device("meta"):
-            llm = _meta_language_model(cfg, AutoConfig.from_pretrained(str(llm_dir)), AutoModelForCausalLM)
+            llm = meta_language_model(cfg, AutoConfig.from_pretrained(str(llm_dir)))
         width = llm.config.hidden_size
         apply_adapters(llm, adapter_spec(cfg.adapter, cfg.model), RoutingSlot(len(cfg.model.modalities)))
         counts["adapter"] = count_adapter_parameters(llm)
     else:
         counts["adapter"] = f"unknown: no config.json under model.llm_path {str(llm_dir)!r}"
     for m in cfg.model.modalities:
-        if m.encoder.type == "qwen2_5_vl_vision":
+        if is_native_vision(m.encoder.type):
             counts[f"projector.{m.name}"] = "none: the backbone's own vision path, frozen"
             continue
         in_dim = encoder_width(m.encoder)
@@ -78,13 +79,17 @@ def trainable_parameters(cfg: RunConfig) -> dict[str, int | str]:
     return counts
 
 
-def _meta_language_model(cfg: RunConfig, config, causal_lm_class):
-    """The module the adapters go on: the LLM, or a vision-language model's language model only."""
-    if cfg.model.backbone == "causal_lm":
-        return causal_lm_class.from_config(config)
-    from transformers import AutoModelForImageTextToText
+def meta_whole_model(cfg: RunConfig, config):
+    """The backbone's whole model (a vision-language model's vision tower included) from its
+    config, on the current (meta) device, through its Auto class."""
+    import transformers
 
-    return AutoModelForImageTextToText.from_config(config).model.language_model
+    return getattr(transformers, backbone(cfg.model.backbone).auto_class).from_config(config)
+
+
+def meta_language_model(cfg: RunConfig, config):
+    """The module the adapters go on: the LLM, or a vision-language model's language model only."""
+    return backbone(cfg.model.backbone).adapted_module(meta_whole_model(cfg, config))
 
 
 def describe(cfg: RunConfig) -> dict:

@@ -10,6 +10,9 @@ vision path for the video and only the other modalities (audio: BEATs + Q-Former
   position per token and shifts what follows, as text would.
 * Adapters: on the language model's linear layers only (the vision tower stays untouched);
   routing marks the visual tokens with the video modality id, the Q-Former tokens with audio's.
+
+``model.build.build_model`` builds it like any backbone; ``NativeVision`` is its hook there (the
+video's token count and raw shape, the model class), config/backbones.py says the rest.
 """
 
 from __future__ import annotations
@@ -19,13 +22,10 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ..adapters import RoutingSlot, apply_adapters
-from ..config.schema import AdapterConfig, ModelConfig
-from ..config.sections.model import NATIVE_VISION_ENCODERS
-from ..encoders.registry import build_encoder
-from ..projectors.registry import build_projector
-from ..utils.hf import enable_activation_checkpointing
-from .multimodal_lm import Branch, MultimodalLM, host_copy
+from ..config.backbones import Backbone
+from ..config.sections.model import ModelConfig
+from .backbone_hook import TextBackbone
+from .multimodal_lm import MultimodalLM
 
 MM_VIDEO = 2  # Qwen2.5-VL's mm_token_type_ids: text 0, image 1, video 2
 # preprocessor_config.json of Qwen2.5-VL-7B-Instruct (14 px patches, 2 x 2 merge, 2-frame temporal patches)
@@ -63,57 +63,31 @@ def native_budget(model_cfg: ModelConfig, modality) -> str:
     )
 
 
-def load_vision_language_llm(model_cfg: ModelConfig):
-    """The Qwen2.5-VL model and its video processor from the local ``model.llm_path``."""
-    from transformers import AutoModelForImageTextToText, AutoVideoProcessor
+class NativeVision(TextBackbone):
+    """The backbone hook of a backbone with its own vision path (``Backbone.native_vision``): the
+    modality of that encoder type is encoded by the LLM itself, counted by its own video processor."""
 
-    from .build import DTYPES
+    def __init__(self, model_cfg: ModelConfig, kind: Backbone) -> None:
+        from transformers import AutoVideoProcessor
 
-    path = Path(model_cfg.llm_path)
-    if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"model.llm_path: no HF model directory (config.json) at {str(path)!r}")
-    llm = AutoModelForImageTextToText.from_pretrained(str(path), dtype=DTYPES[model_cfg.dtype])
-    if llm.config.model_type != model_cfg.backbone:
-        raise ValueError(
-            f"model.backbone {model_cfg.backbone}: the model at {str(path)!r} is a {llm.config.model_type!r} model"
-        )
-    return llm, AutoVideoProcessor.from_pretrained(str(path))
+        super().__init__(model_cfg, kind)
+        self.processor = AutoVideoProcessor.from_pretrained(str(Path(model_cfg.llm_path)))
+        self.frame_size = model_cfg.native_frame_size
+        # the config allows exactly one (ModelConfig._check_backbone)
+        self.modality = next(m for m in model_cfg.modalities if m.encoder.type == kind.native_vision)
 
+    def owns(self, m) -> bool:
+        return m.name == self.modality.name
 
-def build_vision_language_model(model_cfg: ModelConfig, tokenizer, adapter: AdapterConfig | None = None):
-    """Qwen2.5-VL (frozen, vision path included) + the new encoders and projectors + adapters."""
-    from .build import DTYPES, _resize_to_tokenizer, adapter_spec, media_tokens, modality_specs
+    def tokens(self) -> int:
+        return native_video_tokens(self.processor, self.modality.frames, self.frame_size)[0]
 
-    llm, processor = load_vision_language_llm(model_cfg)
-    llm.requires_grad_(False)
-    added = _resize_to_tokenizer(llm, tokenizer)
-    width = llm.get_input_embeddings().weight.shape[1]
-    native_type = NATIVE_VISION_ENCODERS[model_cfg.backbone]
-    encoders, projectors, counts, native = {}, {}, [], None
-    for i, m in enumerate(model_cfg.modalities):
-        if m.encoder.type == native_type:
-            native = m
-            counts.append(native_video_tokens(processor, m.frames, model_cfg.native_frame_size)[0])
-            continue
-        encoders[m.name] = build_encoder(m.encoder, key=f"model.modalities[{i}].encoder")
-        projectors[m.name] = build_projector(m.projector, encoders[m.name].output_dim, width)
-        counts.append(media_tokens(m, encoders[m.name], i))
-    specs = modality_specs(model_cfg, counts)
-    side = model_cfg.native_frame_size
-    shapes = [
-        (m.frames, side, side, 3) if m is native else (m.frames, m.sampling_plan().nominal_width())
-        for m in model_cfg.modalities
-    ]  # one raw item each: frames, or audio windows
-    branches = [Branch(s, m.frames, shape) for s, m, shape in zip(specs, model_cfg.modalities, shapes, strict=True)]
-    slot = RoutingSlot(len(specs))
-    if adapter is not None:  # the language model's linear layers only, never the vision tower's
-        apply_adapters(llm.model.language_model, adapter_spec(adapter, model_cfg), slot)
-    if model_cfg.gradient_checkpointing:
-        enable_activation_checkpointing(llm)
-    model = VisionLanguageLM(llm, encoders, projectors, branches, slot, added, native.name, processor, side)
-    model.projectors.to(DTYPES[model_cfg.dtype])
-    model.encoders.to(DTYPES[model_cfg.dtype])  # as build_model: one precision for the whole module
-    return model
+    def item_shape(self) -> tuple[int, ...]:
+        return (self.modality.frames, self.frame_size, self.frame_size, 3)  # uint8 frames
+
+    def wrap(self, llm, encoders, projectors, branches, slot, added_token_ids: list[int]) -> MultimodalLM:
+        args = (self.modality.name, self.processor, self.frame_size, self.kind)
+        return VisionLanguageLM(llm, encoders, projectors, branches, slot, added_token_ids, *args)
 
 
 class VisionLanguageLM(MultimodalLM):
@@ -121,10 +95,20 @@ class VisionLanguageLM(MultimodalLM):
     the backbone's own multimodal rotary index."""
 
     def __init__(
-        self, llm, encoders, projectors, branches, slot, added_token_ids, native: str, processor, frame_size: int
+        self,
+        llm,
+        encoders,
+        projectors,
+        branches,
+        slot,
+        added_token_ids,
+        native: str,
+        processor,
+        frame_size: int,
+        kind: Backbone,
     ):
         super().__init__(llm, encoders, projectors, branches, slot, added_token_ids)
-        self.native, self.processor, self.frame_size = native, processor, frame_size
+        self.native, self.processor, self.frame_size, self.kind = native, processor, frame_size, kind
         _, grid = native_video_tokens(processor, self.branch(native).frames, frame_size)
         self.video_grid = torch.tensor(grid)  # every video of the run has the same frames and size
         # seconds per temporal patch, as the processor states it for its own frame rate
@@ -172,31 +156,14 @@ class VisionLanguageLM(MultimodalLM):
         )
         return positions
 
-    def forward(self, batch: dict) -> dict:
+    def llm_inputs(self, batch: dict) -> dict:
+        """The padding mask as given and the backbone's own 3D rotary positions of each row."""
         if batch.get("segment_ids") is not None:  # packed rows: the rope index is per real sequence
-            raise ValueError(
-                "model.backbone qwen2_5_vl: packed batches (data.packing) are not supported; "
-                "its multimodal rotary index is computed per row: set data.packing: false"
-            )
-        embeds, zero = self.embed(batch)
-        positions = self.position_ids(batch)
-        self.slot.set(batch["modality_ids"], host_ids=host_copy(batch, "modality_ids"))
-        loss, logits = self.run_llm(
-            embeds, host_copy(batch, "labels"), attention_mask=batch["attention_mask"], position_ids=positions
-        )
-        return {"loss": loss + zero if loss is not None else None, "logits": logits}
+            raise ValueError(self.kind.why_no_packing())
+        return {"attention_mask": batch["attention_mask"], "position_ids": self.position_ids(batch)}
 
-    @torch.no_grad()
-    def generate(self, batch: dict, **generate_kwargs) -> Tensor:
-        """New tokens only, [B, new]; the model's own generation keeps its rotary deltas per step."""
-        embeds, _ = self.embed(batch)
-        self.slot.set(batch["modality_ids"])
+    def generation_inputs(self, batch: dict) -> dict:
+        """The prompt's ids and the rope index's inputs: the model's own generation computes the
+        prompt's 3D positions from them and keeps its rotary deltas per decode step."""
         rope = {k: v for k, v in self.rope_inputs(batch).items() if v is not None}
-        out = self.llm.generate(
-            input_ids=batch["input_ids"],
-            inputs_embeds=embeds,
-            attention_mask=batch["attention_mask"],
-            **rope,
-            **generate_kwargs,
-        )
-        return out[:, batch["input_ids"].shape[1] :]
+        return {"input_ids": batch["input_ids"], **rope}

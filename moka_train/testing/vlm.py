@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2VLVideoProcessor
 
+from ..config.backbones import backbone
 from ..model.vision_language import QWEN25VL_PROCESSOR as PROCESSOR
 from .llm import tiny_decoder_shape
 from .tokenizer import make_tiny_tokenizer
@@ -77,14 +78,15 @@ def tiny_qwen25vl_overrides(llm_dir: str | Path) -> list[str]:
     """configs/tiny_avqa.yaml on the tiny Qwen2.5-VL: its own vision path for the video (4 frames of
     56 px: 2 temporal patches x 2 x 2 merged patches = 8 tokens), the tiny BEATs + Q-Former for the
     audio; stage 1 pretrains the audio projector alone (the video has none), then MokA."""
+    kind = backbone("qwen2_5_vl")
     return [
         f"model.llm_path={llm_dir}",
-        "model.backbone=qwen2_5_vl",
+        f"model.backbone={kind.name}",
         "model.native_frame_size=56",
         "data.image_size=56",
         "data.template=chat",
         "model.modalities=[{name: video, placeholder: <video>, frames: 4, sampling: {frame_position: centre}, "
-        f"encoder: {{type: qwen2_5_vl_vision, path: '{llm_dir}'}}}}, "
+        f"encoder: {{type: {kind.native_vision}, path: '{llm_dir}'}}}}, "
         "{name: audio, placeholder: <audio>, frames: 2, segment_seconds: 0.5, "
         "sampling: {window_placement: consecutive, time_unit: real}, "
         "encoder: {type: beats, path: '${DEMO_ROOT}/beats.pt'}, "

@@ -237,18 +237,19 @@ def _count(module) -> int:
 def recipe_counts(cfg) -> tuple[Counts, DecoderShape, AdapterShape, list[str]]:
     """Parameters of the recipe's last stage from meta-device models, and what could not be counted."""
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers import AutoConfig
 
+    from ..config.backbones import backbone, is_native_vision
     from ..model.build import adapter_spec
-    from ..model.summary import _meta_language_model, trainable_parameters
+    from ..model.summary import meta_whole_model, trainable_parameters
 
     llm_dir = Path(cfg.model.llm_path)
     if not (llm_dir / "config.json").is_file():
         raise FileNotFoundError(f"model.llm_path: no config.json under {str(llm_dir)!r}; the planner needs the shape")
     config = AutoConfig.from_pretrained(str(llm_dir))
     with torch.device("meta"):
-        llm = _count(_meta_whole_model(cfg, config, AutoModelForCausalLM))
-        language = _meta_language_model(cfg, config, AutoModelForCausalLM)
+        whole = meta_whole_model(cfg, config)  # a vision tower's weights are on the GPU too
+        llm, language = _count(whole), backbone(cfg.model.backbone).adapted_module(whole)
     stage, notes = cfg.stages[-1], []
     chosen = set(stage.modalities or [m.name for m in cfg.model.modalities])
     trainable, frozen = 0, 0
@@ -260,20 +261,13 @@ def recipe_counts(cfg) -> tuple[Counts, DecoderShape, AdapterShape, list[str]]:
         else:
             frozen += count
     for m in cfg.model.modalities:
-        count = None if m.encoder.type == "qwen2_5_vl_vision" else encoder_parameters(m.encoder)
-        if count is None and m.encoder.type != "qwen2_5_vl_vision":
+        native = is_native_vision(m.encoder.type)  # counted in the backbone's own parameters
+        count = None if native else encoder_parameters(m.encoder)
+        if count is None and not native:
             notes.append(f"encoder.{m.name}: not counted (no metadata at {m.encoder.path!r})")
         frozen += count or 0
     shape = DecoderShape.from_config(language.config)
     return Counts(llm, trainable, frozen), shape, adapter_shape(adapter_spec(cfg.adapter, cfg.model)), notes
-
-
-def _meta_whole_model(cfg, config, causal_lm_class):
-    if cfg.model.backbone == "causal_lm":
-        return causal_lm_class.from_config(config)
-    from transformers import AutoModelForImageTextToText
-
-    return AutoModelForImageTextToText.from_config(config)  # the vision tower's weights are on the GPU too
 
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}

@@ -20,3 +20,19 @@ def test_missing_and_unexpected_llm_keys_are_named(tmp_path):
         load_llm(ModelConfig(llm_path=str(tmp_path), dtype="float32"))
     assert "missing keys ['model.layers.1.self_attn.q_proj.weight']" in str(err.value)
     assert "unexpected keys ['model.layers.0.mlp.surplus.weight']" in str(err.value)
+
+
+def test_a_vision_language_backbone_loads_through_its_auto_class_as_strictly(tmp_path):
+    """model.backbone: qwen2_5_vl loads through the same load_llm (config/backbones.py names the
+    Auto class): a vision-tower weight missing from its checkpoint is named too, not random-filled."""
+    from moka_train.testing.vlm import make_tiny_qwen25vl
+
+    make_tiny_qwen25vl(tmp_path, seed=0)
+    cfg = ModelConfig.model_construct(llm_path=str(tmp_path), dtype="float32", backbone="qwen2_5_vl")
+    assert type(load_llm(cfg)).__name__ == "Qwen2_5_VLForConditionalGeneration"  # the intact one loads
+    weights = load_file(tmp_path / "model.safetensors")
+    dropped = next(k for k in sorted(weights) if "visual" in k and k.endswith("weight"))
+    del weights[dropped]
+    save_file(weights, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(CheckpointKeyError, match=r"missing keys \[[^]]*visual[^]]*\], unexpected keys none"):
+        load_llm(cfg)

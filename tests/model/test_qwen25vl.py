@@ -254,7 +254,7 @@ def test_packed_batches_are_refused_by_name(cfg, tokenizer):
     model = build_model(cfg.model, tokenizer)
     batch = batches(cfg, tokenizer, model, "right", 2, False)[0]
     batch["segment_ids"] = torch.zeros_like(batch["input_ids"])
-    with pytest.raises(ValueError, match="qwen2_5_vl: packed batches \\(data.packing\\) are not supported"):
+    with pytest.raises(ValueError, match="data.packing: the qwen2_5_vl backbone .*packing is not supported"):
         model(batch)
 
 

@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, model_validator
 
 from ...utils.media_sampling import SamplingPlan
+from ..backbones import BACKBONES, backbone, is_native_vision
 from .base import Section
 
 # every supported audio encoder (BEATs, Whisper) was trained on 16 kHz: the one audio rate of the
@@ -12,8 +13,6 @@ from .base import Section
 AUDIO_SAMPLE_RATE = 16000
 WHISPER_WINDOW_SECONDS = 30.0  # whisper pads or trims every input to this
 AUDIO_ENCODERS = ("beats", "whisper")
-# a vision-language backbone's own vision tower + merger (inside model.llm_path), not a standalone encoder
-NATIVE_VISION_ENCODERS = {"qwen2_5_vl": "qwen2_5_vl_vision"}
 
 
 class EncoderConfig(Section):
@@ -190,18 +189,17 @@ class ModelConfig(Section):
 
     @model_validator(mode="after")
     def _check_backbone(self) -> "ModelConfig":
-        native = NATIVE_VISION_ENCODERS.get(self.backbone)
-        uses = [m.name for m in self.modalities if m.encoder.type in NATIVE_VISION_ENCODERS.values()]
-        if native is None and uses:
+        native = backbone(self.backbone).native_vision
+        foreign = [m for m in self.modalities if is_native_vision(m.encoder.type) and m.encoder.type != native]
+        if foreign:
+            kind = foreign[0].encoder.type
+            owner = next(b.name for b in BACKBONES.values() if b.native_vision == kind)
             raise ValueError(
-                f"model.modalities {uses}: encoder.type qwen2_5_vl_vision is the vision path of a "
-                f"vision-language backbone; set model.backbone: qwen2_5_vl (got {self.backbone!r})"
+                f"model.modalities {[m.name for m in foreign]}: encoder.type {kind} is the vision path of a "
+                f"vision-language backbone; set model.backbone: {owner} (got {self.backbone!r})"
             )
-        unfrozen = [
-            m.name
-            for m in self.modalities
-            if m.encoder.type in NATIVE_VISION_ENCODERS.values() and not m.encoder.frozen
-        ]
+        uses = [m.name for m in self.modalities if native is not None and m.encoder.type == native]
+        unfrozen = [m.name for m in self.modalities if is_native_vision(m.encoder.type) and not m.encoder.frozen]
         if unfrozen:
             raise ValueError(
                 f"model.modalities {unfrozen}: encoder.frozen: false, but the backbone's own vision "
