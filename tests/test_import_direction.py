@@ -1,4 +1,5 @@
-"""Imports point one way (DESIGN §2). A module importing against the direction fails here.
+"""Imports point one way (DESIGN §2). A module importing against the direction fails here, and so
+do two modules that import each other round a circle (function-level imports included).
 
 Inside the package, each layer imports only the layers listed in ``ALLOWED``; nothing imports the
 CLI. Around it, ``scripts/*.py`` and ``data_prep/*.py`` are leaves: the library imports neither
@@ -156,9 +157,80 @@ def _leaf_violations(root: Path) -> list[str]:
     return violations
 
 
+def _package_modules(package: Path) -> dict[str, Path]:
+    """Dotted name -> file of every module of the package (a package by its ``__init__.py``)."""
+    modules = {}
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
+
+
+def _module_of(name: str, modules: dict[str, Path]) -> str | None:
+    """The module an imported name lands in: its longest dotted prefix that is a module
+    (``moka_train.model.build.DTYPES`` -> ``moka_train.model.build``)."""
+    parts = name.split(".")
+    while parts and ".".join(parts) not in modules:
+        parts.pop()
+    return ".".join(parts) or None
+
+
+def _import_graph(package: Path) -> dict[str, set[str]]:
+    """Module -> the package's modules it imports anywhere in its body (function-level imports too)."""
+    modules = _package_modules(package)
+    graph = {}
+    for name, path in modules.items():
+        targets = {_module_of(n, modules) for n in _imported_names(path, package)}
+        graph[name] = targets - {None, name}
+    return graph
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in graph.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def _import_cycles(package: Path) -> list[str]:
+    """Every group of modules that import each other round a circle (a strongly connected
+    component of the import graph), one line each."""
+    graph = _import_graph(package)
+    reach = {m: _reachable(graph, m) for m in graph}
+    groups = {tuple(sorted(n for n in reach[m] if m in reach[n])) for m in graph if m in reach[m]}
+    return sorted(" <-> ".join(group) for group in groups)
+
+
 def test_imports_point_one_way():
     violations = _package_violations(ROOT)
     assert not violations, "imports against DESIGN §2:\n" + "\n".join(violations)
+
+
+def test_no_import_cycle_between_modules():
+    cycles = _import_cycles(PACKAGE)
+    assert not cycles, "modules importing each other (function-level imports count):\n" + "\n".join(cycles)
+
+
+def test_checker_sees_an_import_cycle_through_a_function_level_import(tmp_path):
+    files = {
+        "__init__.py": "",
+        "model/__init__.py": "",
+        "model/build.py": "from .parts import DTYPES\n\ndef build():\n    from .vision import hook\n",
+        "model/vision.py": "def hook():\n    from moka_train.model.build import DTYPES\n",
+        "model/parts.py": "import torch\nDTYPES = {}\n",  # imported one way only: no cycle
+        "cli/__init__.py": "from . import evaluate\n",
+        "cli/evaluate.py": "def main():\n    from . import build_parser\n",  # back into its package
+    }
+    for rel, text in files.items():
+        (tmp_path / "moka_train" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "moka_train" / rel).write_text(text)
+    assert _import_cycles(tmp_path / "moka_train") == [
+        "moka_train.cli <-> moka_train.cli.evaluate",
+        "moka_train.model.build <-> moka_train.model.vision",
+    ]
 
 
 def test_scripts_and_data_prep_are_leaves():
