@@ -180,17 +180,3 @@ def _check_same_llm(cfg: RunConfig, export: Path, key: str) -> None:
             f"{key}: that export was trained with the LLM {theirs!r}, this run uses {cfg.model.llm_path!r}; "
             "use the stage-1 export of this backbone (configs/pretrain_<backbone>.yaml, PRETRAIN_EXPORT)"
         )
-
-
-def describe_stage_plans(cfg: RunConfig) -> dict:
-    """Per stage: its precision and, per modality, the tokens the placeholder expands to and the
-    media plan (``moka-train validate``)."""
-    plans = {}
-    for stage in cfg.stages:
-        model_cfg = stage_model_config(cfg, stage)
-        plan = {"kind": stage.kind, "precision": stage.precision or cfg.precision, "model.dtype": model_cfg.dtype}
-        for m in model_cfg.modalities:
-            accepts = f"; also reads {list(m.accepts)} records as 1 frame" if m.accepts else ""
-            plan[m.name] = f"{m.media_tokens()} tokens; {m.sampling_plan().describe()}{accepts}"
-        plans[stage.name] = plan
-    return plans
