@@ -26,23 +26,12 @@ def exported(workspace, tmp_path_factory):
 def music_avqa_file(cfg, path: Path, n: int = 6) -> Path:
     """Synthetic clips as MUSIC-AVQA rows (the converter's fields), one answer in the vocabulary."""
     rows = [json.loads(line) for line in Path(cfg.data.train_file).read_text().splitlines()[:n]]
-    path.write_text(
-        "".join(
-            json.dumps(
-                {
-                    "id": r["id"],
-                    "video": r["video"],
-                    "audio": r["audio"],
-                    "answer": "two",
-                    "type": '["Audio", "Counting"]',
-                    "conversations": r["conversations"][:1],
-                }
-            )
-            + "\n"
-            for r in rows
-        )
-    )
-    return path
+    fields = {"answer": "two", "type": '["Audio", "Counting"]'}
+    rows = [
+        {"id": r["id"], "video": r["video"], "audio": r["audio"], **fields, "conversations": r["conversations"][:1]}
+        for r in rows
+    ]
+    return write_jsonl(path, rows)
 
 
 def budget_task_files(cfg, data: Path, tasks: Path) -> Path:

@@ -14,20 +14,13 @@ from pathlib import Path
 import numpy as np
 import openai
 import pytest
-from eval_run.tiny_export import build_export
 from fastapi.testclient import TestClient
 
 from moka_train.serve.app import ServeBounds, create_app
 from moka_train.serve.batcher import Batcher
-from moka_train.serve.engine import AnswerEngine, Media, Question
+from moka_train.serve.engine import Media, Question
 
 WINDOW_MS = 300  # concurrent requests of one test share a batch
-
-
-@pytest.fixture(scope="module")
-def engine(workspace, tmp_path_factory):
-    cfg, export, _ = build_export(workspace, tmp_path_factory.mktemp("export"))
-    return AnswerEngine(cfg, export)
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +29,6 @@ def http(engine):
     app = create_app(engine, "tiny-moka", root, WINDOW_MS, bounds=ServeBounds(max_body_bytes=2**20))
     with TestClient(app) as client:
         yield client
-
-
-@pytest.fixture(scope="module")
-def client(http):
-    return openai.OpenAI(base_url="http://testserver/v1", api_key="unused", max_retries=0, http_client=http)
 
 
 def record(engine, k: int = 0) -> dict:

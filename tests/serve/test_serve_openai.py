@@ -5,10 +5,7 @@ and bad requests are refused naming what is wrong. One server start for the modu
 import base64
 import json
 import os
-import socket
 import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,17 +13,12 @@ import httpx
 import openai
 import pytest
 from eval_run.tiny_export import CONFIG, build_export
+from processes import free_port, serve_command, wait_until_serving
 
 from moka_train.eval.generate import generate_predictions, load_for_inference
 
 LEAD_IN = "This is a video:\n<video>\nThis is an audio:\n<audio>\nPlease answer this question: "  # the records' prompt
 WINDOW_MS = 400  # long enough that four concurrent requests from this test land in one batch
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -40,39 +32,11 @@ def server(exported, workspace, tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "server.log"
     env = {**os.environ, "DEMO_ROOT": str(workspace), "OMP_NUM_THREADS": "1"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "moka_train.cli",
-        "serve",
-        "--config",
-        str(CONFIG),
-        "--checkpoint",
-        str(export),
-        "--port",
-        str(port),
-        "--media-root",
-        str(cfg.data.root),
-        "--batch-window-ms",
-        str(WINDOW_MS),
-        "--model-name",
-        "tiny-moka",
-    ]
+    cmd = serve_command(CONFIG, export, port, cfg.data.root, "tiny-moka", "--batch-window-ms", str(WINDOW_MS))
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base}/v1/models", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail(f"server did not start:\n{log.read_text()}")
+    wait_until_serving(proc, f"{base}/v1/models", log)
     yield base
     proc.terminate()
     proc.wait(timeout=30)

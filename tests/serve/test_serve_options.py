@@ -9,32 +9,20 @@ from pathlib import Path
 
 import openai
 import pytest
-from eval_run.tiny_export import build_export
 from fastapi.testclient import TestClient
 
 from moka_train.eval.generate import eval_dataset
 from moka_train.serve.app import create_app
 from moka_train.serve.batcher import Batcher
-from moka_train.serve.engine import AnswerEngine, Sampling
+from moka_train.serve.engine import Sampling
 
 QUESTION = "What is sounding?"
-
-
-@pytest.fixture(scope="module")
-def engine(workspace, tmp_path_factory):
-    cfg, export, _ = build_export(workspace, tmp_path_factory.mktemp("export"))
-    return AnswerEngine(cfg, export)
 
 
 @pytest.fixture(scope="module")
 def http(engine):
     with TestClient(create_app(engine, "tiny-moka", Path(engine.cfg.data.root), 1)) as client:
         yield client
-
-
-@pytest.fixture(scope="module")
-def client(http):
-    return openai.OpenAI(base_url="http://testserver/v1", api_key="-", max_retries=0, http_client=http)
 
 
 def record(engine) -> dict:

@@ -4,13 +4,13 @@ measured). A real uvicorn process serves a stand-in engine whose every batch tak
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from processes import free_port, wait_until_serving
 
 SERVER = """
 import sys, time, types
@@ -33,28 +33,13 @@ run_server(app, "127.0.0.1", int(sys.argv[1]), 1.0)
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_sigterm_with_queued_generations_exits_within_the_grace(tmp_path):
     port = free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], env=env, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], env=env, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/v1/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError(
-                f"the server did not start: {proc.stderr.read().decode()[-2000:] if proc.poll() else ''}"
-            )
+        wait_until_serving(proc, f"{base}/v1/models", seconds=30)
 
         def ask(_):
             try:
