@@ -3,17 +3,14 @@ decoding, save/load, merge, trainability and parameter counts."""
 
 import pytest
 import torch
-from helpers import VOCAB, adapted, cached_and_recomputed_greedy, mixed_batch
+from helpers import VOCAB, adapted, assert_loads_back, assert_merge_is_exact, cached_and_recomputed_greedy, mixed_batch
 
 from moka_train.adapters import (
     AdapterSpec,
     RoutingSlot,
     adapter_state_dict,
     apply_adapters,
-    count_adapter_parameters,
     load_adapters,
-    merge_text_path,
-    save_adapters,
 )
 from moka_train.testing.llm import make_tiny_llm
 from moka_train.utils.hf import enable_activation_checkpointing
@@ -122,15 +119,9 @@ def test_beam_search_repeats_routing_rows():
 
 @pytest.mark.parametrize("method", ["moka", "lora"])
 def test_save_load_round_trip_and_strict_mismatch(tmp_path, method):
-    model, slot, spec = adapted("qwen2", method, seed=1)
-    ids, mod, att = mixed_batch()
-    save_adapters(model, spec, tmp_path)
-    fresh, fresh_slot, _ = adapted("qwen2", method, seed=1, randomize_b=False)
-    load_adapters(fresh, tmp_path)
-    slot.set(mod)
-    fresh_slot.set(mod)
-    with torch.no_grad():
-        assert torch.equal(model(input_ids=ids).logits, fresh(input_ids=ids).logits)
+    fresh = adapted("qwen2", method, seed=1, randomize_b=False)
+    ids, mod, _ = mixed_batch()
+    assert_loads_back(adapted("qwen2", method, seed=1), fresh, (ids, mod, None), tmp_path)
     other, _, _ = adapted("qwen2", method, modalities=("video",), seed=1)
     if method == "moka":
         with pytest.raises(ExportError, match=r"unexpected keys \['model.layers.0.mlp.down_proj.lora_A.audio'"):
@@ -144,12 +135,7 @@ def test_merge_text_path_keeps_text_only_logits(method):
     mod = torch.zeros_like(ids)
     mod[:, 3:8] = 1  # a question, no media
     slot.set(mod)
-    with torch.no_grad():
-        before = model(input_ids=ids, attention_mask=att).logits
-        merge_text_path(model)
-        after = model(input_ids=ids, attention_mask=att).logits
-    assert (before - after).abs().max() <= 1e-5 * before.abs().max()
-    assert count_adapter_parameters(model) == 0
+    assert_merge_is_exact(model, ids, att)
 
 
 def test_apply_raises_when_nothing_matches_and_on_unknown_method():
@@ -158,21 +144,6 @@ def test_apply_raises_when_nothing_matches_and_on_unknown_method():
         apply_adapters(model, AdapterSpec(targets=("nope",), modalities=("video",)), RoutingSlot(1))
     with pytest.raises(ValueError, match="unknown adapter method 'mokka'.*moka"):
         apply_adapters(model, AdapterSpec(method="mokka", modalities=("video",)), RoutingSlot(1))
-
-
-@pytest.mark.parametrize("method,expected", [("lora", 9_994_240), ("moka", 19_103_744), ("moka_no_xattn", 19_103_744)])
-def test_trainable_parameter_count_llama2_7b_shapes(method, expected):
-    from transformers import AutoModelForCausalLM, LlamaConfig
-
-    config = LlamaConfig(
-        hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32, vocab_size=32000
-    )
-    with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config)
-    replaced = apply_adapters(model, AdapterSpec(method=method, rank=4, modalities=("video", "audio")), RoutingSlot(2))
-    assert len(replaced) == 7 * 32
-    assert count_adapter_parameters(model) == expected
-    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == expected
 
 
 def test_partial_modality_probe_applies_adapters_only_to_named_tokens():
