@@ -69,7 +69,7 @@ def parse_args():
 def main() -> int:
     args = parse_args()
     cache = resolve_cache_dir(args.cache_dir)
-    for artifact in ARTIFACTS.values():  # refused before anything loads when a file is damaged
+    for artifact in (a for a in ARTIFACTS.values() if not a.optional):  # refused before loading when damaged
         verify_manifest(converted_path(artifact.name, cache))
     root = Path(args.output_dir).resolve()
     os.environ.update(MODEL_ROOT=str(cache), DEMO_ROOT=str(root))  # the recipe's two roots

