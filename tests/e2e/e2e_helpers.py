@@ -1,10 +1,16 @@
-"""Helpers of the end-to-end tests: run the real CLI, read its metrics."""
+"""Helpers of the end-to-end tests: run the real CLI and scripts, read their metrics and exports,
+compare runs."""
 
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+import torch
+from processes import free_port
+from safetensors.torch import load_file
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = ROOT / "configs" / "tiny_avqa.yaml"
@@ -24,7 +30,7 @@ def run_cli(
             "--num_gpus",
             str(ranks),
             "--master_port",
-            str(_free_port()),
+            str(free_port()),
         ]
         if ranks
         else [sys.executable]
@@ -36,14 +42,6 @@ def run_cli(
             f"{' '.join(cmd)} exited {proc.returncode}, not {expect_rc}:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
         )
     return proc
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def losses(output_dir: Path, stage: str) -> dict[int, float]:
@@ -66,3 +64,80 @@ def single_modality_pair(workspace: Path, path: Path) -> Path:
         samples.append({**sample, "id": sample_id, "conversations": conversation})
     path.write_text("".join(json.dumps(sample) + "\n" for sample in samples))
     return path
+
+
+# one fine-tuning stage, resumable and worth resuming: dropout on (a resume that forgot any rank's
+# RNG state would drift), no periodic save
+RESUMABLE_FINETUNE = [
+    "stages=[{name: ft, kind: moka_finetune, epochs: 1, optim: {lr: 0.003, warmup_ratio: 0.2}}]",
+    "train.micro_batch_size=2",
+    "adapter.dropout=0.1",
+    "train.save_every=100",
+]
+
+
+def run_script(script: Path, tmp_path: Path, ok: str) -> None:
+    """A test script in its own process (DeepSpeed initialises torch.distributed there), on a
+    checkpoint folder under ``tmp_path``; it must exit 0 and print ``ok``."""
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(script.parent)]),
+        "MASTER_PORT": str(free_port()),  # other DeepSpeed processes may hold the default port
+    }
+    proc = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "ckpt")], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0 and ok in proc.stdout, proc.stdout[-3000:] + proc.stderr[-5000:]
+
+
+def zero3_one_modality_per_rank(workspace: Path, tmp_path: Path, *args: str) -> Path:
+    """Two ZeRO-3 ranks on the single-modality pair, a batch of one each: in every step one rank
+    has no video and the other no audio. Returns the run's output_dir."""
+    data = single_modality_pair(workspace, tmp_path / "mixed.jsonl")
+    out = tmp_path / "run"
+    run_cli(
+        workspace,
+        [
+            f"output_dir={out}",
+            f"data.train_file={data}",
+            "data.group_by_modality=false",
+            "train.micro_batch_size=1",
+            "train.deepspeed.zero_stage=3",
+            *args,
+        ],
+        ranks=2,
+        timeout=500,
+    )
+    return out
+
+
+def assert_resumed_equals_uninterrupted(full: Path, split: Path, steps: int) -> None:
+    """The resumed run logged the uninterrupted run's loss at every step and exported its weights."""
+    expected, got = losses(full, "ft"), losses(split, "ft")
+    assert sorted(expected) == sorted(got) == list(range(1, steps + 1))
+    for step in expected:
+        assert got[step] == pytest.approx(expected[step], rel=1e-6), step
+    a = load_file(str(full / "export" / "ft" / "adapter.safetensors"))
+    b = load_file(str(split / "export" / "ft" / "adapter.safetensors"))
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], rtol=1e-6, atol=1e-8) for k in a)
+    assert any(a[k].abs().sum() > 0 for k in a if "lora_B" in k)  # it really trained
+
+
+def export_roles(out: Path, stage: str) -> list[str]:
+    manifest = json.loads((out / "export" / stage / "manifest.json").read_text())
+    return sorted(entry["role"] for entry in manifest["files"].values())
+
+
+def finetuned_adapter(out: Path, roles: list[str], steps: int = 48) -> dict[str, torch.Tensor]:
+    """The fine-tuning stage learned (``steps`` steps, its late loss well under its early one) and
+    exported ``roles``: its adapter, every B trained away from zero."""
+    ft = list(losses(out, "finetune").values())
+    assert len(ft) == steps
+    early, late = sum(ft[:5]) / 5, sum(ft[-8:]) / 8
+    assert late < early - 1.0, (early, late)
+    assert export_roles(out, "finetune") == roles
+    adapter = load_file(str(out / "export" / "finetune" / "adapter.safetensors"))
+    lora_b = [k for k in adapter if "lora_B" in k]
+    assert lora_b and all(adapter[k].abs().sum() > 0 for k in lora_b)
+    return adapter

@@ -14,14 +14,13 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 
-import httpx
 import openai
 import pytest
 from e2e_helpers import ROOT
+from processes import free_port, serve_command, wait_until_serving
 from real.conftest import require_pocketsphinx, require_real
 
 pytestmark = [pytest.mark.real_weights, pytest.mark.slow]
@@ -106,26 +105,10 @@ def test_infer_and_serve_answer_with_the_real_model(demo):
     ).stdout.strip()
     assert answer and re.fullmatch(r"[a-z ]+", answer.lower()), answer
     port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "moka_train.cli",
-        "serve",
-        "--config",
-        str(CONFIG),
-        "--checkpoint",
-        str(export),
-        "--port",
-        str(port),
-        "--media-root",
-        str(out / "data"),
-        "--model-name",
-        "real-moka",
-        *overrides,
-    ]
+    cmd = serve_command(CONFIG, export, port, out / "data", "real-moka", *overrides)
     server = subprocess.Popen(cmd, env=roots, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        wait_for(server, f"http://127.0.0.1:{port}/v1/models")
+        wait_until_serving(server, f"http://127.0.0.1:{port}/v1/models")
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0, timeout=300)
         audio = base64.b64encode(clip.read_bytes()).decode()
         reply = client.chat.completions.create(
@@ -145,24 +128,3 @@ def test_infer_and_serve_answer_with_the_real_model(demo):
     finally:
         server.terminate()
         server.wait(timeout=60)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(server: subprocess.Popen, url: str, seconds: float = 300) -> None:
-    import time
-
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"server exited with {server.returncode}: {server.stderr.read()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    pytest.fail("server did not start")

@@ -15,15 +15,13 @@ import subprocess
 import sys
 
 import pytest
-from e2e_helpers import DEMO_CONFIG, ROOT, _free_port, losses
+from e2e_helpers import DEMO_CONFIG, RESUMABLE_FINETUNE, ROOT, losses
+from processes import free_port
 
 pytestmark = pytest.mark.slow
 
 COMMON = [
-    "stages=[{name: ft, kind: moka_finetune, epochs: 1, optim: {lr: 0.003, warmup_ratio: 0.2}}]",
-    "train.micro_batch_size=2",
-    "adapter.dropout=0.1",
-    "train.save_every=100",
+    *RESUMABLE_FINETUNE,
     "train.max_steps=2",
     "train.deepspeed.zero_stage=2",
     "data.num_workers=0",
@@ -32,7 +30,7 @@ COMMON = [
 
 def two_nodes(workspace, dirs: tuple, args: list[str]) -> None:
     """One torchrun per node, node ``i`` writing under ``dirs[i]``; both must exit 0."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DEMO_ROOT": str(workspace), "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
     procs = []
     for node, out in enumerate(dirs):
