@@ -22,10 +22,10 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
 
 from ..config.schema import DataConfig, ModalityConfig
 from ..utils.logging import get_logger
+from ..utils.weights_format import save_safetensors
 
 log = get_logger(__name__)
 TENSOR = "features"
@@ -110,7 +110,7 @@ class FeatureCache:
         tensor = features.detach().to("cpu").contiguous()
         meta = {"identity": self.identities[name], "content": content, "checksum": _tensor_checksum(tensor)}
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        save_file({TENSOR: tensor}, str(tmp), metadata=meta)
+        save_safetensors({TENSOR: tensor}, tmp, metadata=meta)
         os.replace(tmp, path)
         return path
 

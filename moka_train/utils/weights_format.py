@@ -39,6 +39,20 @@ class ExportError(RuntimeError):
 
 
 # --- the format: write -------------------------------------------------------------------------
+def readable_mode() -> int:
+    """The mode a new file gets under this process's umask (0o644 under the usual 022)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def save_safetensors(tensors: dict[str, Tensor], path: str | Path, metadata: dict[str, str] | None = None) -> None:
+    """safetensors' save_file, readable as any other file: it creates its file 0600 whatever the
+    umask, and an export or feature cache private to its writer cannot be served or shared."""
+    save_file(tensors, str(path), metadata=metadata)
+    os.chmod(path, readable_mode())
+
+
 def write_weights(
     directory: str | Path, roles: dict[str, dict[str, Tensor]], info: dict, texts: dict[str, str] | None = None
 ) -> Path:
@@ -53,7 +67,7 @@ def write_weights(
     files = {}
     for role, tensors in sorted(roles.items()):
         path = partial / f"{role}.safetensors"
-        save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, str(path))
+        save_safetensors({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, path)
         files[path.name] = {
             "role": role,
             "tensors": len(tensors),

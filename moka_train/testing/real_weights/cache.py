@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ...utils.hashing import file_sha256
+from ...utils.weights_format import readable_mode
 from .packages import Artifact, SourceFile
 
 CACHE_ENV = "MOKA_REAL_WEIGHTS"
@@ -95,6 +96,8 @@ def atomic_folder(final: Path, key: str) -> Iterator[Path]:
     try:
         yield work
         files = {p.relative_to(work).as_posix(): file_sha256(p) for p in sorted(work.rglob("*")) if p.is_file()}
+        for name in files:  # save_pretrained's safetensors files are created 0600
+            (work / name).chmod(readable_mode())
         (work / MANIFEST).write_text(json.dumps({"key": key, "files": files}, indent=1) + "\n")
         if final.exists():
             stale = final.with_name(f".{final.name}.stale-{os.getpid()}")
