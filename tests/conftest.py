@@ -58,3 +58,17 @@ def moka_log(caplog):
     logger.addHandler(caplog.handler)
     yield caplog
     logger.removeHandler(caplog.handler)
+
+
+@pytest.fixture(autouse=True)
+def _master_port_not_inherited():
+    """A test that trains in this process sets MASTER_PORT (init_distributed's default) and its gloo
+    group keeps listening there; a later test's child process must not inherit that port (EADDRINUSE
+    in a `moka-train train` child, seen in the full suite). The rank variables stay: DeepSpeed's
+    engine reads LOCAL_RANK from the environment in later in-process tests."""
+    before = os.environ.get("MASTER_PORT")
+    yield
+    if before is None:
+        os.environ.pop("MASTER_PORT", None)
+    else:
+        os.environ["MASTER_PORT"] = before

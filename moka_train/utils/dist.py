@@ -78,8 +78,8 @@ def all_true(flag: bool) -> bool:
     import torch
     import torch.distributed as dist
 
-    if not (dist.is_available() and dist.is_initialized()):
-        return flag
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return flag  # one rank agrees with itself: no collective, no host sync
     tensor = torch.tensor([1 if flag else 0], device=comm_device())
     dist.all_reduce(tensor, op=dist.ReduceOp.MIN)
     return bool(tensor.item())
