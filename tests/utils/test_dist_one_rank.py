@@ -2,8 +2,6 @@
 collective's .item() is a host sync per step), and a child process started afterwards does not
 inherit the port the group listens on (tests/conftest.py restores MASTER_PORT)."""
 
-import os
-
 import pytest
 import torch.distributed as dist
 
@@ -14,7 +12,6 @@ from moka_train.utils.dist import all_reduce_mean, all_true, init_distributed
 def one_rank_group():
     init_distributed()  # idempotent: an earlier test of this process may have done it
     assert dist.is_initialized() and dist.get_world_size() == 1
-    return os.environ["MASTER_PORT"]
 
 
 def test_one_rank_agrees_with_itself_without_a_collective(one_rank_group, monkeypatch):
