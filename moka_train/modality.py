@@ -19,6 +19,9 @@ PAD = -1
 TEXT = 0
 QUERY = 1
 FIRST_MEDIA = 2
+# ``labels`` beside them: this id marks a position that is not trained (the causal LM's and
+# cross_entropy's ignore_index), written by the data side and skipped by the model's loss
+IGNORE_INDEX = -100
 
 # The name of the text modality: adapter index 0 (text, query text and padding), the key of the
 # text adapter's parameters ("lora_A.text") and the word configs use for it.

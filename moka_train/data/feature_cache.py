@@ -24,19 +24,12 @@ import torch
 from safetensors import safe_open
 
 from ..config.schema import DataConfig, ModalityConfig
+from ..utils.hashing import file_sha256
 from ..utils.logging import get_logger
 from ..utils.weights_format import save_safetensors
 
 log = get_logger(__name__)
 TENSOR = "features"
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def encoder_identity(modality: ModalityConfig, data: DataConfig) -> str:

@@ -31,13 +31,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..modality import QUERY, TEXT, ModalitySpec
+from ..modality import IGNORE_INDEX, QUERY, TEXT, ModalitySpec
 from .official_prompt import media_lead_in
 from .query_span import QueryRules, Span, after_last_media, query_spans
 from .records import Sample
 from .templates import END_OF_TURN_TOKENS, ChatText, Turn, chat_template_for, render_chat
 
-IGNORE_INDEX = -100
 PROMPT_STYLES = ("placeholders", "official")
 QUESTION_MARKERS = ("<question_start>", "<question_end>")
 

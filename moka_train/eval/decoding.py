@@ -63,13 +63,21 @@ class Decoding:
         if not self.official:
             yield
             return
-        devices = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(zlib.crc32(f"{self.seed}:{first_id}".encode()))
+        with seeded_draws(zlib.crc32(f"{self.seed}:{first_id}".encode()), device):
             yield
 
 
 GREEDY = Decoding()
+
+
+@contextmanager
+def seeded_draws(seed: int, device: torch.device) -> Iterator[None]:
+    """Random draws inside come from ``seed`` (CPU, and ``device``'s generator on CUDA); the
+    caller's random state is restored afterwards."""
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def effective(config, name: str):

@@ -22,10 +22,10 @@ else is damage, not a torn write, and is an error naming file and line.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
+from ..utils.hashing import file_sha256
 from ..utils.jsonl import numbered_lines, parse_object, write_jsonl
 from ..utils.logging import get_logger
 from ..utils.weights_format import MANIFEST
@@ -37,10 +37,6 @@ IDENTITY = ("checkpoint_sha256", "probe", "benchmark", "input_sha256", "max_new_
 
 class ProgressError(ValueError):
     """Progress that cannot be resumed (another evaluation's rows, a damaged file); names the file."""
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def progress_key(

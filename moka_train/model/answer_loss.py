@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-IGNORE_INDEX = -100  # untrained label: the causal LM's (and cross_entropy's) convention, as data.tokenize writes it
+from ..modality import IGNORE_INDEX
+
 # fp32 logits of one chunk: 2**25 floats (128 MiB), e.g. 261 positions of LLaMA-3's vocabulary
 CHUNK_LOGIT_ELEMENTS = 2**25
 # config attributes of backbones whose head does more than a linear map (softcapping, scaling):

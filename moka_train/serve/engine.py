@@ -25,7 +25,7 @@ from transformers import StoppingCriteria, StoppingCriteriaList
 from ..config import RunConfig
 from ..data.media import MediaError, MediaLimits, MediaTooLargeError, check_media
 from ..data.question import Media, Question, QuestionError, question_sample
-from ..eval.decoding import GREEDY
+from ..eval.decoding import GREEDY, seeded_draws
 from ..eval.generate import answer_batches, eval_dataset, load_for_inference, rejected_rows
 
 __all__ = ["AnswerEngine", "Media", "Question", "QuestionError", "Sampling", "ERROR_STATUS"]
@@ -51,9 +51,7 @@ class Sampling:
     @contextmanager
     def seeded(self, first_id: str, device: torch.device) -> Iterator[None]:
         """The draws come from ``seed`` alone (not the batch's ids); the caller's random state is restored."""
-        devices = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.seed or 0)
+        with seeded_draws(self.seed or 0, device):
             yield
 
 
