@@ -123,9 +123,7 @@ class Batcher:
         try:
             questions = [p.question for p in group]
             gone = _all_gone(group)  # generation stops once every asker of the batch has left
-            # greedy calls keep the engine's three-argument form (stand-in engines of the tests)
-            extra = {} if decoding is GREEDY else {"decoding": decoding}
-            call = functools.partial(self.engine.answer, questions, budget, gone, **extra)
+            call = functools.partial(self.engine.answer, questions, budget, gone, decoding=decoding)
             rows = await loop.run_in_executor(None, call)
         except Exception as err:
             if len(group) > 1:  # answer each alone: only the request that raises learns the error

@@ -112,7 +112,7 @@ def test_engine_answers_a_bad_question_alone(engine):
 
 def test_batcher_answers_each_alone_when_a_batched_call_raises():
     class Engine:
-        def answer(self, questions, budget, cancelled=None):
+        def answer(self, questions, budget, cancelled=None, decoding=None):
             if any(q == "boom" for q in questions):
                 raise RuntimeError("boom")
             return [{"prediction": q} for q in questions]
@@ -136,7 +136,7 @@ def test_shutdown_grace_is_bounded_and_queued_requests_are_refused():
     release = threading.Event()
 
     class Slow:
-        def answer(self, questions, budget, cancelled=None):
+        def answer(self, questions, budget, cancelled=None, decoding=None):
             release.wait(5)
             return [{"prediction": "x"} for _ in questions]
 
@@ -231,7 +231,7 @@ def test_disconnected_or_timed_out_requests_are_not_generated():
     calls = []
 
     class Engine:
-        def answer(self, questions, budget, cancelled=None):
+        def answer(self, questions, budget, cancelled=None, decoding=None):
             calls.append(list(questions))
             return [{"prediction": q} for q in questions]
 
@@ -270,7 +270,7 @@ def test_request_timeout_is_504(engine):
         def context(self):
             return 2048
 
-        def answer(self, questions, budget, cancelled=None):
+        def answer(self, questions, budget, cancelled=None, decoding=None):
             while not cancelled():  # the timed-out request's future is cancelled: generation stops
                 release.wait(0.05)
             return [{"prediction": "x", "generated_tokens": 1} for _ in questions]

@@ -21,7 +21,7 @@ class Slow:
     placeholders = {}
     def context(self):
         return 2048
-    def answer(self, questions, budget, cancelled=None):
+    def answer(self, questions, budget, cancelled=None, decoding=None):
         for _ in range(200):  # 20 s unless every asker is gone
             if cancelled is not None and cancelled():
                 break
