@@ -17,8 +17,10 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
 
 def require_export(path: str | Path, flag: str = "--checkpoint") -> None:
     """An export directory (its manifest.json), checked before any model is built."""
-    if not (Path(path) / "manifest.json").is_file():
+    from ..utils.weights_format import MANIFEST  # the format's own name for it
+
+    if not (Path(path) / MANIFEST).is_file():
         raise ConfigError(
-            f"{flag} {path}: no export there (no manifest.json); give an export directory, "
+            f"{flag} {path}: no export there (no {MANIFEST}); give an export directory, "
             "<output_dir>/export/<stage>, written by `moka-train train` or `moka-train import-official`"
         )

@@ -82,10 +82,11 @@ def load_init(model: nn.Module, cfg: RunConfig, stage: StageConfig) -> list[tupl
     wanted = {export_role: role for role, export_role in stage.init_roles.items()}
     done, found = [], set()
     for source in sources:
+        present = _roles_in(source)  # the manifest read once per source, not once per wanted role
         loaded = [
             _load_renamed(model, source, export_role, role)
             for export_role, role in wanted.items()
-            if export_role in _roles_in(source)
+            if export_role in present
         ]
         found |= set(loaded)
         done.append((source, loaded))
