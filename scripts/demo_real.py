@@ -31,7 +31,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 from moka_train.cli import main as cli_main  # noqa: E402
 from moka_train.config import load_config  # noqa: E402
 from moka_train.eval.protocol import ASR_INSTRUCTION, asr_prompt  # noqa: E402
-from moka_train.testing.real_weights import ARTIFACTS, converted_path, resolve_cache_dir, verify_manifest  # noqa: E402
+from moka_train.testing.real_weights import converted_path, resolve_cache_dir, verify_manifest  # noqa: E402
+from moka_train.testing.real_weights.packages import selected_artifacts  # noqa: E402
 from moka_train.testing.spoken_cards import Instruction, build_spoken_cards  # noqa: E402
 from moka_train.train.feature_cache_writer import fill_feature_cache  # noqa: E402
 from moka_train.train.run import run  # noqa: E402
@@ -69,7 +70,7 @@ def parse_args():
 def main() -> int:
     args = parse_args()
     cache = resolve_cache_dir(args.cache_dir)
-    for artifact in (a for a in ARTIFACTS.values() if not a.optional):  # refused before loading when damaged
+    for artifact in selected_artifacts():  # the required ones, refused before loading when damaged
         verify_manifest(converted_path(artifact.name, cache))
     root = Path(args.output_dir).resolve()
     os.environ.update(MODEL_ROOT=str(cache), DEMO_ROOT=str(root))  # the recipe's two roots

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from moka_train.config.backbones import is_native_vision
-from moka_train.config.sections.model import EncoderConfig
-
+from ..config.backbones import is_native_vision
+from ..config.sections.model import EncoderConfig
 from ..utils.registry import Registry
 from .base import Encoder
 
